@@ -1,0 +1,67 @@
+"""Small helpers shared by every layer's command line: one-line errors and output formats."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+
+__all__ = ["CLIError", "ArgumentParser", "emit", "add_format"]
+
+
+class CLIError(Exception):
+    """A bad command-line request: printed as one line, exit status 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument as one line on stderr and exits with status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_format(parser: argparse.ArgumentParser, *choices: str, default: str = "table") -> None:
+    """Add ``--format`` with the given choices (json and table by default)."""
+    parser.add_argument(
+        "--format", choices=choices or ("json", "table"), default=default, help="output format"
+    )
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_cell(v) for v in value) + "]"
+    return str(value)
+
+
+def emit(obj: Any, fmt: str, out=None) -> None:
+    """Print ``obj`` as JSON, or as a plain table (a mapping, or a list of mappings)."""
+    out = out or sys.stdout
+    if fmt == "json":
+        json.dump(obj, out, indent=2, default=_json_default)
+        out.write("\n")
+        return
+    if isinstance(obj, Mapping):
+        width = max((len(str(k)) for k in obj), default=0)
+        for key, value in obj.items():
+            out.write(f"{str(key).ljust(width)}  {_cell(value)}\n")
+        return
+    if isinstance(obj, Sequence) and obj and all(isinstance(r, Mapping) for r in obj):
+        cols = list(dict.fromkeys(k for r in obj for k in r))
+        rows = [[_cell(r.get(c, "")) for c in cols] for r in obj]
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+        out.write("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip() + "\n")
+        for r in rows:
+            out.write("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+        return
+    out.write(f"{_cell(obj)}\n")
+
+
+def _json_default(value: Any) -> Any:
+    # numpy scalars and arrays without importing numpy here
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

@@ -1,0 +1,499 @@
+"""The two NATS-Bench search spaces: arch strings, NATS index order, isomorphism, encodings.
+
+TSS is the NAS-Bench-201 cell space (6 edges, 5 operations, 15,625 cells); SSS is the channel-size
+space (5 layers, 8 widths, 32,768 networks). Both enumerate their architectures in exactly the
+order NATS-Bench uses, so an index here is a NATS-Bench index.
+
+This module needs only numpy: opening the spaces never imports torch.
+
+Example:
+    >>> from bench.spaces import get_space
+    >>> tss = get_space("tss")
+    >>> tss.arch(11)
+    '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|'
+    >>> tss.index(tss.arch(11)), tss.size
+    (11, 15625)
+    >>> get_space("sss").index("64:64:64:64:64")
+    32767
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "OPS",
+    "EDGES",
+    "CHANNELS",
+    "NUM_LAYERS",
+    "SPACES",
+    "Space",
+    "TopologySpace",
+    "SizeSpace",
+    "get_space",
+]
+
+#: TSS operations in NATS-Bench's code order (the order fixes enumeration and encodings).
+OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: TSS edges (target node, source node) in canonical order e0..e5.
+EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+#: SSS channel choices and number of searchable layers.
+CHANNELS: tuple[int, ...] = (8, 16, 24, 32, 40, 48, 56, 64)
+NUM_LAYERS = 5
+SPACES: tuple[str, ...] = ("tss", "sss")
+
+_TSS_FORM = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2| with op in {" + ", ".join(OPS) + "}"
+_SSS_FORM = "C1:C2:C3:C4:C5 with each C in {" + ", ".join(map(str, CHANNELS)) + "}"
+_TSS_SHUFFLE_SEED = 88  # NATS-Bench shuffled the lexicographic list once with random.seed(88)
+
+
+def _check_index(index: Any, size: int) -> int:
+    """Return ``index`` as an int after checking its type and range."""
+    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+        raise ValueError(f"an arch index must be an integer, got {type(index).__name__} {index!r}")
+    index = int(index)
+    if not 0 <= index < size:
+        raise ValueError(f"arch index {index} is out of range; accepted: 0 <= index < {size}")
+    return index
+
+
+class Space(ABC):
+    """A NATS-Bench search space: a fixed, ordered list of architecture strings.
+
+    Subclasses hold the whole list (it is small) and answer every lookup from arrays.
+    """
+
+    #: short name, ``"tss"`` or ``"sss"``
+    name: str
+    #: number of architectures
+    size: int
+
+    # -- identity ------------------------------------------------------------------------------
+    @abstractmethod
+    def codes(self) -> np.ndarray:
+        """All architectures as a (size, positions) int array of choice indices, in index order."""
+
+    @abstractmethod
+    def choices(self) -> tuple[Any, ...]:
+        """The values one position can take (op names for TSS, widths for SSS)."""
+
+    @abstractmethod
+    def _parse(self, arch: str) -> tuple[int, ...]:
+        """Choice indices of a well-formed arch string; ValueError naming the problem otherwise."""
+
+    @abstractmethod
+    def _format(self, code: Sequence[int]) -> str:
+        """Arch string of a tuple of choice indices."""
+
+    @property
+    def positions(self) -> int:
+        """Number of independent choices (6 edges, or 5 layers)."""
+        return self.codes().shape[1]
+
+    def archs(self) -> list[str]:
+        """All arch strings in NATS-Bench index order."""
+        return list(self._strings())
+
+    @functools.cache
+    def _strings(self) -> tuple[str, ...]:
+        return tuple(self._format(code) for code in self.codes().tolist())
+
+    @functools.cache
+    def _lookup(self) -> dict[str, int]:
+        return {s: i for i, s in enumerate(self._strings())}
+
+    @functools.cache
+    def _code_to_index(self) -> np.ndarray:
+        """Index of each architecture by its mixed-radix code (first position most significant)."""
+        codes = self.codes()
+        table = np.empty(self.size, dtype=np.int64)
+        table[self._radix_values(codes)] = np.arange(self.size)
+        return table
+
+    def _radix_values(self, codes: np.ndarray) -> np.ndarray:
+        base = len(self.choices())
+        weights = base ** np.arange(codes.shape[1] - 1, -1, -1, dtype=np.int64)
+        return codes.astype(np.int64) @ weights
+
+    def validate(self, arch: str) -> str:
+        """Return ``arch`` unchanged if it is a member of the space, else raise ValueError.
+
+        Example:
+            >>> get_space("sss").validate("8:16:24:32:40")
+            '8:16:24:32:40'
+        """
+        if not isinstance(arch, str):
+            raise ValueError(
+                f"an arch must be a string of the form {self.form}, got {type(arch).__name__}"
+            )
+        self._parse(arch)
+        return arch
+
+    @property
+    @abstractmethod
+    def form(self) -> str:
+        """Human description of the accepted arch string."""
+
+    def arch(self, index: int) -> str:
+        """Arch string of a NATS index.
+
+        Example:
+            >>> get_space("sss").arch(0)
+            '8:8:8:8:8'
+        """
+        return self._strings()[_check_index(index, self.size)]
+
+    def index(self, arch: str | int) -> int:
+        """NATS index of an arch string (an int index is range-checked and returned).
+
+        Example:
+            >>> get_space("sss").index("8:8:8:16:32")
+            11
+        """
+        if not isinstance(arch, str):
+            return _check_index(arch, self.size)
+        found = self._lookup().get(arch)
+        if found is None:
+            code = self._parse(arch)  # raises with the reason when malformed
+            found = int(self._code_to_index()[self._radix_values(np.array([code]))[0]])
+        return found
+
+    def indices(self, archs: Sequence[str | int]) -> np.ndarray:
+        """Vectorized :meth:`index` for many archs (strings or ints)."""
+        return np.fromiter((self.index(a) for a in archs), dtype=np.int64, count=len(archs))
+
+    def resolve(self, arch_or_index: str | int) -> tuple[int, str]:
+        """``(index, arch)`` for either an index or an arch string."""
+        index = self.index(arch_or_index)
+        return index, self._strings()[index]
+
+    # -- isomorphism ---------------------------------------------------------------------------
+    def canonical(self, arch: str | int) -> str:
+        """Canonical form: equal for two archs iff they compute the same function class."""
+        return self._canonical_strings()[self.index(arch)]
+
+    @functools.cache
+    def _canonical_strings(self) -> tuple[str, ...]:
+        return self._strings()
+
+    @functools.cache
+    def representatives(self) -> np.ndarray:
+        """For every index, the smallest index of its isomorphism class (a read-only array)."""
+        first: dict[str, int] = {}
+        reps = np.fromiter(
+            (first.setdefault(c, i) for i, c in enumerate(self._canonical_strings())),
+            dtype=np.int64,
+            count=self.size,
+        )
+        reps.flags.writeable = False
+        return reps
+
+    def representative(self, arch: str | int) -> int:
+        """Index of the class representative (the smallest index in the class)."""
+        return int(self.representatives()[self.index(arch)])
+
+    def unique_indices(self) -> np.ndarray:
+        """Sorted indices of the class representatives (6,466 for TSS, all for SSS)."""
+        reps = self.representatives()
+        return np.flatnonzero(reps == np.arange(self.size))
+
+    def class_members(self, arch: str | int) -> np.ndarray:
+        """All indices isomorphic to ``arch`` (itself included), sorted."""
+        reps = self.representatives()
+        return np.flatnonzero(reps == reps[self.index(arch)])
+
+    # -- encodings, neighbours, sampling -------------------------------------------------------
+    @property
+    @abstractmethod
+    def encodings(self) -> tuple[str, ...]:
+        """Names accepted by :meth:`encode`."""
+
+    def encode(self, arch: str | int, kind: str | None = None) -> np.ndarray:
+        """Encode one architecture as a numeric array (see :attr:`encodings`)."""
+        index = self.index(arch)
+        return self.encode_all(kind)[index]
+
+    def encode_all(self, kind: str | None = None) -> np.ndarray:
+        """Encode every architecture at once: an array whose first axis is the NATS index."""
+        kind = self.encodings[0] if kind is None else kind
+        if kind not in self.encodings:
+            raise ValueError(
+                f"unknown encoding {kind!r} for {self.name}; accepted: {', '.join(self.encodings)}"
+            )
+        return self._encode_codes(self.codes(), kind)
+
+    @abstractmethod
+    def _encode_codes(self, codes: np.ndarray, kind: str) -> np.ndarray: ...
+
+    def neighbours(self, arch: str | int) -> list[str]:
+        """Every architecture that differs from ``arch`` in exactly one edge (or layer)."""
+        _, arch = self.resolve(arch)
+        code = self._parse(arch)
+        out = []
+        for pos, current in enumerate(code):
+            for choice in range(len(self.choices())):
+                if choice != current:
+                    out.append(self._format(code[:pos] + (choice,) + code[pos + 1 :]))
+        return out
+
+    def sample(self, rng: np.random.Generator | int | None = None) -> str:
+        """A uniformly random arch string; ``rng`` is a numpy Generator or a seed.
+
+        Example:
+            >>> get_space("tss").sample(0) == get_space("tss").sample(0)
+            True
+        """
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        return self._strings()[int(gen.integers(self.size))]
+
+    # -- Optuna parameters ---------------------------------------------------------------------
+    @abstractmethod
+    def param_names(self) -> tuple[str, ...]:
+        """Names of the categorical parameters, one per edge or layer."""
+
+    def param_space(self) -> dict[str, tuple[Any, ...]]:
+        """Parameter name -> tuple of choices, ready for Optuna's ``suggest_categorical``."""
+        return {name: self.choices() for name in self.param_names()}
+
+    def to_params(self, arch: str | int) -> dict[str, Any]:
+        """Arch -> Optuna parameter dict.
+
+        Example:
+            >>> get_space("sss").to_params("8:8:8:16:32")["layer_4"]
+            32
+        """
+        _, arch = self.resolve(arch)
+        choices = self.choices()
+        return {n: choices[c] for n, c in zip(self.param_names(), self._parse(arch), strict=True)}
+
+    def from_params(self, params: Mapping[str, Any]) -> str:
+        """Optuna parameter dict -> arch string (ValueError on a missing or bad entry)."""
+        if not isinstance(params, Mapping):
+            raise ValueError(f"params must be a mapping, got {type(params).__name__}")
+        names = self.param_names()
+        missing = [n for n in names if n not in params]
+        extra = [k for k in params if k not in names]
+        if missing or extra:
+            raise ValueError(
+                f"{self.name} params need exactly the keys {', '.join(names)}; "
+                f"missing: {missing or 'none'}, unexpected: {extra or 'none'}"
+            )
+        choices = self.choices()
+        code = []
+        for name in names:
+            value = params[name]
+            if value not in choices or isinstance(value, bool):
+                raise ValueError(
+                    f"param {name}={value!r} is not a choice of {self.name}; "
+                    f"accepted: {', '.join(map(str, choices))}"
+                )
+            code.append(choices.index(value))
+        return self._format(code)
+
+    def info(self) -> dict[str, Any]:
+        """Summary used by ``calnas space info``."""
+        return {"space": self.name, "size": self.size, "unique": int(self.unique_indices().size)}
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, size={self.size})"
+
+
+class TopologySpace(Space):
+    """TSS: the NAS-Bench-201 cell space, in NATS-Bench index order."""
+
+    name = "tss"
+    size = len(OPS) ** len(EDGES)
+    encodings = ("ops", "onehot", "adjacency")
+    form = _TSS_FORM
+
+    def choices(self) -> tuple[str, ...]:
+        return OPS
+
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(f"edge_{src}_{dst}" for dst, src in EDGES)
+
+    @functools.cache
+    def codes(self) -> np.ndarray:
+        lexicographic = list(itertools.product(range(len(OPS)), repeat=len(EDGES)))
+        # NATS-Bench's order: one in-place shuffle of the lexicographic list by CPython's random.
+        random.Random(_TSS_SHUFFLE_SEED).shuffle(lexicographic)
+        codes = np.array(lexicographic, dtype=np.int8)
+        codes.flags.writeable = False
+        return codes
+
+    def _format(self, code: Sequence[int]) -> str:
+        o = [OPS[c] for c in code]
+        return f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
+
+    def _parse(self, arch: str) -> tuple[int, ...]:
+        if not (arch.startswith("|") and arch.endswith("|")):
+            raise ValueError(f"TSS arch {arch!r} must start and end with '|'; expected {self.form}")
+        nodes = arch.split("+")
+        if len(nodes) != 3:
+            raise ValueError(
+                f"TSS arch {arch!r} has {len(nodes)} node(s) separated by '+', expected 3; "
+                f"expected {self.form}"
+            )
+        code: list[int] = []
+        for target, node in enumerate(nodes, start=1):
+            tokens = node.strip("|").split("|")
+            if len(tokens) != target or not node.startswith("|") or not node.endswith("|"):
+                raise ValueError(
+                    f"node {target} of TSS arch {arch!r} must have {target} edge(s) written "
+                    f"'|op~src|', got {node!r}; expected {self.form}"
+                )
+            for source, token in enumerate(tokens):
+                op, sep, src = token.partition("~")
+                if not sep:
+                    raise ValueError(f"edge {token!r} of TSS arch {arch!r} lacks '~source'")
+                if op not in OPS:
+                    raise ValueError(
+                        f"unknown operation {op!r} on edge {source}->{target} of TSS arch; "
+                        f"accepted: {', '.join(OPS)}"
+                    )
+                if src != str(source):
+                    raise ValueError(
+                        f"edge {token!r} into node {target} names source node {src!r}, expected "
+                        f"{source} (edges into a node list sources 0..{target - 1} in order)"
+                    )
+                code.append(OPS.index(op))
+        return tuple(code)
+
+    @functools.cache
+    def _canonical_strings(self) -> tuple[str, ...]:
+        return tuple(_tss_unique_str(code) for code in self.codes().tolist())
+
+    def _encode_codes(self, codes: np.ndarray, kind: str) -> np.ndarray:
+        if kind == "ops":
+            return codes.astype(np.int64)
+        if kind == "onehot":
+            return np.eye(len(OPS), dtype=np.float32)[codes].reshape(len(codes), -1)
+        # adjacency: M[j, i] = op code of edge i -> j (NATS-Bench's str2matrix layout)
+        mats = np.zeros((len(codes), 4, 4), dtype=np.int64)
+        for e, (dst, src) in enumerate(EDGES):
+            mats[:, dst, src] = codes[:, e]
+        return mats
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "ops": list(OPS)}
+
+
+def _tss_unique_str(code: Sequence[int]) -> str:
+    """NATS-Bench's canonical expression of node 3 (``get_unique_str``), quirks included.
+
+    A term is '#' when the op is none or the source expression is exactly '#'; skip passes the
+    source expression through; any other op wraps it as '(src)@op'. Terms are sorted as strings.
+    A node whose terms are all '#' becomes e.g. '#+#', which is *not* '#' downstream: that quirk
+    is what yields 6,466 classes.
+    """
+    reps = ["0"]
+    e = 0
+    for target in (1, 2, 3):
+        terms = []
+        for source in range(target):
+            op = OPS[code[e]]
+            e += 1
+            src = reps[source]
+            if op == "none" or src == "#":
+                terms.append("#")
+            elif op == "skip_connect":
+                terms.append(src)
+            else:
+                terms.append(f"({src})@{op}")
+        reps.append("+".join(sorted(terms)))
+    return reps[3]
+
+
+class SizeSpace(Space):
+    """SSS: five layer widths from {8, ..., 64}, in NATS-Bench (base-8) index order."""
+
+    name = "sss"
+    size = len(CHANNELS) ** NUM_LAYERS
+    encodings = ("channels", "onehot")
+    form = _SSS_FORM
+
+    def choices(self) -> tuple[int, ...]:
+        return CHANNELS
+
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(f"layer_{k}" for k in range(NUM_LAYERS))
+
+    @functools.cache
+    def codes(self) -> np.ndarray:
+        codes = np.array(list(itertools.product(range(len(CHANNELS)), repeat=NUM_LAYERS)), np.int8)
+        codes.flags.writeable = False
+        return codes
+
+    def _format(self, code: Sequence[int]) -> str:
+        return ":".join(str(CHANNELS[c]) for c in code)
+
+    def _parse(self, arch: str) -> tuple[int, ...]:
+        parts = arch.split(":")
+        if len(parts) != NUM_LAYERS:
+            raise ValueError(
+                f"SSS arch {arch!r} has {len(parts)} layer(s), expected {NUM_LAYERS}; "
+                f"expected {self.form}"
+            )
+        code = []
+        for layer, part in enumerate(parts):
+            if not part.isdigit() or int(part) not in CHANNELS:
+                raise ValueError(
+                    f"layer {layer} of SSS arch {arch!r} has channel count {part!r}; "
+                    f"accepted: {', '.join(map(str, CHANNELS))}"
+                )
+            code.append(CHANNELS.index(int(part)))
+        return tuple(code)
+
+    def index(self, arch: str | int) -> int:
+        if isinstance(arch, str):
+            code = self._parse(arch)
+            return int(sum(c * len(CHANNELS) ** (NUM_LAYERS - 1 - k) for k, c in enumerate(code)))
+        return _check_index(arch, self.size)
+
+    def representatives(self) -> np.ndarray:
+        reps = np.arange(self.size)
+        reps.flags.writeable = False
+        return reps
+
+    def _encode_codes(self, codes: np.ndarray, kind: str) -> np.ndarray:
+        if kind == "channels":
+            return np.asarray(CHANNELS, dtype=np.int64)[codes]
+        return np.eye(len(CHANNELS), dtype=np.float32)[codes].reshape(len(codes), -1)
+
+    def info(self) -> dict[str, Any]:
+        return {**super().info(), "channels": list(CHANNELS)}
+
+    def channels(self, arch: str | int) -> tuple[int, ...]:
+        """The five widths of an SSS arch as ints."""
+        _, arch = self.resolve(arch)
+        return tuple(int(c) for c in arch.split(":"))
+
+
+@functools.cache
+def get_space(name: str) -> Space:
+    """The search space called ``name`` (``"tss"``/``"topology"`` or ``"sss"``/``"size"``).
+
+    Example:
+        >>> get_space("tss").size, get_space("size").size
+        (15625, 32768)
+    """
+    aliases = {"tss": TopologySpace, "topology": TopologySpace, "sss": SizeSpace, "size": SizeSpace}
+    if not isinstance(name, str) or name.lower() not in aliases:
+        raise ValueError(f"unknown search space {name!r}; accepted: tss, sss")
+    cls = aliases[name.lower()]
+    return _instance(cls)
+
+
+@functools.cache
+def _instance(cls: type[Space]) -> Space:
+    return cls()

@@ -1,0 +1,1 @@
+"""calnas search layer: calibration-aware architecture search with Optuna."""

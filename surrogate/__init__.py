@@ -1,0 +1,1 @@
+"""calnas surrogate layer: predicts calibration and accuracy from the architecture."""

@@ -106,7 +106,10 @@ def cost(
     sp = get_space(space)
     code = sp.codes()[sp.index(arch)][None, :]
     params, flops = _counts(space, code, dataset, C, N)
-    return {"params_m": round(float(params[0]) / 1e6, 6), "flops_m": round(float(flops[0]) / 1e6, 6)}
+    return {
+        "params_m": round(float(params[0]) / 1e6, 6),
+        "flops_m": round(float(flops[0]) / 1e6, 6),
+    }
 
 
 def cost_all(

@@ -43,7 +43,9 @@ def _over255(*values: float) -> tuple[float, ...]:
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d
     for d in (
-        DatasetInfo("cifar10", 10, 3, 32, _over255(125.3, 123.0, 113.9), _over255(63.0, 62.1, 66.7)),
+        DatasetInfo(
+            "cifar10", 10, 3, 32, _over255(125.3, 123.0, 113.9), _over255(63.0, 62.1, 66.7)
+        ),
         DatasetInfo(
             "cifar100", 100, 3, 32, _over255(129.3, 124.1, 112.4), _over255(68.2, 65.4, 70.4)
         ),
@@ -66,6 +68,4 @@ def dataset_info(name: str) -> DatasetInfo:
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}"
-        ) from None
+        raise ValueError(f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}") from None

@@ -1,0 +1,26 @@
+"""Shared fixtures. Tests that need ../shared (specs, NATS-Bench sample archives) skip without it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The project's shared folder beside the checkout (skips the test where it is absent)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: shared fixtures and specs live beside the checkout")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def nats_sample_dir(shared_dir: Path) -> Path:
+    """The NATS-Bench sample archives (TSS and SSS 'simple' directories)."""
+    path = shared_dir / "fixtures" / "nats-bench-sample"
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent")
+    return path

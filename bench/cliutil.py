@@ -53,9 +53,9 @@ def emit(obj: Any, fmt: str, out=None) -> None:
         cols = list(dict.fromkeys(k for r in obj for k in r))
         rows = [[_cell(r.get(c, "")) for c in cols] for r in obj]
         widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
-        out.write("  ".join(c.ljust(w) for c, w in zip(cols, widths)).rstrip() + "\n")
+        out.write("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip() + "\n")
         for r in rows:
-            out.write("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+            out.write("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() + "\n")
         return
     out.write(f"{_cell(obj)}\n")
 

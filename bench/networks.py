@@ -27,7 +27,10 @@ from bench.spaces import EDGES, get_space
 __all__ = ["build", "cost", "cost_all", "count_params", "count_flops", "SSS_GENOTYPE"]
 
 #: Every SSS network uses the cell of TSS index 9930 (spec natsbench 2.2).
-SSS_GENOTYPE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+SSS_GENOTYPE = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+)
 
 
 class ReLUConvBN(nn.Module):
@@ -137,7 +140,7 @@ class ResidualBlock(nn.Module):
 
 
 class NATSNetwork(nn.Module):
-    """Stem -> cells/residual blocks -> BN-ReLU -> global pool -> linear; returns (features, logits)."""
+    """Stem, cells and reduction blocks, BN-ReLU, pool, linear; returns (features, logits)."""
 
     def __init__(
         self,
@@ -180,7 +183,8 @@ def build(
     """A freshly initialised network for ``arch`` (a string or NATS index) of ``space``.
 
     TSS uses the skeleton ``C`` (stem width) and ``N`` (cells per stage); SSS networks are fully
-    given by their five widths and ignore ``C``/``N``. Default PyTorch initialisation, as NATS-Bench.
+    given by their five widths and ignore ``C``/``N``. Default PyTorch initialisation, as in
+    NATS-Bench.
 
     Example:
         >>> net = build("sss", "8:16:24:32:40", num_classes=100)
@@ -225,7 +229,7 @@ def count_params(module: nn.Module) -> int:
 
 
 def count_flops(module: nn.Module, input_shape: Sequence[int]) -> int:
-    """Multiply-accumulates of the Conv2d and Linear layers for one input of ``input_shape`` (C, H, W).
+    """Multiply-accumulates of Conv2d and Linear layers for one input of shape (C, H, W).
 
     Counted from the real forward pass with hooks, as NATS-Bench counts: pooling, BN, ReLU,
     additions and zero ops are free; a bias adds one per output element.

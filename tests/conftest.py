@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests that need ../shared (specs, NATS-Bench sample archives) skip without it."""
+"""Shared fixtures; tests that need ../shared (specs, NATS-Bench samples) skip without it."""
 
 from __future__ import annotations
 

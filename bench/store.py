@@ -1,4 +1,4 @@
-"""The benchmark store: a directory of zstd-compressed parquet files, one per (space, dataset, source).
+"""The benchmark store: a directory of zstd parquet files, one per (space, dataset, source).
 
 Layout of a benchmark directory (default ``$CALNAS_HOME``, else ``~/.calnas``)::
 

@@ -1,0 +1,267 @@
+"""Predictor evaluation following White et al. 2021, "How Powerful are Performance Predictors in
+Neural Architecture Search?" (NeurIPS 2021).
+
+Protocol: for each seed the measured architectures are shuffled once; the first ``n_test`` (200)
+are the held-out test set and training sets are the first ``n`` of the rest, for every ``n`` in
+the training sizes (log-spaced 5..1000 plus 10% and 50% of the table), so a seed's training sets
+are nested. Each fit is scored on the test set by Kendall tau (tau-b), Spearman rho, R^2 and the
+empirical coverage (and mean width) of its ``1 - alpha`` prediction intervals; results are
+averaged over seeds (20 by default). ``n_test=None`` instead tests on every architecture outside
+the training set ("the rest of the space").
+
+Example:
+    >>> default_sizes(15625)
+    [5, 10, 20, 50, 100, 200, 500, 1000, 1562, 7812]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau, spearmanr
+
+from surrogate.features import arch_indices
+from surrogate.model import Surrogate, _as_targets
+
+__all__ = ["default_sizes", "score", "evaluate", "evaluate_benchmark", "summarize", "plot"]
+
+#: Log-spaced (1-2-5) training sizes of the protocol, before the 10% and 50% fractions.
+LOG_SIZES: tuple[int, ...] = (5, 10, 20, 50, 100, 200, 500, 1000)
+METRICS: tuple[str, ...] = ("kendall_tau", "spearman_rho", "r2", "coverage", "width")
+
+
+def default_sizes(n_rows: int) -> list[int]:
+    """Protocol training sizes for a table of ``n_rows`` measured architectures.
+
+    Example:
+        >>> default_sizes(2000)
+        [5, 10, 20, 50, 100, 200, 500, 1000]
+    """
+    sizes = set(LOG_SIZES) | {int(n_rows * 0.1), int(n_rows * 0.5)}
+    return sorted(s for s in sizes if s >= 5)
+
+
+def score(
+    y: np.ndarray,
+    mean: np.ndarray,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Kendall tau, Spearman rho, R^2, interval coverage and mean width for one target.
+
+    Example:
+        >>> score(np.array([1.0, 2, 3]), np.array([1.1, 1.9, 3.2]))["kendall_tau"]
+        1.0
+    """
+    y = np.asarray(y, dtype=np.float64)
+    mean = np.asarray(mean, dtype=np.float64)
+    constant = np.ptp(mean) == 0 or np.ptp(y) == 0
+    # a constant prediction ranks nothing: report 0 rather than scipy's NaN
+    tau = 0.0 if constant else float(kendalltau(y, mean).statistic)
+    rho = 0.0 if constant else float(spearmanr(y, mean).statistic)
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    r2 = 1 - float(((y - mean) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+    out = {"kendall_tau": tau, "spearman_rho": rho, "r2": r2}
+    if lower is not None and upper is not None:
+        out["coverage"] = float(((y >= lower) & (y <= upper)).mean())
+        out["width"] = float((upper - lower).mean())
+    return out
+
+
+def evaluate(
+    space: str,
+    archs: Sequence[str | int] | np.ndarray,
+    y: Any,
+    targets: str | Sequence[str],
+    *,
+    dataset: str | None = None,
+    sizes: Sequence[int] | None = None,
+    n_test: int | None = 200,
+    seeds: int | Sequence[int] = 20,
+    alpha: float = 0.1,
+    n_members: int = 8,
+    xgb_params: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Run the protocol on measured ``archs`` with targets ``y`` (n,) / (n, t) / DataFrame.
+
+    Returns one row per (target, n_train, seed): the :data:`METRICS`, ``n_test`` and the fit
+    time in seconds. ``seeds`` is a count (seeds 0..k-1) or explicit seeds.
+
+    Example:
+        >>> # see tests/surrogate/test_evaluate.py for a run on a real table
+    """
+    targets = _as_targets(targets)
+    idx = arch_indices(space, archs)
+    y = Surrogate(space, targets, dataset=dataset)._check_y(y, len(idx))
+    n = len(idx)
+    sizes = default_sizes(n) if sizes is None else sorted({int(s) for s in sizes})
+    if not sizes or sizes[0] < 1:
+        raise ValueError(f"training sizes must be positive integers, got {sizes}")
+    if n_test is not None and (isinstance(n_test, bool) or n_test < 1):
+        raise ValueError(f"n_test must be a positive integer or None (the rest), got {n_test!r}")
+    held = 0 if n_test is None else n_test
+    too_big = [s for s in sizes if s + max(held, 1) > n]
+    if too_big:
+        raise ValueError(
+            f"training sizes {too_big} leave no room for "
+            f"{n_test if n_test is not None else 'any'} test archs among {n} measured rows"
+        )
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must satisfy 0 < alpha < 1, got {alpha!r}")
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list:
+        raise ValueError("seeds must be a positive count or a non-empty list")
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(seed_list) * len(sizes), desc="surrogate evaluate", unit="fit")
+    rows: list[dict[str, Any]] = []
+    for seed in seed_list:
+        perm = np.random.default_rng(seed).permutation(n)
+        for size in sizes:
+            if n_test is None:
+                train, test = perm[:size], perm[size:]
+            else:
+                train, test = perm[n_test : n_test + size], perm[:n_test]
+            model = Surrogate(
+                space,
+                targets,
+                dataset=dataset,
+                seed=seed,
+                n_members=n_members,
+                **(xgb_params or {}),
+            )
+            t0 = time.perf_counter()
+            model.fit(idx[train], y[train])
+            fit_s = time.perf_counter() - t0
+            if n_members:
+                mean, lower, upper = model.predict_with_interval(idx[test], alpha)
+            else:
+                mean, lower, upper = model.predict(idx[test]), None, None
+            for t, target in enumerate(targets):
+                rows.append(
+                    {
+                        "target": target,
+                        "n_train": size,
+                        "seed": seed,
+                        "n_test": len(test),
+                        **score(
+                            y[test, t],
+                            mean[:, t],
+                            None if lower is None else lower[:, t],
+                            None if upper is None else upper[:, t],
+                        ),
+                        "fit_s": fit_s,
+                    }
+                )
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        bar.close()
+    return pd.DataFrame(rows)
+
+
+def evaluate_benchmark(
+    bench: Any,
+    space: str,
+    dataset: str,
+    targets: str | Sequence[str],
+    *,
+    source: str | None = None,
+    epoch: int | None = None,
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """:func:`evaluate` on the measured rows of a benchmark table (``bench``: Benchmark or path).
+
+    Example:
+        >>> evaluate_benchmark(None, "tss", "digits", ["acc"], seeds=2)  # doctest: +SKIP
+    """
+    from bench.api import Benchmark
+
+    if bench is None or isinstance(bench, (str, Path)):
+        bench = Benchmark.open(bench)
+    targets = _as_targets(targets)
+    frame = bench.frame(space, dataset, list(targets), source=source, epoch=epoch)
+    missing = [t for t in targets if t not in frame.columns]
+    if missing:
+        raise ValueError(f"target(s) {missing} are not columns of the {space}/{dataset} table")
+    frame = frame.dropna(subset=list(targets))
+    if frame.empty:
+        raise ValueError(f"no {space}/{dataset} rows have all of {list(targets)} measured")
+    return evaluate(
+        space,
+        frame["config"].to_numpy(dtype=np.int64),
+        frame[list(targets)],
+        targets,
+        dataset=dataset,
+        **kwargs,
+    )
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation over seeds, one row per (target, n_train).
+
+    Columns: target, n_train, seeds, n_test, then ``<metric>`` and ``<metric>_std``.
+    """
+    if results.empty:
+        raise ValueError("no evaluation results to summarize")
+    metrics = [m for m in (*METRICS, "fit_s") if m in results.columns]
+    grouped = results.groupby(["target", "n_train"], sort=True)
+    mean = grouped[metrics].mean()
+    std = grouped[metrics].std(ddof=0).add_suffix("_std")
+    out = pd.concat([grouped["seed"].nunique().rename("seeds"), grouped["n_test"].min()], axis=1)
+    out = pd.concat([out, mean, std], axis=1).reset_index()
+    order = ["target", "n_train", "seeds", "n_test"]
+    for m in metrics:
+        order += [m, f"{m}_std"]
+    return out[order]
+
+
+def plot(summary: pd.DataFrame, path: str | Path, *, alpha: float = 0.1, title: str = "") -> Path:
+    """Save Kendall tau and interval coverage against training size (log x) as an image.
+
+    Example:
+        >>> plot(summarize(results), "eval.png")  # doctest: +SKIP
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    has_cov = "coverage" in summary.columns
+    fig, axes = plt.subplots(1, 2 if has_cov else 1, figsize=(10 if has_cov else 5.5, 4))
+    axes = np.atleast_1d(axes)
+    for target, part in summary.groupby("target", sort=False):
+        x = part["n_train"].to_numpy()
+        for ax, metric in zip(axes, ("kendall_tau", "coverage"), strict=False):
+            m = part[metric].to_numpy()
+            s = part[f"{metric}_std"].to_numpy()
+            ax.plot(x, m, marker="o", label=str(target))
+            ax.fill_between(x, m - s, m + s, alpha=0.2)
+    axes[0].set(xscale="log", xlabel="training architectures", ylabel="Kendall tau")
+    axes[0].grid(alpha=0.3)
+    axes[0].legend(fontsize="small")
+    if has_cov:
+        axes[1].axhline(1 - alpha, color="k", ls="--", lw=1, label=f"nominal {1 - alpha:.0%}")
+        axes[1].set(xscale="log", xlabel="training architectures", ylabel="interval coverage")
+        axes[1].set_ylim(0, 1.02)
+        axes[1].grid(alpha=0.3)
+        axes[1].legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+    return path

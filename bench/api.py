@@ -1,0 +1,926 @@
+"""Query the benchmark table: one row per architecture, vectorized lookups, Pareto fronts.
+
+:meth:`Benchmark.open` combines the user's store (``$CALNAS_HOME``, else ``~/.calnas``, or the
+path given) with the read-only demo table embedded in the package (``bench/data/*.parquet``,
+source ``demo``) when it is present. Nothing is read at open time; the first query of a
+(space, dataset) reads only that dataset's files.
+
+**Selecting rows.** Every source keeps its own training schedules, so a query picks, per source:
+``hp`` (length of the training schedule; default: the longest the source has, 200 for TSS and 90
+for SSS in the published data) and ``epoch`` (default: the end of that schedule). Rows of several
+seeds are averaged (``seed=`` picks one; -1 marks a value that is not one seed's).
+
+**Source priority.** When several sources hold a value for the same (architecture, metric), the
+first of ``official > robustness > computed > nats > nb201 > demo`` wins (``schema.SOURCE_PRIORITY``);
+``source=`` restricts a query to one source. The ``source`` column says where a row's values came
+from (``"official+computed"`` when they came from two).
+
+**Isomorphic TSS cells.** Rows exist for all 15,625 TSS indices: an index that a source lacks is
+filled from its isomorphism-class representative (``bench.spaces`` ``representatives()``) when the
+source holds that one, and the ``copied`` column says so.
+
+Opening and querying never imports torch.
+
+Example:
+    >>> from bench.api import Benchmark
+    >>> bench = Benchmark.open("/path/to/bench")                       # doctest: +SKIP
+    >>> bench.query("tss", "cifar10", 0, ["acc", "pre_ECE_15"])         # doctest: +SKIP
+    {'index': 0, 'arch': '|avg_pool_3x3~0|+...', 'source': 'official', 'epoch': 200, ...}
+    >>> bench.pareto_front("tss", "cifar10", ["acc", "pre_ECE_15"])     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from bench.schema import (
+    DATASETS,
+    SOURCE_PRIORITY,
+    TRAINING_COLUMNS,
+    check_columns,
+    column_spec,
+    direction,
+)
+from bench.spaces import SPACES, get_space
+from bench.store import Store, TableInfo, default_path
+
+__all__ = ["Benchmark", "MissingEntry", "NATSBench", "create", "DEMO_DIR"]
+
+#: Where the embedded demo table lives (package data; may be absent).
+DEMO_DIR = Path(__file__).resolve().parent / "data"
+
+_META = ("config", "hp", "epoch", "seed", "copied")
+
+
+class MissingEntry(ValueError):
+    """The benchmark holds no value for the requested architecture (or metric)."""
+
+
+def _check_space_dataset(space: str, dataset: str) -> None:
+    if space not in SPACES:
+        raise ValueError(f"unknown space {space!r}; accepted: {', '.join(SPACES)}")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; accepted: {', '.join(DATASETS)}")
+
+
+def _value_column(name: str) -> bool:
+    spec = column_spec(name)
+    return spec.dtype == "float64" and spec.kind not in ("id", "provenance")
+
+
+@dataclass
+class _Table:
+    """One readable parquet file of one (space, dataset, source)."""
+
+    space: str
+    dataset: str
+    source: str
+    path: Path
+    rows: int
+    columns: tuple[str, ...]
+    embedded: bool = False
+
+    def read(self, columns: Sequence[str], filters: Any = None) -> pd.DataFrame:
+        present = [c for c in columns if c in self.columns]
+        frame = pq.read_table(self.path, columns=present, filters=filters).to_pandas()
+        if self.embedded:  # one demo file may hold several spaces and datasets
+            frame = frame[(frame["space"] == self.space) & (frame["dataset"] == self.dataset)]
+        return frame
+
+
+@dataclass
+class _Slice:
+    """Dense per-index values of the selected rows of one source (NaN where absent)."""
+
+    columns: dict[str, np.ndarray]
+    present: np.ndarray
+    copied: np.ndarray
+    hp: int
+    epoch: int
+
+
+@dataclass
+class _Resolved:
+    """The merged view of one (space, dataset, selection): per-column values and sources."""
+
+    sources: tuple[str, ...]
+    values: dict[str, np.ndarray]
+    origin: dict[str, np.ndarray]  # index into ``sources`` per (config, column); -1 = absent
+    row_mask: np.ndarray  # bit i set when source i contributed to the row
+    copied: np.ndarray
+    hp: np.ndarray
+    epoch: np.ndarray
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+
+class Benchmark:
+    """The benchmark table: the user's store plus the embedded demo table.
+
+    Use :meth:`open` rather than the constructor.
+
+    Example:
+        >>> bench = Benchmark.open("/tmp/calnas-doc-bench", demo=False)
+        >>> bench.info()
+        []
+    """
+
+    def __init__(self, store: Store, *, demo_dir: Path | None = DEMO_DIR, space: str = "tss"):
+        self.store = store
+        self.demo_dir = demo_dir
+        self.default_space = space
+        self._tables: dict[tuple[str, str, str], _Table] | None = None
+        self._epochs: dict[tuple[str, str, str], pd.DataFrame] = {}
+        self._slices: dict[tuple[Any, ...], _Slice | None] = {}
+        self._resolved: dict[tuple[Any, ...], _Resolved] = {}
+        self._facades: dict[str, NATSBench] = {}
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str] | None = None, *, demo: bool = True, space: str = "tss"
+    ) -> Benchmark:
+        """Open the benchmark at ``path`` (default ``$CALNAS_HOME``, else ``~/.calnas``).
+
+        The directory need not exist yet (an empty benchmark, plus the demo table). ``demo=False``
+        leaves out the embedded demo table; ``space`` is the default of the NATS-style methods.
+
+        Example:
+            >>> Benchmark.open("/tmp/calnas-doc-bench", demo=False).store.root.name
+            'calnas-doc-bench'
+        """
+        if space not in SPACES:
+            raise ValueError(f"unknown space {space!r}; accepted: {', '.join(SPACES)}")
+        store = Store(path if path is not None else default_path())
+        return cls(store, demo_dir=DEMO_DIR if demo else None, space=space)
+
+    def __repr__(self) -> str:
+        return f"Benchmark({str(self.store.root)!r}, tables={len(self.tables())})"
+
+    def refresh(self) -> None:
+        """Forget cached tables and values (after writing to the store from this process)."""
+        self._tables = None
+        self._epochs.clear()
+        self._slices.clear()
+        self._resolved.clear()
+
+    # -- tables --------------------------------------------------------------------------------
+    def tables(self) -> dict[tuple[str, str, str], _Table]:
+        """Readable tables by (space, dataset, source); user tables shadow embedded demo ones."""
+        if self._tables is None:
+            tables: dict[tuple[str, str, str], _Table] = {}
+            if self.demo_dir is not None and self.demo_dir.is_dir():
+                for path in sorted(self.demo_dir.glob("*.parquet")):
+                    ids = pq.read_table(path, columns=["space", "dataset"]).to_pandas()
+                    names = tuple(pq.read_schema(path).names)
+                    for (space, dataset), part in ids.groupby(["space", "dataset"]):
+                        tables[(space, dataset, "demo")] = _Table(
+                            space, dataset, "demo", path, len(part), names, embedded=True
+                        )
+            for info in self.store.tables():
+                tables[(info.space, info.dataset, info.source)] = _Table(
+                    info.space, info.dataset, info.source, info.path, info.rows, info.columns
+                )
+            self._tables = tables
+        return self._tables
+
+    def info(self) -> list[dict[str, Any]]:
+        """One entry per table: space, dataset, source, rows, columns (and whether embedded)."""
+        out = []
+        for t in self.tables().values():
+            d = TableInfo(t.space, t.dataset, t.source, t.path, t.rows, t.columns).as_dict()
+            d["embedded"] = t.embedded
+            out.append(d)
+        return out
+
+    def sources(self, space: str, dataset: str) -> list[str]:
+        """Sources holding rows for (space, dataset), in priority order."""
+        have = {s for (sp, ds, s) in self.tables() if sp == space and ds == dataset}
+        return [s for s in SOURCE_PRIORITY if s in have]
+
+    def columns(self, space: str, dataset: str, source: str | None = None) -> list[str]:
+        """Value columns available for (space, dataset) (from one source, or any)."""
+        names: dict[str, None] = {}
+        for src in [source] if source else self.sources(space, dataset):
+            table = self.tables().get((space, dataset, src))
+            if table:
+                names.update((c, None) for c in table.columns if _value_column(c))
+        return list(names)
+
+    def _select_sources(self, space: str, dataset: str, source: str | None) -> list[str]:
+        _check_space_dataset(space, dataset)
+        available = self.sources(space, dataset)
+        if source is None:
+            if not available:
+                raise MissingEntry(
+                    f"the benchmark at {self.store.root} holds nothing for {space}/{dataset}; "
+                    "import data first (calnas bench import ...)"
+                )
+            return available
+        if source not in SOURCE_PRIORITY:
+            raise ValueError(f"unknown source {source!r}; accepted: {', '.join(SOURCE_PRIORITY)}")
+        if source not in available:
+            raise MissingEntry(
+                f"no {source!r} rows for {space}/{dataset}; sources present: "
+                f"{', '.join(available) or 'none'}"
+            )
+        return [source]
+
+    # -- fidelities ----------------------------------------------------------------------------
+    def _schedule(self, table: _Table) -> pd.DataFrame:
+        key = (table.space, table.dataset, table.source)
+        if key not in self._epochs:
+            cols = ["hp", "epoch"] + (["space", "dataset"] if table.embedded else [])
+            frame = table.read(cols)[["hp", "epoch"]].drop_duplicates()
+            self._epochs[key] = frame.sort_values(["hp", "epoch"]).reset_index(drop=True)
+        return self._epochs[key]
+
+    def epochs(
+        self, space: str, dataset: str, source: str | None = None, hp: int | None = None
+    ) -> list[int]:
+        """Sorted epochs (fidelities) available for (space, dataset), optionally of one hp.
+
+        Example:
+            >>> Benchmark.open("/tmp/calnas-doc-bench", demo=False).epochs("tss", "cifar10")
+            ... # doctest: +SKIP
+            [200]
+        """
+        found: set[int] = set()
+        for src in self._select_sources(space, dataset, source):
+            sched = self._schedule(self.tables()[(space, dataset, src)])
+            if hp is not None:
+                sched = sched[sched["hp"] == int(hp)]
+            found.update(int(e) for e in sched["epoch"])
+        return sorted(found)
+
+    def hps(self, space: str, dataset: str, source: str | None = None) -> list[int]:
+        """Sorted training-schedule lengths (hp) available for (space, dataset)."""
+        found: set[int] = set()
+        for src in self._select_sources(space, dataset, source):
+            found.update(int(h) for h in self._schedule(self.tables()[(space, dataset, src)])["hp"])
+        return sorted(found)
+
+    @staticmethod
+    def _pick(sched: pd.DataFrame, hp: int | None, epoch: int | None) -> tuple[int, int] | None:
+        """The (hp, epoch) a source answers a request with, or None when it cannot."""
+        if hp is not None:
+            sched = sched[sched["hp"] == hp]
+        if epoch is not None:
+            sched = sched[sched["epoch"] == epoch]
+        if sched.empty:
+            return None
+        best_hp = int(sched["hp"].max())
+        if epoch is not None:
+            return best_hp, int(epoch)
+        epochs = sched.loc[sched["hp"] == best_hp, "epoch"]
+        final = best_hp if (epochs == best_hp).any() else int(epochs.max())
+        return best_hp, final
+
+    # -- per-source slices ---------------------------------------------------------------------
+    def _slice(
+        self,
+        space: str,
+        dataset: str,
+        source: str,
+        hp: int | None,
+        epoch: int | None,
+        seed: int | None,
+    ) -> _Slice | None:
+        key = (space, dataset, source, hp, epoch, seed)
+        if key in self._slices:
+            return self._slices[key]
+        table = self.tables()[(space, dataset, source)]
+        picked = self._pick(self._schedule(table), hp, epoch)
+        result = None
+        if picked is not None:
+            result = self._load_slice(table, *picked, seed)
+        self._slices[key] = result
+        return result
+
+    def _load_slice(self, table: _Table, hp: int, epoch: int, seed: int | None) -> _Slice | None:
+        sp = get_space(table.space)
+        values = [c for c in table.columns if _value_column(c)]
+        filters = [("hp", "=", hp), ("epoch", "=", epoch)]
+        if seed is not None:
+            filters.append(("seed", "=", int(seed)))
+        extra = ["space", "dataset"] if table.embedded else []
+        frame = table.read([*_META, *extra, *values], filters=filters)
+        if frame.empty:
+            return None
+        config = frame["config"].to_numpy(dtype=np.int64)
+        copied_rows = frame["copied"].to_numpy(dtype=bool)
+        if len(np.unique(config)) != len(config):  # several seeds: average them
+            grouped = frame.groupby("config", sort=True)
+            means = grouped[values].mean()
+            copied_rows = grouped["copied"].all().to_numpy(dtype=bool)
+            config = means.index.to_numpy(dtype=np.int64)
+            frame = means.reset_index()
+        n = sp.size
+        present = np.zeros(n, dtype=bool)
+        present[config] = True
+        copied = np.zeros(n, dtype=bool)
+        copied[config] = copied_rows
+        cols: dict[str, np.ndarray] = {}
+        for c in values:
+            arr = np.full(n, np.nan)
+            arr[config] = frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            if np.isnan(arr[config]).all():
+                continue  # a column this slice never fills
+            cols[c] = arr
+        if sp.name == "tss":
+            reps = sp.representatives()
+            fill = ~present & present[reps]
+            if fill.any():
+                for arr in cols.values():
+                    arr[fill] = arr[reps[fill]]
+                present |= fill
+                copied |= fill
+        return _Slice(cols, present, copied, hp, epoch)
+
+    def _resolve(
+        self,
+        space: str,
+        dataset: str,
+        source: str | None,
+        hp: int | None,
+        epoch: int | None,
+        seed: int | None,
+    ) -> _Resolved:
+        hp = None if hp is None else int(hp)
+        epoch = None if epoch is None else int(epoch)
+        seed = None if seed is None else int(seed)
+        key = (space, dataset, source, hp, epoch, seed)
+        if key in self._resolved:
+            return self._resolved[key]
+        n = get_space(space).size
+        names = self._select_sources(space, dataset, source)
+        slices = [(s, self._slice(space, dataset, s, hp, epoch, seed)) for s in names]
+        slices = [(s, sl) for s, sl in slices if sl is not None]
+        if not slices:
+            raise MissingEntry(
+                f"no rows for {space}/{dataset} at hp={hp}, epoch={epoch}, seed={seed} "
+                f"(sources: {', '.join(names)}; epochs there: {self.epochs(space, dataset, source)})"
+            )
+        values: dict[str, np.ndarray] = {}
+        origin: dict[str, np.ndarray] = {}
+        row_mask = np.zeros(n, dtype=np.int64)
+        copied = np.zeros(n, dtype=bool)
+        hp_arr = np.full(n, -1, dtype=np.int64)
+        ep_arr = np.full(n, -1, dtype=np.int64)
+        for i, (_, sl) in enumerate(slices):
+            contributed = np.zeros(n, dtype=bool)
+            for c, arr in sl.columns.items():
+                have = ~np.isnan(arr)
+                if c not in values:
+                    values[c] = np.full(n, np.nan)
+                    origin[c] = np.full(n, -1, dtype=np.int8)
+                take = have & (origin[c] < 0)
+                values[c][take] = arr[take]
+                origin[c][take] = i
+                contributed |= take
+            row_mask[contributed] |= 1 << i
+            first = contributed & (hp_arr < 0)
+            hp_arr[first] = sl.hp
+            ep_arr[first] = sl.epoch
+            copied |= contributed & sl.copied
+        for arr in values.values():
+            arr.flags.writeable = False
+        resolved = _Resolved(
+            tuple(s for s, _ in slices), values, origin, row_mask, copied, hp_arr, ep_arr
+        )
+        self._resolved[key] = resolved
+        return resolved
+
+    def _metrics(
+        self, res: _Resolved, metrics: Sequence[str] | str | None, where: str
+    ) -> list[str]:
+        if metrics is None:
+            return list(res.values)
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        metrics = list(dict.fromkeys(check_columns(metrics)))
+        absent = [m for m in metrics if m not in res.values]
+        if absent:
+            raise MissingEntry(
+                f"no source holds {', '.join(absent)} for {where}; available: "
+                f"{', '.join(sorted(res.values)) or 'nothing'}"
+            )
+        return metrics
+
+    @staticmethod
+    def _source_names(res: _Resolved, masks: np.ndarray) -> np.ndarray:
+        """Label of each source bit mask: the contributing sources joined by '+'."""
+        return np.array(
+            ["+".join(s for i, s in enumerate(res.sources) if int(m) >> i & 1) for m in masks],
+            dtype=object,
+        )
+
+    def _row_sources(
+        self, res: _Resolved, names: Sequence[str]
+    ) -> tuple[np.ndarray, pd.CategoricalDtype]:
+        """Per config, a code of the sources its ``names`` values come from (cached)."""
+        key = ("row-sources", tuple(names))
+        cached = res.cache.get(key)
+        if cached is None:
+            mask = np.zeros(len(res.hp), dtype=np.int64)
+            for m in names:
+                o = res.origin[m].astype(np.int64)
+                mask |= np.where(o >= 0, np.left_shift(1, np.maximum(o, 0)), 0)
+            uniq, codes = np.unique(mask, return_inverse=True)
+            dtype = pd.CategoricalDtype(pd.Index(self._source_names(res, uniq), dtype=object))
+            cached = res.cache[key] = (codes.ravel(), dtype)
+        return cached
+
+    # -- queries -------------------------------------------------------------------------------
+    def query(
+        self,
+        space: str,
+        dataset: str,
+        arch_or_index: str | int,
+        metrics: Sequence[str] | str | None = None,
+        source: str | None = None,
+        epoch: int | None = None,
+        *,
+        hp: int | None = None,
+        seed: int | None = None,
+    ) -> dict[str, Any]:
+        """Values of one architecture: ``{index, arch, source, hp, epoch, copied, values}``.
+
+        A metric the row lacks maps to None; MissingEntry when the row has none of them.
+
+        Example:
+            >>> bench.query("tss", "cifar10", 0, ["acc"])["values"]   # doctest: +SKIP
+            {'acc': 0.8427}
+        """
+        _check_space_dataset(space, dataset)
+        index, arch = get_space(space).resolve(arch_or_index)
+        res = self._resolve(space, dataset, source, hp, epoch, seed)
+        names = self._metrics(res, metrics, f"{space}/{dataset}")
+        vals = {m: float(res.values[m][index]) for m in names}
+        if all(math.isnan(v) for v in vals.values()):
+            raise MissingEntry(
+                f"no values of {', '.join(names[:5])}{'...' if len(names) > 5 else ''} for "
+                f"{space} index {index} on {dataset} (sources: {', '.join(res.sources)})"
+            )
+        codes, labels = self._row_sources(res, names)
+        return {
+            "index": index,
+            "arch": arch,
+            "source": labels.categories[codes[index]],
+            "hp": int(res.hp[index]),
+            "epoch": int(res.epoch[index]),
+            "copied": bool(res.copied[index]),
+            "values": {m: (None if math.isnan(v) else v) for m, v in vals.items()},
+        }
+
+    def query_many(
+        self,
+        space: str,
+        dataset: str,
+        indices: Iterable[int] | np.ndarray,
+        metrics: Sequence[str] | str | None = None,
+        source: str | None = None,
+        epoch: int | None = None,
+        *,
+        hp: int | None = None,
+        seed: int | None = None,
+        arch: bool = True,
+    ) -> pd.DataFrame:
+        """Values of many architectures at once (numpy indexing into a cached dense table).
+
+        Returns one row per requested index, in request order (repeats allowed), with columns
+        config, [arch], source, hp, epoch, copied and the metrics; absent values are NaN.
+
+        Example:
+            >>> bench.query_many("tss", "cifar10", [0, 11, 0], ["acc"])   # doctest: +SKIP
+        """
+        _check_space_dataset(space, dataset)
+        n = get_space(space).size
+        idx = np.asarray(indices if not isinstance(indices, (int, np.integer)) else [indices])
+        if idx.dtype.kind not in "iu":
+            if idx.size == 0:
+                idx = idx.astype(np.int64)
+            else:
+                raise ValueError(f"indices must be integers, got dtype {idx.dtype}")
+        idx = idx.astype(np.int64, copy=False).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            bad = idx[(idx < 0) | (idx >= n)][0]
+            raise ValueError(f"arch index {bad} is out of range; accepted: 0 <= index < {n}")
+        res = self._resolve(space, dataset, source, hp, epoch, seed)
+        names = self._metrics(res, metrics, f"{space}/{dataset}")
+        out: dict[str, Any] = {"config": idx}
+        if arch:
+            out["arch"] = pd.Categorical.from_codes(idx, dtype=_arch_dtype(space))
+        codes, labels = self._row_sources(res, names)
+        out["source"] = pd.Categorical.from_codes(codes[idx], dtype=labels)
+        out["hp"] = res.hp[idx]
+        out["epoch"] = res.epoch[idx]
+        out["copied"] = res.copied[idx]
+        for m in names:
+            out[m] = res.values[m][idx]
+        return pd.DataFrame(out, copy=False)
+
+    def frame(
+        self,
+        space: str,
+        dataset: str,
+        metrics: Sequence[str] | str | None = None,
+        *,
+        source: str | None = None,
+        epoch: int | None = None,
+        hp: int | None = None,
+        seed: int | None = None,
+        complete: bool = False,
+    ) -> pd.DataFrame:
+        """One row per architecture holding any of ``metrics`` (all of them with ``complete``).
+
+        Sorted by config; columns config, arch, source, hp, epoch, copied, <metrics>.
+
+        Example:
+            >>> bench.frame("tss", "cifar10", ["acc", "pre_ECE_15"]).shape   # doctest: +SKIP
+            (15625, 8)
+        """
+        res = self._resolve(space, dataset, source, hp, epoch, seed)
+        names = self._metrics(res, metrics, f"{space}/{dataset}")
+        have = np.stack([~np.isnan(res.values[m]) for m in names])
+        keep = have.all(axis=0) if complete else have.any(axis=0)
+        return self.query_many(
+            space, dataset, np.flatnonzero(keep), names, source, epoch, hp=hp, seed=seed
+        )
+
+    def missing(
+        self,
+        space: str,
+        dataset: str,
+        metrics: Sequence[str] | str,
+        *,
+        source: str | None = None,
+        epoch: int | None = None,
+        hp: int | None = None,
+        unique: bool = False,
+    ) -> np.ndarray:
+        """Sorted indices lacking at least one of ``metrics`` (isomorphic copies count as present).
+
+        ``unique=True`` returns only class representatives (what a compute job needs to run).
+
+        Example:
+            >>> bench.missing("tss", "cifar10", ["pre_ECE_15"], unique=True)   # doctest: +SKIP
+            array([], dtype=int64)
+        """
+        sp = get_space(space)
+        names = [metrics] if isinstance(metrics, str) else list(metrics)
+        check_columns(names)
+        _check_space_dataset(space, dataset)
+        lacking = np.zeros(sp.size, dtype=bool)
+        try:
+            res = self._resolve(space, dataset, source, hp, epoch, None)
+        except MissingEntry:
+            lacking[:] = True
+        else:
+            for m in names:
+                lacking |= np.isnan(res.values[m]) if m in res.values else True
+        if unique:
+            lacking &= sp.representatives() == np.arange(sp.size)
+        return np.flatnonzero(lacking)
+
+    def find_best(
+        self,
+        space: str,
+        dataset: str,
+        metric: str,
+        *,
+        maximize: bool | None = None,
+        bounds: Mapping[str, tuple[float | None, float | None]] | None = None,
+        source: str | None = None,
+        epoch: int | None = None,
+        hp: int | None = None,
+    ) -> dict[str, Any]:
+        """The architecture with the best ``metric`` (direction from the schema by default).
+
+        ``bounds`` restricts the candidates, e.g. ``{"params_m": (None, 0.5)}``. Returns the
+        :meth:`query` dict of the winner, with ``metric`` and the bounded columns.
+
+        Example:
+            >>> bench.find_best("tss", "cifar10", "acc", bounds={"params_m": (None, 0.5)})
+            ... # doctest: +SKIP
+        """
+        bounds = dict(bounds or {})
+        names = [metric, *bounds]
+        frame = self.frame(space, dataset, names, source=source, epoch=epoch, hp=hp, complete=True)
+        for col, (low, high) in bounds.items():
+            if low is not None:
+                frame = frame[frame[col] >= low]
+            if high is not None:
+                frame = frame[frame[col] <= high]
+        if frame.empty:
+            raise MissingEntry(f"no architecture of {space}/{dataset} has {metric} within {bounds}")
+        up = direction(metric) == "max" if maximize is None else maximize
+        values = frame[metric].to_numpy()
+        row = int(np.argmax(values) if up else np.argmin(values))  # first index wins ties
+        best = int(frame["config"].iloc[row])
+        return self.query(space, dataset, best, names, source, epoch, hp=hp)
+
+    def pareto_front(
+        self,
+        space: str,
+        dataset: str,
+        objectives: Sequence[str],
+        directions: Sequence[str] | None = None,
+        *,
+        source: str | None = None,
+        epoch: int | None = None,
+        hp: int | None = None,
+    ) -> pd.DataFrame:
+        """Non-dominated architectures for ``objectives`` (rows lacking one are left out).
+
+        ``directions`` ('max'/'min' per objective) default to the schema's. Sorted by the first
+        objective, best first.
+
+        Example:
+            >>> bench.pareto_front("tss", "cifar10", ["acc", "pre_ECE_15"])   # doctest: +SKIP
+        """
+        objectives = list(objectives)
+        if not objectives:
+            raise ValueError("pareto_front needs at least one objective")
+        dirs = list(directions) if directions is not None else [direction(o) for o in objectives]
+        if len(dirs) != len(objectives) or any(d not in ("max", "min") for d in dirs):
+            raise ValueError(f"directions must be 'max' or 'min', one per objective; got {dirs}")
+        frame = self.frame(
+            space, dataset, objectives, source=source, epoch=epoch, hp=hp, complete=True
+        )
+        signs = np.array([-1.0 if d == "max" else 1.0 for d in dirs])
+        points = frame[objectives].to_numpy(dtype=np.float64) * signs
+        keep = _non_dominated(points)
+        front = frame.iloc[np.flatnonzero(keep)]
+        return front.sort_values(
+            objectives[0], ascending=dirs[0] == "min", kind="stable"
+        ).reset_index(drop=True)
+
+    # -- NATS-Bench-style facade -----------------------------------------------------------------
+    def nats(self, space: str | None = None) -> NATSBench:
+        """A NATS-Bench-like view of one space (``query_index_by_arch``, ``get_more_info``...)."""
+        space = space or self.default_space
+        if space not in self._facades:
+            self._facades[space] = NATSBench(self, space)
+        return self._facades[space]
+
+    def query_index_by_arch(self, arch: str | int, space: str | None = None) -> int:
+        """NATS-Bench's ``query_index_by_arch``: index of an arch string, -1 if not in the space."""
+        return self.nats(space).query_index_by_arch(arch)
+
+    def arch(self, index: int, space: str | None = None) -> str:
+        """Arch string of an index (NATS-Bench's ``arch``)."""
+        return self.nats(space).arch(index)
+
+    def get_more_info(
+        self,
+        index: int,
+        dataset: str,
+        iepoch: int | None = None,
+        hp: int | str | None = None,
+        is_random: bool | int = False,
+        space: str | None = None,
+    ) -> dict[str, Any]:
+        """NATS-Bench's ``get_more_info`` (see :meth:`NATSBench.get_more_info`)."""
+        return self.nats(space).get_more_info(index, dataset, iepoch, hp, is_random)
+
+
+def _arch_dtype(space: str) -> pd.CategoricalDtype:
+    """All arch strings of ``space`` as a categorical dtype: code == NATS index."""
+    cache = _ARCH_DTYPES.get(space)
+    if cache is None:
+        categories = pd.Index(get_space(space).archs(), dtype=object)
+        cache = _ARCH_DTYPES[space] = pd.CategoricalDtype(categories)
+    return cache
+
+
+_ARCH_DTYPES: dict[str, pd.CategoricalDtype] = {}
+
+
+def _non_dominated(points: np.ndarray) -> np.ndarray:
+    """Mask of the rows of ``points`` (minimized) that no other row dominates."""
+    n = len(points)
+    keep = np.zeros(n, dtype=bool)
+    if n == 0:
+        return keep
+    order = np.lexsort(points.T[::-1])  # by first objective, then the next ones
+    front: list[int] = []
+    pts = points[order]
+    for pos in range(n):
+        p = pts[pos]
+        if front:
+            f = pts[front]
+            # sorted order: only an earlier point can dominate; equal points are all kept
+            if np.any(np.all(f <= p, axis=1) & np.any(f < p, axis=1)):
+                continue
+        front.append(pos)
+    keep[order[front]] = True
+    return keep
+
+
+# -- NATS-Bench facade -----------------------------------------------------------------------------
+_NATS_SET = {"valid": "valid", "x-valid": "valid", "test": "test", "x-test": "test"}
+
+
+class NATSBench:
+    """NATS-Bench's query verbs over a calnas benchmark, for users coming from ``nats_bench``.
+
+    Differences, on purpose: accuracies are fractions (not percent), ``hp`` defaults to the longest
+    schedule held (NATS defaults to '12', a known trap), and ``is_random`` defaults to False (the
+    mean over seeds); ``is_random=True`` draws with the facade's seeded generator.
+
+    Example:
+        >>> from bench.api import create
+        >>> api = create("/tmp/calnas-doc-bench", "tss")
+        >>> len(api), api.query_index_by_arch("not an arch")
+        (15625, -1)
+    """
+
+    def __init__(self, bench: Benchmark, space: str, *, seed: int = 0):
+        self.bench = bench
+        self.space = space
+        self._sp = get_space(space)
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return self._sp.size
+
+    def __getitem__(self, index: int) -> str:
+        return self.arch(index)
+
+    def __repr__(self) -> str:
+        return f"NATSBench({self.space}, {self._sp.size} architectures, {self.bench.store.root})"
+
+    def arch(self, index: int) -> str:
+        """Arch string of ``index`` (ValueError out of range)."""
+        return self._sp.arch(index)
+
+    def query_index_by_arch(self, arch: str | int) -> int:
+        """Index of ``arch``: an int in range is returned as is, an unknown string gives -1."""
+        if isinstance(arch, str):
+            try:
+                return self._sp.index(arch)
+            except ValueError:
+                return -1
+        if hasattr(arch, "tostr"):
+            return self.query_index_by_arch(arch.tostr())
+        return self._sp.index(arch)
+
+    def _seed(self, index: int, dataset: str, hp: int | None, epoch: int | None, is_random: Any):
+        if is_random is False:
+            return None
+        if is_random is True:
+            seeds = self.seeds(index, dataset, hp=hp, epoch=epoch)
+            return int(self._rng.choice(seeds)) if seeds else None
+        return int(is_random)
+
+    def seeds(
+        self, index: int, dataset: str, *, hp: int | None = None, epoch: int | None = None
+    ) -> list[int]:
+        """Seeds with rows for ``index`` on ``dataset`` (training sources nats/nb201/computed)."""
+        found: set[int] = set()
+        for src in self.bench.sources(self.space, dataset):
+            table = self.bench.tables()[(self.space, dataset, src)]
+            picked = self.bench._pick(self.bench._schedule(table), hp, epoch)
+            if picked is None:
+                continue
+            filters = [("config", "=", int(index)), ("hp", "=", picked[0])]
+            filters.append(("epoch", "=", picked[1]))
+            found.update(int(s) for s in table.read(["seed"], filters=filters)["seed"])
+        return sorted(found)
+
+    def get_more_info(
+        self,
+        index: int,
+        dataset: str,
+        iepoch: int | None = None,
+        hp: int | str | None = None,
+        is_random: bool | int = False,
+    ) -> dict[str, Any]:
+        """Learning-curve values of one run, with NATS-Bench's keys (accuracies as fractions).
+
+        ``iepoch`` is 0-based like NATS-Bench's (None: the last epoch); keys: ``train-loss``,
+        ``train-accuracy``, ``train-per-time``, ``train-all-time``, and ``valid-*``, ``test-*``,
+        ``valtest-*`` where the dataset has that evaluation set.
+
+        Example:
+            >>> api.get_more_info(0, "cifar10", hp=200)["test-accuracy"]   # doctest: +SKIP
+            0.85863
+        """
+        index = self._sp.index(index)
+        hp_int = None if hp is None else int(hp)
+        epoch = None if iepoch is None else int(iepoch) + 1
+        seed = self._seed(index, dataset, hp_int, epoch, is_random)
+        wanted = [*TRAINING_COLUMNS, "train_time_s", "valid_time_s", "test_time_s"]
+        res = self.bench._resolve(self.space, dataset, None, hp_int, epoch, seed)
+        names = [c for c in wanted if c in res.values]
+        row = self.bench.query(self.space, dataset, index, names, None, epoch, hp=hp_int, seed=seed)
+        v, ep = row["values"], row["epoch"]
+        info: dict[str, Any] = {}
+
+        def put(prefix: str, acc: str, loss: str, per_time: float | None) -> None:
+            if v.get(acc) is None and v.get(loss) is None:
+                return
+            info[f"{prefix}-loss"] = v.get(loss)
+            info[f"{prefix}-accuracy"] = v.get(acc)
+            info[f"{prefix}-per-time"] = per_time
+            info[f"{prefix}-all-time"] = None if per_time is None else per_time * ep
+
+        train_all = v.get("train_time_s")
+        put("train", "train_acc", "train_loss", None if train_all is None else train_all / ep)
+        if train_all is not None:
+            info["train-all-time"] = train_all
+        put("valid", "valid_acc", "valid_loss", v.get("valid_time_s"))
+        put("test", "test_acc", "test_loss", v.get("test_time_s"))
+        vt = v.get("valid_time_s")
+        tt = v.get("test_time_s")
+        put("valtest", "valtest_acc", "valtest_loss", None if vt is None or tt is None else vt + tt)
+        if not info:
+            raise MissingEntry(
+                f"no learning-curve values for {self.space} index {index} on {dataset}; import "
+                "NATS-Bench archives (calnas bench import nats PATH)"
+            )
+        info["epoch"] = ep
+        info["hp"] = row["hp"]
+        info["source"] = row["source"]
+        return info
+
+    def get_cost_info(
+        self, index: int, dataset: str, hp: int | str | None = None
+    ) -> dict[str, Any]:
+        """Params (M), FLOPs (M), latency (s) and train time of one architecture."""
+        hp_int = None if hp is None else int(hp)
+        res = self.bench._resolve(self.space, dataset, None, hp_int, None, None)
+        names = [c for c in ("params_m", "flops_m", "latency_s", "train_time_s") if c in res.values]
+        if not names:
+            raise MissingEntry(f"no cost columns for {self.space}/{dataset}")
+        v = self.bench.query(self.space, dataset, index, names, hp=hp_int)["values"]
+        return {
+            "flops": v.get("flops_m"),
+            "params": v.get("params_m"),
+            "latency": v.get("latency_s"),
+            "T-train@total": v.get("train_time_s"),
+        }
+
+    def find_best(
+        self,
+        dataset: str,
+        metric_on_set: str,
+        flop_max: float | None = None,
+        param_max: float | None = None,
+        hp: int | str | None = None,
+    ) -> tuple[int, float]:
+        """(index, accuracy) of the most accurate architecture on an evaluation set.
+
+        Like NATS-Bench, ``('cifar10', 'valid')`` reads the cifar10-valid run. ``metric_on_set``
+        is 'valid', 'test', 'x-valid', 'x-test' or 'ori-test'.
+
+        Example:
+            >>> api.find_best("cifar10", "test", hp=200)   # doctest: +SKIP
+            (9930, 0.9437)
+        """
+        if metric_on_set == "ori-test":
+            which = "valtest" if dataset in ("cifar100", "ImageNet16-120") else "test"
+        elif metric_on_set in _NATS_SET:
+            which = _NATS_SET[metric_on_set]
+        else:
+            raise ValueError(
+                f"unknown evaluation set {metric_on_set!r}; accepted: valid, test, x-valid, "
+                "x-test, ori-test"
+            )
+        if dataset == "cifar10" and which == "valid":
+            dataset = "cifar10-valid"
+        bounds: dict[str, tuple[float | None, float | None]] = {}
+        if flop_max is not None:
+            bounds["flops_m"] = (None, float(flop_max))
+        if param_max is not None:
+            bounds["params_m"] = (None, float(param_max))
+        best = self.bench.find_best(
+            self.space,
+            dataset,
+            f"{which}_acc",
+            bounds=bounds,
+            hp=None if hp is None else int(hp),
+        )
+        return best["index"], best["values"][f"{which}_acc"]
+
+
+def create(path: str | os.PathLike[str] | None = None, search_space: str = "tss") -> NATSBench:
+    """NATS-Bench's ``create``: a query object for one space over a calnas benchmark directory.
+
+    Example:
+        >>> api = create("/tmp/calnas-doc-bench", "sss")
+        >>> api.arch(0)
+        '8:8:8:8:8'
+    """
+    aliases = {"tss": "tss", "topology": "tss", "sss": "sss", "size": "sss"}
+    if search_space not in aliases:
+        raise ValueError(f"unknown search space {search_space!r}; accepted: {', '.join(aliases)}")
+    return Benchmark.open(path).nats(aliases[search_space])

@@ -11,9 +11,9 @@ for SSS in the published data) and ``epoch`` (default: the end of that schedule)
 seeds are averaged (``seed=`` picks one; -1 marks a value that is not one seed's).
 
 **Source priority.** When several sources hold a value for the same (architecture, metric), the
-first of ``official > robustness > computed > nats > nb201 > demo`` wins (``schema.SOURCE_PRIORITY``);
-``source=`` restricts a query to one source. The ``source`` column says where a row's values came
-from (``"official+computed"`` when they came from two).
+first of ``official > robustness > computed > nats > nb201 > demo`` wins
+(``schema.SOURCE_PRIORITY``); ``source=`` restricts a query to one source. The ``source``
+column says where a row's values came from (``"official+computed"`` when they came from two).
 
 **Isomorphic TSS cells.** Rows exist for all 15,625 TSS indices: an index that a source lacks is
 filled from its isomorphism-class representative (``bench.spaces`` ``representatives()``) when the
@@ -366,7 +366,8 @@ class Benchmark:
         if not slices:
             raise MissingEntry(
                 f"no rows for {space}/{dataset} at hp={hp}, epoch={epoch}, seed={seed} "
-                f"(sources: {', '.join(names)}; epochs there: {self.epochs(space, dataset, source)})"
+                f"(sources: {', '.join(names)}; "
+                f"epochs there: {self.epochs(space, dataset, source)})"
             )
         values: dict[str, np.ndarray] = {}
         origin: dict[str, np.ndarray] = {}

@@ -49,7 +49,7 @@ def as_tensor(x: Any, name: str) -> torch.Tensor:
         return torch.from_numpy(x)
     try:
         arr = np.asarray(x)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the argument's name
+    except Exception as exc:  # re-raised with the argument name
         raise ValueError(f"{name} could not be read as an array: {exc}") from exc
     if arr.dtype == object or arr.dtype.kind in "USV":
         raise ValueError(f"{name} is not numeric (dtype {arr.dtype})")
@@ -152,7 +152,7 @@ def check_labels(
 
 
 def softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Softmax in the logits' dtype, as the study did (float32 logits give float32 probabilities)."""
+    """Softmax in the logits' dtype, as the study did (float32 in, float32 out)."""
     if temperature == 1.0:
         return torch.softmax(logits, dim=1)
     return torch.softmax(logits / temperature, dim=1)

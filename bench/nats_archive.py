@@ -1,0 +1,240 @@
+"""Read NATS-Bench "simple" archives (``NATS-tss-v1_0-3ffb9-simple``, ``NATS-sss-v1_0-50262-simple``).
+
+An archive directory holds ``meta.pickle.pbz2`` (the arch strings in index order) and one
+bz2-compressed pickle per architecture (``000123.pickle.pbz2``) with, per hp tag ('12'/'200' for
+TSS, '01'/'12'/'90' for SSS) and per (dataset key, seed), the per-epoch accuracy and loss of
+training and of each evaluation set, params, FLOPs, latency and times (spec natsbench 6.2).
+Every file is read through :mod:`bench.safe_pickle` with the NATS allow-list.
+
+:func:`record_rows` turns one record into calnas rows: accuracies divided by 100 (NATS stores
+percent), epochs 1-based (NATS's ``@199`` is epoch 200), ``train_time_s`` the cumulative training
+time up to the epoch, evaluation sets mapped to columns per dataset key:
+
+=================  ===========  ===========  ============
+dataset key        x-valid      x-test       ori-test
+=================  ===========  ===========  ============
+cifar10-valid      valid_*      -            test_*
+cifar10            -            -            test_*
+cifar100, IN16     valid_*      test_*       valtest_*
+=================  ===========  ===========  ============
+
+Example:
+    >>> from bench.nats_archive import read_record, record_rows
+    >>> rec = read_record("NATS-tss-v1_0-3ffb9-simple/000000.pickle.pbz2")   # doctest: +SKIP
+    >>> rows = record_rows(rec, 0, "tss")                                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench import safe_pickle
+from bench.spaces import get_space
+
+__all__ = [
+    "ARCHIVE_NAMES",
+    "HP_TAGS",
+    "EVAL_SETS",
+    "find_archives",
+    "archive_space",
+    "read_meta",
+    "record_files",
+    "read_record",
+    "record_rows",
+]
+
+ARCHIVE_NAMES: dict[str, str] = {"tss": "NATS-tss-v1_0-3ffb9", "sss": "NATS-sss-v1_0-50262"}
+HP_TAGS: dict[str, tuple[str, ...]] = {"tss": ("12", "200"), "sss": ("01", "12", "90")}
+#: evaluation set -> column prefix, per NATS dataset key
+EVAL_SETS: dict[str, dict[str, str]] = {
+    "cifar10-valid": {"x-valid": "valid", "ori-test": "test"},
+    "cifar10": {"ori-test": "test"},
+    "cifar100": {"x-valid": "valid", "x-test": "test", "ori-test": "valtest"},
+    "ImageNet16-120": {"x-valid": "valid", "x-test": "test", "ori-test": "valtest"},
+}
+_RECORD = re.compile(r"^(\d+)\.pickle\.pbz2$")
+_RESULT_KEYS = ("train_acc1es", "train_losses", "train_times", "eval_acc1es", "eval_losses")
+
+
+def find_archives(path: str | Path) -> list[tuple[str, Path]]:
+    """``(space, directory)`` of the archive at ``path`` or of those directly inside it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such NATS-Bench archive directory")
+    if not path.is_dir():
+        raise ValueError(f"{path}: a NATS-Bench 'simple' archive is a directory, not a file")
+    if (path / "meta.pickle.pbz2").is_file():
+        return [(archive_space(path), path)]
+    found = [
+        (archive_space(p), p)
+        for p in sorted(path.iterdir())
+        if p.is_dir() and (p / "meta.pickle.pbz2").is_file()
+    ]
+    if not found:
+        raise FileNotFoundError(
+            f"{path}: no NATS-Bench archive (a directory with meta.pickle.pbz2, such as "
+            f"{ARCHIVE_NAMES['tss']}-simple) here or directly inside"
+        )
+    return found
+
+
+def archive_space(path: Path) -> str:
+    """'tss' or 'sss' from the directory name (NATS-tss-..., NATS-sss-...)."""
+    name = path.name.lower()
+    hits = [s for s in ("tss", "sss") if f"-{s}-" in f"-{name}-" or name.startswith(f"nats-{s}")]
+    if len(hits) != 1:
+        raise ValueError(
+            f"{path}: cannot tell the space from the directory name; expected "
+            f"{ARCHIVE_NAMES['tss']}-simple or {ARCHIVE_NAMES['sss']}-simple"
+        )
+    return hits[0]
+
+
+def read_meta(path: Path, space: str) -> list[str]:
+    """The arch strings of ``meta.pickle.pbz2``, checked against the space's index order."""
+    meta = safe_pickle.load(path / "meta.pickle.pbz2", allowed=safe_pickle.NATS)
+    if not isinstance(meta, Mapping) or "meta_archs" not in meta:
+        raise ValueError(f"{path}/meta.pickle.pbz2: not a NATS-Bench meta file (no meta_archs)")
+    archs = list(meta["meta_archs"])
+    expected = get_space(space).archs()
+    if archs != expected:
+        first = next((i for i, (a, b) in enumerate(zip(archs, expected)) if a != b), None)
+        raise ValueError(
+            f"{path}/meta.pickle.pbz2: arch list differs from the {space} index order "
+            f"({len(archs)} archs, {len(expected)} expected; first difference at {first})"
+        )
+    return archs
+
+
+def record_files(path: Path) -> list[tuple[int, Path]]:
+    """``(index, file)`` of every per-architecture record, sorted by index."""
+    found: dict[int, Path] = {}
+    for p in path.iterdir():
+        m = _RECORD.match(p.name)
+        if m:
+            index = int(m.group(1))
+            if index in found:
+                raise ValueError(f"{path}: two record files for index {index}")
+            found[index] = p
+    return sorted(found.items())
+
+
+def read_record(path: str | Path) -> Any:
+    """One per-architecture record, unpickled through the NATS allow-list."""
+    return safe_pickle.load(path, allowed=safe_pickle.NATS)
+
+
+def _series(mapping: Any, epochs: int, what: str) -> np.ndarray:
+    if not isinstance(mapping, Mapping):
+        raise ValueError(f"{what}: expected a per-epoch mapping, got {type(mapping).__name__}")
+    out = np.full(epochs, np.nan)
+    for k, v in mapping.items():
+        if not 0 <= int(k) < epochs:
+            raise ValueError(f"{what}: epoch {k} outside 0..{epochs - 1}")
+        out[int(k)] = float(v)
+    return out
+
+
+def record_rows(
+    record: Any,
+    index: int,
+    space: str,
+    *,
+    final_only: bool = False,
+    where: str = "record",
+) -> pd.DataFrame:
+    """calnas rows of one NATS-Bench record (all hp tags, dataset keys, seeds and epochs).
+
+    ``final_only`` keeps only the last epoch of each run. Raises ValueError when the record is
+    not the architecture ``index`` of ``space`` or is malformed.
+    """
+    sp = get_space(space)
+    if not isinstance(record, Mapping) or not record:
+        raise ValueError(f"{where}: not a NATS-Bench record (expected a mapping of hp tags)")
+    parts: list[pd.DataFrame] = []
+    for tag, arch_results in record.items():
+        if str(tag) not in HP_TAGS[space]:
+            raise ValueError(f"{where}: unknown hp tag {tag!r} for {space} ({HP_TAGS[space]})")
+        if not isinstance(arch_results, Mapping) or "all_results" not in arch_results:
+            raise ValueError(f"{where}: hp {tag} holds no all_results")
+        if int(arch_results.get("arch_index", -1)) != index:
+            raise ValueError(
+                f"{where}: record is for index {arch_results.get('arch_index')!r}, "
+                f"the file name says {index}"
+            )
+        if arch_results.get("arch_str") != sp.arch(index):
+            raise ValueError(
+                f"{where}: arch {arch_results.get('arch_str')!r} does not match {space} index "
+                f"{index} ({sp.arch(index)!r})"
+            )
+        for key, result in arch_results["all_results"].items():
+            dataset, seed = key
+            parts.append(
+                _result_rows(result, index, space, int(tag), dataset, int(seed), final_only, where)
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _result_rows(
+    r: Any,
+    index: int,
+    space: str,
+    hp: int,
+    dataset: str,
+    seed: int,
+    final_only: bool,
+    where: str,
+) -> pd.DataFrame:
+    what = f"{where} hp {hp} {dataset} seed {seed}"
+    if dataset not in EVAL_SETS:
+        raise ValueError(f"{what}: unknown dataset key (accepted: {', '.join(EVAL_SETS)})")
+    if not isinstance(r, Mapping) or any(k not in r for k in _RESULT_KEYS):
+        raise ValueError(f"{what}: malformed result (needs {', '.join(_RESULT_KEYS)})")
+    epochs = int(r["epochs"])
+    if epochs != hp:
+        raise ValueError(f"{what}: {epochs} epochs stored for hp {hp}")
+    cols: dict[str, Any] = {"epoch": np.arange(1, epochs + 1)}
+    cols["train_acc"] = _series(r["train_acc1es"], epochs, what) / 100.0
+    cols["train_loss"] = _series(r["train_losses"], epochs, what)
+    cols["train_time_s"] = np.cumsum(_series(r["train_times"], epochs, what))
+    mapping = EVAL_SETS[dataset]
+    for name in r.get("eval_names") or []:
+        if name not in mapping:
+            raise ValueError(f"{what}: unexpected evaluation set {name!r}")
+    for set_name, prefix in mapping.items():
+        acc = np.full(epochs, np.nan)
+        loss = np.full(epochs, np.nan)
+        times = np.full(epochs, np.nan)
+        for key, value in r["eval_acc1es"].items():
+            s, _, e = str(key).partition("@")
+            if s == set_name:
+                acc[int(e)] = float(value) / 100.0
+                loss[int(e)] = float(r["eval_losses"][key])
+                times[int(e)] = float(r.get("eval_times", {}).get(key, np.nan))
+        if np.isnan(acc).all():
+            continue
+        cols[f"{prefix}_acc"] = acc
+        cols[f"{prefix}_loss"] = loss
+        if prefix in ("valid", "test"):
+            cols[f"{prefix}_time_s"] = times
+    latency = [float(x) for x in (r.get("latency") or []) if float(x) > 0]
+    frame = pd.DataFrame(cols)
+    frame["params_m"] = float(r["params"])
+    frame["flops_m"] = float(r["flop"])
+    frame["latency_s"] = float(np.mean(latency)) if latency else np.nan
+    frame["space"] = space
+    frame["dataset"] = dataset
+    frame["source"] = "nats"
+    frame["protocol"] = f"nats-bench-v1 hp{hp:02d}"
+    frame["config"] = index
+    frame["hp"] = hp
+    frame["seed"] = seed
+    if final_only:
+        frame = frame.iloc[[-1]]
+    return frame

@@ -138,7 +138,7 @@ class ImportReport:
         }
 
 
-# -- CSV helpers -------------------------------------------------------------------------------------
+# -- CSV helpers -----------------------------------------------------------------------------------
 def _header(path: Path) -> list[str]:
     with open(path, newline="", encoding="utf-8") as fh:
         try:

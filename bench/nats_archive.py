@@ -1,4 +1,4 @@
-"""Read NATS-Bench "simple" archives (``NATS-tss-v1_0-3ffb9-simple``, ``NATS-sss-v1_0-50262-simple``).
+"""Read NATS-Bench "simple" archives (``NATS-tss-v1_0-3ffb9-simple``, ``NATS-sss-...-simple``).
 
 An archive directory holds ``meta.pickle.pbz2`` (the arch strings in index order) and one
 bz2-compressed pickle per architecture (``000123.pickle.pbz2``) with, per hp tag ('12'/'200' for
@@ -104,7 +104,8 @@ def read_meta(path: Path, space: str) -> list[str]:
     archs = list(meta["meta_archs"])
     expected = get_space(space).archs()
     if archs != expected:
-        first = next((i for i, (a, b) in enumerate(zip(archs, expected)) if a != b), None)
+        pairs = enumerate(zip(archs, expected, strict=False))
+        first = next((i for i, (a, b) in pairs if a != b), None)
         raise ValueError(
             f"{path}/meta.pickle.pbz2: arch list differs from the {space} index order "
             f"({len(archs)} archs, {len(expected)} expected; first difference at {first})"

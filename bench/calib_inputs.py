@@ -25,6 +25,7 @@ import torch
 
 __all__ = [
     "Classwise",
+    "UndefinedMetricError",
     "TopLabel",
     "as_tensor",
     "check_bins",
@@ -33,6 +34,12 @@ __all__ = [
     "check_probs",
     "softmax",
 ]
+
+
+class UndefinedMetricError(ValueError):
+    """A metric that is mathematically undefined for this input (e.g. KDECE with no correct
+    prediction). A ValueError, so callers that only catch ValueError still see it."""
+
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.signal
 import torch
 
-from bench.calib_inputs import TopLabel, check_labels, check_probs
+from bench.calib_inputs import TopLabel, UndefinedMetricError, check_labels, check_probs
 
 __all__ = ["kdece", "ksce", "mmce", "smece"]
 
@@ -111,13 +111,13 @@ def kdece_from(conf: np.ndarray, correct: np.ndarray) -> float:
     n = conf.shape[0]
     hit = conf[correct > 0.5]
     if hit.size == 0:
-        raise ValueError(
+        raise UndefinedMetricError(
             "KDECE is undefined when no prediction is correct (its bandwidth is the "
             "spread of the correct predictions' confidences)"
         )
     bw = float(np.std(hit)) * (n * 2) ** -0.2
     if not bw > 0.0:
-        raise ValueError(
+        raise UndefinedMetricError(
             "KDECE is undefined when all correct predictions have the same "
             "confidence (zero kernel bandwidth)"
         )

@@ -9,13 +9,158 @@ from collections.abc import Sequence
 import bench.cli
 import surrogate.cli
 from bench import __version__
-from bench.cliutil import ArgumentParser, CLIError
+from bench.cliutil import ArgumentParser, CLIError, add_format, emit
 
 __all__ = ["main", "build_parser", "register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Mount the search layer's commands (none have landed yet)."""
+    """Mount ``calnas search run`` and ``calnas search compare``."""
+    search = subparsers.add_parser("search", help="calibration-aware architecture search")
+    cmds = search.add_subparsers(dest="search_command", required=True, metavar="COMMAND")
+
+    run = cmds.add_parser(
+        "run",
+        help="search one space/dataset; print the front, the HCS pick and where the plots are",
+    )
+    _common(run)
+    run.add_argument("--strategy", default=None, help="random, tpe, nsga2, nsga3, gp, rea, brute "
+                     "(name:key=value,... for parameters; default: the measured best)")  # fmt: skip
+    budget = run.add_mutually_exclusive_group()
+    budget.add_argument("--trials", type=int, help="budget: distinct architectures (default 100)")
+    budget.add_argument("--budget-seconds", type=float, help="budget: simulated training seconds")
+    run.add_argument("--backend", choices=("table", "surrogate", "compute"), default="table")
+    run.add_argument("--storage", help="journal file path or database URL (default: in memory)")
+    run.add_argument("--study-name", help="study to create or resume (default: from the options)")
+    run.add_argument("--workers", type=int, default=1, help="processes sharing the study")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--out", help="folder for report.json, front.png, hv.png "
+                     "(default: ./calnas-search/<space>-<dataset>-<strategy>-s<seed>)")  # fmt: skip
+    add_format(run)
+    run.set_defaults(func=_run)
+
+    cmp_ = cmds.add_parser(
+        "compare", help="several strategies over many seeds: normalized HV at fixed budgets"
+    )
+    _common(cmp_)
+    cmp_.add_argument("--strategies", default="random,tpe,nsga2,rea",
+                      help="comma-separated strategy names")  # fmt: skip
+    cmp_.add_argument("--runs", type=int, default=20, help="seeds per strategy")
+    cmp_.add_argument("--budgets", default="25,50,100,200",
+                      help="query budgets at which HV is reported")  # fmt: skip
+    cmp_.add_argument("--target", type=float, default=0.95, help="normalized HV to reach")
+    cmp_.add_argument("--seed", type=int, default=0, help="first seed")
+    add_format(cmp_)
+    cmp_.set_defaults(func=_compare)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--space", choices=("tss", "sss"), default="tss")
+    p.add_argument("--dataset", default="digits", help="dataset of the table (default: the demo)")
+    p.add_argument("--objectives", default="acc,pre_ECE_15",
+                   help="comma-separated columns, name[:max|:min], or hcs")  # fmt: skip
+    p.add_argument("--constraints", help="e.g. pre_ECE_15<=0.05,params_m<=1")
+    p.add_argument("--source", help="read only this source of the table")
+    p.add_argument("--bench", help="benchmark store path (default $CALNAS_HOME or ~/.calnas)")
+
+
+def _open(args: argparse.Namespace):
+    from bench.api import Benchmark
+
+    bm = Benchmark.open(args.bench)
+    try:
+        sources = bm.sources(args.space, args.dataset)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    if not sources:
+        if args.dataset == "digits":
+            raise CLIError(
+                f"the demo benchmark ({args.space}/digits) is not installed: bench/data/*.parquet "
+                "is absent; pass --bench PATH --dataset NAME to search another table"
+            )
+        raise CLIError(
+            f"the benchmark at {bm.store.root} holds nothing for {args.space}/{args.dataset}; "
+            "import data first (calnas bench import ...) or pass --bench PATH"
+        )
+    return bm
+
+
+def _run(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from search.report import summary_rows, write_report
+    from search.runner import run_search
+    from search.strategies import DEFAULT_STRATEGY
+
+    bm = _open(args)
+    strategy = args.strategy or DEFAULT_STRATEGY
+    trials = args.trials
+    if trials is None and args.budget_seconds is None and not strategy.startswith("brute"):
+        trials = 100
+    result = run_search(
+        args.space,
+        args.dataset,
+        args.objectives,
+        strategy,
+        trials=trials,
+        budget_seconds=args.budget_seconds,
+        backend=args.backend,
+        storage=args.storage,
+        study_name=args.study_name,
+        workers=args.workers,
+        seed=args.seed,
+        bench=bm,
+        constraints=args.constraints,
+        source=args.source,
+    )
+    name = strategy.split(":")[0]
+    out = Path(
+        args.out or Path("calnas-search") / f"{args.space}-{args.dataset}-{name}-s{args.seed}"
+    )
+    write_report(result, out)
+    rep = result.report
+    if args.format == "json":
+        emit({k: v for k, v in rep.items() if k != "hv_history"}, "json")
+        return
+    print(
+        f"{rep['space']}/{rep['dataset']} {rep['strategy']} on {rep['backend']}: "
+        f"{rep['queries']} queries ({rep['trials']} trials), "
+        f"{rep['simulated_seconds']:.0f} simulated s; normalized HV {rep['normalized_hv']:.4f}, "
+        f"IGD+ {rep['igd_plus']:.4f} (true front: {rep['true_front_size']} archs)"
+    )
+    print(f"found front ({len(rep['pareto_front'])}):")
+    emit(summary_rows(rep), "table")
+    pick = rep.get("hcs_pick")
+    if pick:
+        print(f"HCS pick: index {pick['index']} HCS {pick['hcs']:.4f} {pick['arch']}")
+    print(f"report: {rep['plots'] and out / 'report.json'}  plots: {out / 'front.png'}, "
+          f"{out / 'hv.png'}")  # fmt: skip
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from search.runner import compare_strategies
+
+    bm = _open(args)
+    try:
+        budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
+    except ValueError:
+        raise CLIError(
+            f"--budgets must be comma-separated integers, got {args.budgets!r}"
+        ) from None
+    rows = compare_strategies(
+        args.space,
+        args.dataset,
+        args.objectives,
+        [s.strip() for s in args.strategies.split(",") if s.strip()],
+        runs=args.runs,
+        budgets=budgets,
+        target=args.target,
+        seed=args.seed,
+        bench=bm,
+        constraints=args.constraints,
+        source=args.source,
+    )
+    emit(rows, args.format)
 
 
 def build_parser() -> ArgumentParser:

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -180,6 +181,7 @@ class ExhaustiveSampler(BaseSampler):
         *,
         shuffle: bool = False,
         seed: int | None = None,
+        param_space: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
         if not candidates:
             raise ValueError("ExhaustiveSampler needs at least one candidate")
@@ -191,17 +193,21 @@ class ExhaustiveSampler(BaseSampler):
             if self.shuffle
             else np.arange(len(self.candidates))
         )
-        names = list(self.candidates[0])
-        self._space = {
-            n: CategoricalDistribution(tuple(dict.fromkeys(c[n] for c in self.candidates)))
-            for n in names
-        }
+        # The distributions must equal the ones the objective suggests (same choices, same order).
+        if param_space is None:
+            param_space = {
+                n: tuple(dict.fromkeys(c[n] for c in self.candidates)) for n in self.candidates[0]
+            }
+        self._space = {n: CategoricalDistribution(tuple(v)) for n, v in param_space.items()}
 
     @classmethod
     def for_space(cls, space: Space, *, shuffle: bool = False, seed: int | None = None):
         """All distinct architectures of a search space (TSS: one per isomorphism class)."""
         return cls(
-            [space.to_params(int(i)) for i in space.unique_indices()], shuffle=shuffle, seed=seed
+            [space.to_params(int(i)) for i in space.unique_indices()],
+            shuffle=shuffle,
+            seed=seed,
+            param_space=space.param_space(),
         )
 
     def infer_relative_search_space(
@@ -230,6 +236,7 @@ def _random(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSample
 
 
 def _tpe(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     kw.setdefault("multivariate", True)
     kw.setdefault("group", True)
     return optuna.samplers.TPESampler(seed=seed, **kw)

@@ -1,8 +1,20 @@
-"""Commands of the bench layer: ``calnas space ...`` (and ``calnas bench ...`` as it lands)."""
+"""Commands of the bench layer: ``calnas space ...`` and ``calnas bench ...``.
+
+``calnas bench`` works on a benchmark directory (``--bench PATH``, default ``$CALNAS_HOME``, else
+``~/.calnas``): ``info``, ``import {official,robustness,nats,nb201} [PATH]``, ``query``,
+``export``, ``validate`` and ``sql``. Errors print one line and exit with status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import importlib.util
+import io
+import re
+import sys
+from pathlib import Path
+from typing import Any
 
 from bench.cliutil import CLIError, add_format, emit
 from bench.datasets import DATASETS
@@ -28,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--dataset", choices=tuple(DATASETS), default="cifar10")
     add_format(show)
     show.set_defaults(func=_space_show)
+
+    _register_bench(subparsers)
 
 
 def _space_info(args: argparse.Namespace) -> None:
@@ -56,3 +70,346 @@ def _space_show(args: argparse.Namespace) -> None:
         },
         args.format,
     )
+
+
+# -- calnas bench ----------------------------------------------------------------------------------
+def _register_bench(subparsers: argparse._SubParsersAction) -> None:
+    from bench.schema import DATASETS as STORE_DATASETS
+    from bench.schema import SOURCE_PRIORITY
+
+    bench = subparsers.add_parser("bench", help="the benchmark table: import, query, export, sql")
+    cmds = bench.add_subparsers(dest="bench_command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--bench", metavar="PATH", help="benchmark directory ($CALNAS_HOME, else ~/.calnas)"
+        )
+
+    def selection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--space", choices=("tss", "sss"), required=True)
+        p.add_argument("--dataset", choices=STORE_DATASETS, required=True)
+        p.add_argument("--metrics", help="comma-separated columns (default: all held)")
+        p.add_argument("--source", choices=SOURCE_PRIORITY, help="one source (default: priority)")
+        p.add_argument("--hp", type=int, help="training schedule length (default: the longest)")
+        p.add_argument("--epoch", type=int, help="epoch (default: the end of the schedule)")
+
+    info = cmds.add_parser("info", help="tables of the benchmark: space, dataset, source, rows")
+    common(info)
+    add_format(info)
+    info.set_defaults(func=_bench_info)
+
+    imp = cmds.add_parser("import", help="import published data (all-or-nothing)")
+    common(imp)
+    imp.add_argument("kind", choices=("official", "robustness", "nats", "nb201"))
+    imp.add_argument(
+        "path", nargs="?", help="file or directory (nb201: default the installed package's)"
+    )
+    imp.add_argument("--final-only", action="store_true", help="nats: keep only final epochs")
+    imp.add_argument("--require-all", action="store_true", help="official: all six files")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_format(imp, default="table")
+    imp.set_defaults(func=_bench_import)
+
+    query = cmds.add_parser("query", help="values of one architecture")
+    common(query)
+    selection(query)
+    which = query.add_mutually_exclusive_group(required=True)
+    which.add_argument("--index", type=int, help="NATS index")
+    which.add_argument("--arch", help="arch string")
+    query.add_argument("--seed", type=int, help="one seed (default: mean over seeds)")
+    add_format(query, "json", "table", "csv", default="json")
+    query.set_defaults(func=_bench_query)
+
+    export = cmds.add_parser("export", help="one row per architecture to CSV, parquet or JSON")
+    common(export)
+    selection(export)
+    export.add_argument("--output", "-o", help="file (.csv, .parquet, .json); default stdout CSV")
+    export.set_defaults(func=_bench_export)
+
+    validate = cmds.add_parser("validate", help="data-quality report of every table")
+    common(validate)
+    add_format(validate)
+    validate.set_defaults(func=_bench_validate)
+
+    sql = cmds.add_parser("sql", help="run SQL (DuckDB) over the tables")
+    common(sql)
+    sql.add_argument("query", help='e.g. "SELECT count(*) FROM tss_cifar10_official"')
+    add_format(sql, "json", "table", "csv", default="table")
+    sql.set_defaults(func=_bench_sql)
+
+    # `calnas bench compute` lives in bench/compute_cli.py (another engineer's); mount it if present
+    if importlib.util.find_spec("bench.compute_cli") is not None:
+        from bench import compute_cli
+
+        compute_cli.register(cmds)
+
+
+def _open(args: argparse.Namespace):
+    from bench.api import Benchmark
+
+    return Benchmark.open(args.bench)
+
+
+def _store(args: argparse.Namespace):
+    from bench.store import Store
+
+    return Store(args.bench)
+
+
+def _metrics(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise CLIError("--metrics needs at least one column name")
+    return names
+
+
+def _bench_info(args: argparse.Namespace) -> None:
+    tables = _open(args).info()
+    if args.format == "json":
+        emit(
+            [{k: t[k] for k in ("space", "dataset", "source", "rows", "columns")} for t in tables],
+            "json",
+        )
+    elif tables:
+        emit(tables, "table")
+    else:
+        print(f"no tables yet in {_store(args).root} (calnas bench import ...)")
+
+
+def _progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    def bar(items, total, desc):
+        return tqdm(items, total=total, desc=desc, unit="arch", file=sys.stderr)
+
+    return bar
+
+
+def _bench_import(args: argparse.Namespace) -> None:
+    from bench import importers
+
+    store = _store(args)
+    if args.kind != "nb201" and args.path is None:
+        raise CLIError(f"calnas bench import {args.kind} needs a PATH")
+    if args.kind == "official":
+        report = importers.import_official(store, args.path, require_all=args.require_all)
+    elif args.kind == "robustness":
+        report = importers.import_robustness(store, args.path)
+    elif args.kind == "nats":
+        report = importers.import_nats(
+            store, args.path, final_only=args.final_only, progress=_progress(args.quiet)
+        )
+    else:
+        report = importers.import_nb201(store, args.path)
+    if args.format == "json":
+        emit(report.as_dict(), "json")
+    else:
+        print(report)
+
+
+def _bench_query(args: argparse.Namespace) -> None:
+    from bench.spaces import get_space
+
+    bench = _open(args)
+    target: Any = args.arch if args.arch is not None else args.index
+    get_space(args.space).resolve(target)  # bad index or arch: one-line error
+    row = bench.query(
+        args.space,
+        args.dataset,
+        target,
+        _metrics(args.metrics),
+        args.source,
+        args.epoch,
+        hp=args.hp,
+        seed=args.seed,
+    )
+    if args.format == "json":
+        emit(row, "json")
+    elif args.format == "table":
+        flat = {k: v for k, v in row.items() if k != "values"}
+        flat.update(row["values"])
+        emit(flat, "table")
+    else:
+        out = csv.writer(sys.stdout, lineterminator="\n")
+        out.writerow(["index", "arch", "source", "hp", "epoch", *row["values"]])
+        out.writerow(
+            [
+                row["index"],
+                row["arch"],
+                row["source"],
+                row["hp"],
+                row["epoch"],
+                *("" if v is None else repr(v) for v in row["values"].values()),
+            ]
+        )
+
+
+def _bench_export(args: argparse.Namespace) -> None:
+    bench = _open(args)
+    frame = bench.frame(
+        args.space,
+        args.dataset,
+        _metrics(args.metrics),
+        source=args.source,
+        epoch=args.epoch,
+        hp=args.hp,
+    )
+    if args.output is None:
+        frame.to_csv(sys.stdout, index=False)
+        return
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    tmp = out.with_name(f".{out.name}.tmp")
+    if suffix == ".csv":
+        frame.to_csv(tmp, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(tmp, index=False, compression="zstd")
+    elif suffix == ".json":
+        tmp.write_text(frame.to_json(orient="records", indent=1))
+    else:
+        raise CLIError(f"--output {out}: unknown format {suffix!r}; use .csv, .parquet or .json")
+    tmp.replace(out)
+    print(f"{len(frame)} rows written to {out}", file=sys.stderr)
+
+
+def validate_tables(store) -> list[dict[str, Any]]:
+    """Data-quality findings of every table, one table read at a time."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from bench.schema import KEY, column_spec
+    from bench.spaces import get_space
+    from bench.store import normalize
+
+    report = []
+    for info in store.tables():
+        frame = pq.read_table(info.path).to_pandas()
+        entry: dict[str, Any] = {
+            "table": f"{info.space}/{info.dataset}/{info.source}",
+            "rows": len(frame),
+            "problems": [],
+            "warnings": [],
+        }
+        try:
+            normalize(frame)
+        except ValueError as err:
+            entry["problems"].append(f"schema: {err}")
+        dup = int(frame.duplicated(list(KEY)).sum())
+        if dup:
+            entry["problems"].append(f"{dup} duplicate keys")
+        size = get_space(info.space).size
+        for (hp, epoch), part in frame.groupby(["hp", "epoch"]):
+            configs = part["config"].nunique()
+            if configs < size and info.source in ("official", "robustness"):
+                entry["problems"].append(f"hp {hp} epoch {epoch}: {configs} of {size} configs")
+        entry["configs"] = int(frame["config"].nunique())
+        entry["copied"] = int(frame["copied"].sum()) if "copied" in frame else 0
+        empty = [
+            c for c in frame.columns if column_spec(c).dtype == "float64" and frame[c].isna().all()
+        ]
+        if empty:
+            entry["warnings"].append(f"columns with no values: {', '.join(empty)}")
+        partly = {
+            c: int(frame[c].isna().sum())
+            for c in frame.columns
+            if column_spec(c).dtype == "float64" and 0 < frame[c].isna().sum() < len(frame)
+        }
+        if partly:
+            worst = sorted(partly.items(), key=lambda kv: -kv[1])[:5]
+            entry["warnings"].append(
+                f"{len(partly)} columns have missing values (most: "
+                + ", ".join(f"{c} {n}" for c, n in worst)
+                + ")"
+            )
+        if "flags" in frame:
+            flagged = frame["flags"].dropna()
+            if len(flagged):
+                kinds: dict[str, int] = {}
+                for text in flagged:
+                    for flag in {f.split(":")[0] for f in str(text).split(";")}:
+                        kinds[flag] = kinds.get(flag, 0) + 1
+                entry["warnings"].append(
+                    f"{len(flagged)} flagged rows: "
+                    + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+                )
+        for c in frame.columns:
+            spec = column_spec(c)
+            if spec.dtype == "float64" and spec.is_fraction:
+                values = frame[c].to_numpy(dtype=np.float64)
+                if np.nanmax(values, initial=0) > 1 or np.nanmin(values, initial=0) < 0:
+                    entry["problems"].append(f"{c}: values outside [0, 1]")
+        report.append(entry)
+    return report
+
+
+def _bench_validate(args: argparse.Namespace) -> None:
+    report = validate_tables(_store(args))
+    if args.format == "json":
+        emit(report, "json")
+    else:
+        if not report:
+            print(f"no tables in {_store(args).root}")
+        for entry in report:
+            status = "PROBLEMS" if entry["problems"] else "ok"
+            print(
+                f"{entry['table']}: {entry['rows']} rows, {entry['configs']} configs, "
+                f"{entry['copied']} copied: {status}"
+            )
+            for p in entry["problems"]:
+                print(f"  problem: {p}")
+            for w in entry["warnings"]:
+                print(f"  warning: {w}")
+    bad = sum(len(e["problems"]) for e in report)
+    if bad:
+        raise CLIError(f"validation found {bad} problem(s)")
+
+
+def _view_name(space: str, dataset: str, source: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", f"{space}_{dataset}_{source}".lower())
+
+
+def _bench_sql(args: argparse.Namespace) -> None:
+    try:
+        import duckdb
+    except ImportError:
+        raise CLIError("calnas bench sql needs DuckDB: pip install 'calnas[sql]'") from None
+    tables = _store(args).tables()
+    con = duckdb.connect(":memory:")
+    for t in tables:
+        path = str(t.path).replace("'", "''")
+        con.execute(
+            f"CREATE VIEW {_view_name(t.space, t.dataset, t.source)} AS "
+            f"SELECT * FROM read_parquet('{path}')"
+        )
+    if tables:
+        paths = ", ".join("'" + str(t.path).replace("'", "''") + "'" for t in tables)
+        con.execute(
+            f"CREATE VIEW bench AS SELECT * FROM read_parquet([{paths}], union_by_name=true)"
+        )
+    try:
+        result = con.execute(args.query)
+    except duckdb.Error as err:
+        views = ", ".join(["bench", *(_view_name(t.space, t.dataset, t.source) for t in tables)])
+        msg = str(err).splitlines()[0]
+        raise CLIError(f"SQL error: {msg} (views: {views if tables else 'none'})") from None
+    if result.description is None:
+        return
+    cols = [d[0] for d in result.description]
+    rows = result.fetchall()
+    records = [dict(zip(cols, r, strict=True)) for r in rows]
+    if args.format == "json":
+        emit(records, "json")
+    elif args.format == "csv":
+        buf = io.StringIO()
+        out = csv.writer(buf, lineterminator="\n")
+        out.writerow(cols)
+        out.writerows(rows)
+        sys.stdout.write(buf.getvalue())
+    elif records:
+        emit(records, "table")
+    else:
+        print("(no rows)")

@@ -379,7 +379,8 @@ class Store:
         """Insert or update rows by key; all rows are validated before any file is touched.
 
         Rows whose key exists replace the stored values of the columns they bring (other columns
-        keep their stored values); rows with new keys are appended.
+        keep their stored values); rows with new keys are appended. A value column that is missing
+        in every row of a table is not written to it.
         """
         rows = normalize(frame)
         report = UpsertReport()
@@ -404,7 +405,12 @@ class Store:
                 f"{self.lock_timeout} s"
             ) from None
         try:
-            new = new.reset_index(drop=True)
+            # a frame spanning several tables carries every table's columns: drop the value
+            # columns that hold nothing for this one (so an all-missing column never erases)
+            empty = [
+                c for c in new.columns if column_spec(c).dtype == "float64" and new[c].isna().all()
+            ]
+            new = new.drop(columns=empty).reset_index(drop=True)
             if path.is_file():
                 old = pq.read_table(path).to_pandas()
                 merged, updated = _merge(old, new)

@@ -171,12 +171,18 @@ def _prefix(x: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.pad(cs, (1, 0))
 
 
-def _lexsort(primary: torch.Tensor, secondary: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """Indices sorting by `primary` then `secondary` (two stable sorts): order-free under ties."""
-    o1 = torch.argsort(secondary, dim=dim, stable=True)
-    p1 = torch.gather(primary, dim, o1)
-    o2 = torch.argsort(p1, dim=dim, stable=True)
-    return torch.gather(o1, dim, o2)
+def _sort_pairs(vals: torch.Tensor, flags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sort rows of (vals, 0/1 flags) by (value, flag) with one integer sort.
+
+    Non-negative float64 values order exactly like their IEEE bit patterns read as int64, and
+    those patterns are < 2^62, so (bits << 1) | flag is an order-preserving int64 key: one sort
+    (no argsort + gather) yields both sorted arrays, and ties are broken by the flag, which makes
+    every downstream result independent of sample order.
+    """
+    v = (vals.to(torch.float64) + 0.0).contiguous()  # + 0.0 turns a -0.0 into +0.0
+    key = (v.view(torch.int64) << 1) | flags.to(torch.int64)
+    key = torch.sort(key, dim=-1).values
+    return (key >> 1).view(torch.float64), (key & 1).to(torch.float64)
 
 
 @dataclass(frozen=True)
@@ -210,9 +216,7 @@ class TopLabel:
         cls, conf: torch.Tensor, correct: torch.Tensor, pred: torch.Tensor | None = None
     ) -> TopLabel:
         """Build the view from confidences (input dtype) and 0/1 correctness."""
-        c64 = conf.to(torch.float64)
-        order = _lexsort(c64, correct)
-        s_conf, s_correct = c64[order], correct[order]
+        s_conf, s_correct = _sort_pairs(conf, correct)
         return cls(
             n=int(conf.shape[0]),
             dtype=conf.dtype,
@@ -244,13 +248,11 @@ class Classwise:
         if probs.ndim != 2:
             raise ValueError("classwise metrics need (N, K) probabilities, not 1-D confidences")
         n, k = probs.shape
-        cols = probs.t().to(torch.float64)  # (K, N); float64 holds float32 values exactly
         classes = torch.arange(k, device=probs.device).unsqueeze(1)
-        targets = (labels.unsqueeze(0) == classes).to(torch.float64)  # (K, N)
-        order = _lexsort(cols, targets)
-        vals = torch.gather(cols, 1, order)
-        t_sorted = torch.gather(targets, 1, order)
-        del cols, targets, order
+        targets = labels.unsqueeze(0) == classes  # (K, N)
+        # float64 holds float32 values exactly, so sorting in float64 changes no value.
+        vals, t_sorted = _sort_pairs(probs.t(), targets)
+        del targets
         n_zero = (vals == 0).sum(dim=1)
         return cls(
             n=int(n),

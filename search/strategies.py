@@ -235,8 +235,13 @@ def _random(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSample
     return optuna.samplers.RandomSampler(seed=seed, **kw)
 
 
-def _tpe(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
+def _quiet() -> None:
+    # multivariate/group TPE, NSGA-III and the GP options are flagged experimental by Optuna
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def _tpe(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
+    _quiet()
     kw.setdefault("multivariate", True)
     kw.setdefault("group", True)
     return optuna.samplers.TPESampler(seed=seed, **kw)
@@ -247,10 +252,12 @@ def _nsga2(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler
 
 
 def _nsga3(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
+    _quiet()
     return optuna.samplers.NSGAIIISampler(seed=seed, **kw)
 
 
 def _gp(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
+    _quiet()
     # Table values are deterministic: telling the GP so drops the noise term it would fit.
     kw.setdefault("deterministic_objective", True)
     return optuna.samplers.GPSampler(seed=seed, **kw)

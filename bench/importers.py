@@ -174,8 +174,10 @@ def _read_csv(path: Path, expected: Iterable[str]) -> pd.DataFrame:
         if not np.array_equal(pd.to_numeric(frame[first], errors="coerce"), np.arange(len(frame))):
             raise ValueError(f"{path}: leading unnamed column is not the row number 0..n-1")
         frame = frame.drop(columns=first)
+    columns: dict[str, Any] = {}
     for col in frame.columns:
         if col == "arch":
+            columns[col] = frame[col]
             continue
         num = pd.to_numeric(frame[col], errors="coerce")
         bad = np.flatnonzero((num.isna() & frame[col].notna()).to_numpy())
@@ -184,8 +186,8 @@ def _read_csv(path: Path, expected: Iterable[str]) -> pd.DataFrame:
                 f"{path}: non-numeric value {frame[col].iloc[bad[0]]!r} in column {col!r} at "
                 f"line {bad[0] + 2} ({bad.size} such values in the column)"
             )
-        frame[col] = num.astype(np.float64)
-    return frame
+        columns[col] = num.to_numpy(dtype=np.float64)
+    return pd.DataFrame(columns)
 
 
 def _configs(path: Path, frame: pd.DataFrame, size: int) -> np.ndarray:
@@ -317,7 +319,7 @@ def read_official(
         for k, v in counts.items():
             report.flags[f"{file.name}: {k}"] = v
         hp = _OFFICIAL_HP[space]
-        frame = frame.assign(
+        frame = frame.copy().assign(
             space=space,
             dataset=dataset,
             source="official",

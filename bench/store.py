@@ -271,6 +271,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
         key = {k: rows[k].iloc[row] for k in KEY}
+        key = {k: v.item() if isinstance(v, np.generic) else v for k, v in key.items()}
         raise ValueError(f"duplicate key {key} ({int(dup.sum())} rows share a key)")
     return rows[_column_order(rows.columns)]
 

@@ -46,7 +46,7 @@ def official_frame(space: str, *, seed: int = 0, columns=PUBLISHED_COLUMNS) -> p
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:
-    """Write like ``frame.to_csv(path, index=False)`` (plain header, no quoting), ten times faster."""
+    """Write like ``frame.to_csv(path, index=False)`` (plain header, no quoting), but faster."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 

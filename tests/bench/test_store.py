@@ -74,7 +74,7 @@ def test_hp_is_part_of_the_key(tmp_path):
     b["hp"], b["epoch"] = 200, 12
     store.upsert(pd.concat([a, b]))
     got = store.read("tss", "cifar10", "nats")
-    assert sorted(zip(got["hp"], got["test_acc"])) == [(12, 0.7), (200, 0.6)]
+    assert sorted(zip(got["hp"], got["test_acc"], strict=True)) == [(12, 0.7), (200, 0.6)]
 
 
 @pytest.mark.parametrize(

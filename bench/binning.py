@@ -152,6 +152,13 @@ def _l1(cuts: torch.Tensor, cs_a: torch.Tensor, cs_b: torch.Tensor, n: int) -> t
     return (sa - sb).abs().sum(dim=-1) / n
 
 
+def _l2(cuts: torch.Tensor, cs_a: torch.Tensor, cs_b: torch.Tensor, n: int) -> torch.Tensor:
+    """sqrt(sum_j (n_j / N) (mean a - mean b)^2) (torchmetrics norm='l2', no debiasing)."""
+    cnt, sa, sb = bin_sums(cuts, cs_a, cs_b)
+    sq = torch.where(cnt > 0, (sa - sb) ** 2 / cnt.clamp_min(1.0), torch.zeros_like(sa))
+    return (sq.sum(dim=-1) / n).sqrt()
+
+
 def _max(cuts: torch.Tensor, cs_a: torch.Tensor, cs_b: torch.Tensor) -> torch.Tensor:
     """Max over non-empty bins of |mean a - mean b| (0 when every bin is empty)."""
     cnt, sa, sb = bin_sums(cuts, cs_a, cs_b)
@@ -162,10 +169,16 @@ def _max(cuts: torch.Tensor, cs_a: torch.Tensor, cs_b: torch.Tensor) -> torch.Te
 # --------------------------------------------------------------------------- view-level metrics
 
 
-def ece_view(top: TopLabel, n_bins: int, edges: str = "dataset") -> float:
-    """Equal-width top-label ECE on a prepared view."""
+def ece_view(top: TopLabel, n_bins: int, edges: str = "dataset", norm: str = "l1") -> float:
+    """Equal-width top-label ECE on a prepared view (norm "l1", "l2" or "max")."""
     cuts = width_cuts(top.s_conf, n_bins, edges, top.dtype)
-    return float(_l1(cuts, top.cs_conf, top.cs_correct, top.n))
+    if norm == "l1":
+        return float(_l1(cuts, top.cs_conf, top.cs_correct, top.n))
+    if norm == "l2":
+        return float(_l2(cuts, top.cs_conf, top.cs_correct, top.n))
+    if norm == "max":
+        return float(_max(cuts, top.cs_conf, top.cs_correct))
+    raise ValueError(f"norm must be 'l1', 'l2' or 'max', got {norm!r}")
 
 
 def mce_view(top: TopLabel, n_bins: int, edges: str = "dataset") -> float:
@@ -267,10 +280,14 @@ def _classwise(probs: Any, labels: Any) -> Classwise:
     return Classwise.from_probs(p, y)
 
 
-def ece(probs: Any, labels: Any, n_bins: int = 15, *, edges: str = "dataset") -> float:
-    """Expected calibration error with B equal-width bins (top-label, l1).
+def ece(
+    probs: Any, labels: Any, n_bins: int = 15, *, edges: str = "dataset", norm: str = "l1"
+) -> float:
+    """Expected calibration error with B equal-width bins (top-label).
 
     `probs`: (N, K) probabilities with int `labels`, or (N,) confidences with 0/1 correctness.
+    `norm`: "l1" (default, the dataset's ECE), "l2" (root of the size-weighted mean squared gap,
+    torchmetrics norm='l2' without debiasing) or "max" (= `mce`).
 
     >>> import numpy as np
     >>> c = np.array([0.5, 0.5, 0.6, 0.75, 0.75, 0.9, 1.0, 1.0])
@@ -278,7 +295,7 @@ def ece(probs: Any, labels: Any, n_bins: int = 15, *, edges: str = "dataset") ->
     >>> round(ece(c, z, 4), 3), round(ece(c, z, 4, edges="netcal"), 3)
     (0.475, 0.25)
     """
-    return ece_view(_top(probs, labels), check_bins(n_bins), check_edges(edges))
+    return ece_view(_top(probs, labels), check_bins(n_bins), check_edges(edges), norm)
 
 
 def mce(probs: Any, labels: Any, n_bins: int = 15, *, edges: str = "dataset") -> float:

@@ -73,6 +73,7 @@ BACKENDS = ("table", "surrogate", "compute")
 #: NATS-Bench's search proxy: the 12-epoch schedule.
 PROXY_EPOCH = 12
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED)
+_LOCK_GRACE_S = 5
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -261,9 +262,10 @@ def open_storage(storage: str | None) -> optuna.storages.BaseStorage:
         if not os.path.isdir(folder):
             raise FileNotFoundError(f"journal storage {storage!r}: folder {folder} does not exist")
         # The open-lock works on every file system (the symlink lock does not on some mounts).
-        return optuna.storages.JournalStorage(
-            JournalFileBackend(storage, lock_obj=JournalFileOpenLock(storage))
-        )
+        # A process killed inside a write leaves the lock behind; our writes take milliseconds,
+        # so a lock older than 5 s is stale (Optuna's default waits 30 s).
+        lock = JournalFileOpenLock(storage, grace_period=_LOCK_GRACE_S)
+        return optuna.storages.JournalStorage(JournalFileBackend(storage, lock_obj=lock))
     scheme = storage.split("://", 1)[0]
     if not scheme or not all(c.isalnum() or c in "+_-" for c in scheme):
         raise ValueError(f"storage URL {storage!r} has no valid scheme (e.g. sqlite:///x.db)")

@@ -38,7 +38,7 @@ def nb201(nb201_path: Path):
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """A PostgreSQL URL: $CALNAS_TEST_POSTGRES_URL, else a server started by scripts/start_postgres.sh."""
+    """$CALNAS_TEST_POSTGRES_URL, else a server that scripts/start_postgres.sh starts."""
     url = os.environ.get("CALNAS_TEST_POSTGRES_URL")
     if url:
         yield url

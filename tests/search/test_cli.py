@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+
+from search.cli import main
+
+ARGS = ["--dataset", "cifar10-valid", "--objectives", "valid_acc,params_m"]
+
+
+def test_search_run_table_and_json(nb201_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["search", "run", "--bench", str(nb201_path), *ARGS, "--strategy", "rea",
+               "--trials", "30", "--out", str(out)])  # fmt: skip
+    text = capsys.readouterr().out
+    assert rc == 0 and "normalized HV" in text and "found front" in text
+    assert (out / "report.json").exists() and (out / "front.png").exists()
+    assert (out / "hv.png").exists()
+    rc = main(["search", "run", "--bench", str(nb201_path), *ARGS, "--trials", "20",
+               "--format", "json", "--out", str(out)])  # fmt: skip
+    rep = json.loads(capsys.readouterr().out)
+    assert rc == 0 and rep["queries"] == 20 and rep["strategy"] == "rea"
+
+
+def test_search_run_errors_are_one_line(nb201_path, tmp_path, capsys):
+    cases = [
+        (["--bench", str(nb201_path), *ARGS, "--strategy", "nope"], "unknown strategy"),
+        (
+            ["--bench", str(nb201_path), "--dataset", "cifar10-valid", "--objectives", "foo_bar"],
+            "unknown metric",
+        ),  # fmt: skip
+        (["--bench", str(tmp_path / "empty")], "demo benchmark (tss/digits) is not installed"),
+        (["--bench", str(nb201_path), *ARGS, "--trials", "0"], "empty budget"),
+        (["--bench", str(nb201_path), *ARGS, "--storage", "bad://x"], "cannot open storage"),
+    ]
+    for argv, message in cases:
+        rc = main(["search", "run", *argv, "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err
+        assert rc == 2 and message in err and err.count("\n") == 1, (argv, err)
+
+
+def test_search_compare(nb201_path, capsys):
+    rc = main(["search", "compare", "--bench", str(nb201_path), *ARGS, "--strategies",
+               "random,rea", "--runs", "2", "--budgets", "10,20", "--format", "json"])  # fmt: skip
+    rows = json.loads(capsys.readouterr().out)
+    assert rc == 0 and [r["strategy"] for r in rows] == ["random", "rea"]
+    assert {"hv@10", "std@10", "hv@20", "queries_to_0.95", "reached"} <= set(rows[0])

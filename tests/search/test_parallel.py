@@ -1,0 +1,91 @@
+"""Several workers on one study (journal file, PostgreSQL) and resuming after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import optuna
+import pytest
+
+from search.runner import open_storage, run_search
+
+DATASET = "cifar10-valid"
+OBJECTIVES = "valid_acc,params_m"
+
+
+def _check_no_duplicates(res, trials):
+    study_trials = res.study.trials
+    numbers = [t.number for t in study_trials]
+    assert sorted(numbers) == list(range(len(numbers)))  # each trial exists once
+    ids = Counter(t._trial_id for t in study_trials)
+    assert max(ids.values()) == 1
+    assert all(t.state.is_finished() for t in study_trials)
+    workers = {t.user_attrs["worker"] for t in study_trials}
+    assert len(workers) == 2, "both processes worked on the one study"
+    assert res.report["queries"] == trials
+    assert len({q["index"] for q in res.queries}) == trials
+
+
+def test_two_workers_on_one_journal(nb201_path, tmp_path):
+    storage = str(tmp_path / "two.journal")
+    res = run_search("tss", DATASET, OBJECTIVES, "nsga2:population_size=10", trials=60,
+                     bench=str(nb201_path), storage=storage, workers=2, seed=0)  # fmt: skip
+    _check_no_duplicates(res, 60)
+
+
+def test_two_workers_on_postgres(nb201_path, postgres_url):
+    name = f"pg-{os.getpid()}-{time.time_ns()}"
+    res = run_search("tss", DATASET, OBJECTIVES, "tpe", trials=40, bench=str(nb201_path),
+                     storage=postgres_url, study_name=name, workers=2, seed=0)  # fmt: skip
+    _check_no_duplicates(res, 40)
+    assert res.report["storage"] == postgres_url
+
+
+_CHILD = """
+import sys
+from search.runner import run_search
+run_search("tss", "cifar10-valid", "valid_acc,params_m", "rea", trials=3000, bench=sys.argv[1],
+           storage=sys.argv[2], study_name="resume", seed=0)
+"""
+
+
+def test_resume_after_sigkill(nb201_path, tmp_path):
+    storage = str(tmp_path / "resume.journal")
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(nb201_path), storage])
+    try:
+        deadline = time.monotonic() + 60
+        done = 0
+        while time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.5)
+            try:
+                study = optuna.load_study(study_name="resume", storage=open_storage(storage))
+            except KeyError:
+                continue
+            done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+            if done >= 40:
+                break
+        assert child.poll() is None and done >= 40, "the child should be mid-run"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    before = optuna.load_study(study_name="resume", storage=open_storage(storage))
+    n_before = len(before.trials)
+    old = before.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    old_queries = len({t.user_attrs["rep"] for t in old})
+    res = run_search("tss", DATASET, OBJECTIVES, "rea", trials=200, bench=str(nb201_path),
+                     storage=storage, study_name="resume", seed=0)  # fmt: skip
+    states = Counter(t.state for t in res.study.trials)
+    assert states[optuna.trial.TrialState.RUNNING] == 0  # the killed trial was failed
+    assert len(res.study.trials) > n_before
+    assert res.report["queries"] == 200
+    # the killed run's queries are kept and counted, not repeated
+    first = [q["trial"] for q in res.queries[:old_queries]]
+    assert max(first) < n_before <= res.queries[old_queries]["trial"]

@@ -166,7 +166,11 @@ def _read_csv(path: Path, expected: Iterable[str]) -> pd.DataFrame:
             f"{len(unknown)} unknown columns in all: is this the right file?"
         )
     try:
-        frame = pd.read_csv(path, low_memory=False)
+        # only an empty cell (or pandas' own NaN spelling) is a missing value: "n/a", "-" ...
+        # are reported as non-numeric rather than silently read as missing
+        frame = pd.read_csv(
+            path, low_memory=False, keep_default_na=False, na_values=["", "nan", "NaN"]
+        )
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a readable CSV ({err})") from None
     if index_col:

@@ -16,7 +16,9 @@ all sums accumulate in float64.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,7 @@ __all__ = [
     "check_logits",
     "check_probs",
     "softmax",
+    "torch_threads",
 ]
 
 
@@ -49,8 +52,8 @@ def as_tensor(x: Any, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.detach()
     if isinstance(x, np.ndarray):
-        if x.dtype == object:
-            raise ValueError(f"{name} has dtype object; pass a numeric array")
+        if x.dtype.kind not in "biuf":
+            raise ValueError(f"{name} is not numeric (dtype {x.dtype}); pass a numeric array")
         if not x.flags.writeable or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x).copy()
         return torch.from_numpy(x)
@@ -163,6 +166,23 @@ def softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     if temperature == 1.0:
         return torch.softmax(logits, dim=1)
     return torch.softmax(logits / temperature, dim=1)
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Temporarily set torch's CPU intra-op thread count (None: leave it alone).
+
+    The metric engine issues many small ops; on a busy machine extra threads mostly spin.
+    """
+    old = torch.get_num_threads()
+    if n is None or n == old:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def _prefix(x: torch.Tensor) -> torch.Tensor:

@@ -20,9 +20,8 @@ Definitions follow ../shared/specs/calibration-metrics.md; the modules behind th
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -57,6 +56,7 @@ from bench.calib_inputs import (
     check_logits,
     check_probs,
     softmax,
+    torch_threads,
 )
 from bench.kernel_metrics import (
     kdece,
@@ -400,7 +400,7 @@ def evaluate(
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
         raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
-    with _torch_threads(threads if lg.device.type == "cpu" else None):
+    with torch_threads(threads if lg.device.type == "cpu" else None):
         return _evaluate(
             lg,
             labels,
@@ -414,19 +414,6 @@ def evaluate(
             undefined=undefined,
             pre=pre,
         )
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    old = torch.get_num_threads()
-    if n is None or n == old:
-        yield
-        return
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def _evaluate(
@@ -465,6 +452,8 @@ def _evaluate(
     if ood_items and not pre:
         raise ValueError("ood AUROC columns are pre-scaling columns; they need pre=True")
 
+    # Check the split first: a bad N should fail before any metric work.
+    split = tao2024_split(n) if protocol is not None else None
     opts = {"extras": extras, "variant": variant, "edges": edges, "undefined": undefined}
     stages: dict[str, dict[str, float]] = {}
     row: dict[str, float] = {}
@@ -483,8 +472,8 @@ def _evaluate(
                 ic = float(c[~hit].mean()) if bool((~hit).any()) else float("nan")
         row["correct_confidence"], row["incorrect_confidence"] = cc, ic
     temperature = None
-    if protocol is not None:
-        fit_idx, post_idx = (torch.from_numpy(a).to(lg.device) for a in tao2024_split(n))
+    if split is not None:
+        fit_idx, post_idx = (torch.from_numpy(a).to(lg.device) for a in split)
         lg_fit, y_fit = lg.index_select(0, fit_idx), y.index_select(0, fit_idx)
         if protocol == "tao2024":
             temperature = fit_temperature_grid(lg_fit, y_fit)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from bench.binning import bin_sums, check_edges, mass_cuts, width_cuts
-from bench.calib_inputs import TopLabel, check_bins, check_labels, check_probs
+from bench.calib_inputs import TopLabel, check_bins, check_labels, check_probs, torch_threads
 
 __all__ = ["bootstrap_ci", "plot_reliability", "reliability_data"]
 
@@ -182,9 +182,10 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     n = p.shape[0]
     stats = np.empty(int(n_resamples))
-    for i in range(int(n_resamples)):
-        idx = torch.from_numpy(rng.integers(0, n, size=n)).to(p.device)
-        stats[i] = float(metric(p.index_select(0, idx), y.index_select(0, idx)))
+    with torch_threads(1 if p.device.type == "cpu" else None):
+        for i in range(int(n_resamples)):
+            idx = torch.from_numpy(rng.integers(0, n, size=n)).to(p.device)
+            stats[i] = float(metric(p.index_select(0, idx), y.index_select(0, idx)))
     lo_q, hi_q = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
     if method == "basic":
         lo_q, hi_q = 2 * estimate - hi_q, 2 * estimate - lo_q

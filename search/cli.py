@@ -139,6 +139,7 @@ def _run(args: argparse.Namespace) -> None:
 
 def _compare(args: argparse.Namespace) -> None:
     from search.runner import compare_strategies
+    from search.strategies import split_strategies
 
     bm = _open(args)
     try:
@@ -151,7 +152,7 @@ def _compare(args: argparse.Namespace) -> None:
         args.space,
         args.dataset,
         args.objectives,
-        [s.strip() for s in args.strategies.split(",") if s.strip()],
+        split_strategies(args.strategies),
         runs=args.runs,
         budgets=budgets,
         target=args.target,

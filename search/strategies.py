@@ -47,6 +47,7 @@ __all__ = [
     "REASampler",
     "ExhaustiveSampler",
     "parse_strategy",
+    "split_strategies",
     "make_sampler",
 ]
 
@@ -311,6 +312,26 @@ def parse_strategy(spec: str) -> tuple[str, dict[str, Any]]:
             value = raw.strip()
         params[key.strip()] = value
     return name, params
+
+
+def split_strategies(text: str) -> list[str]:
+    """Split a comma-separated list of strategies whose parameters also use commas.
+
+    A piece ``key=value`` without a ``:`` belongs to the strategy before it.
+
+    Example:
+        >>> split_strategies("random,rea:population_size=20,tournament_size=5,tpe")
+        ['random', 'rea:population_size=20,tournament_size=5', 'tpe']
+    """
+    out: list[str] = []
+    for piece in (p.strip() for p in text.split(",")):
+        if not piece:
+            continue
+        if "=" in piece and ":" not in piece and out:
+            out[-1] += "," + piece
+        else:
+            out.append(piece)
+    return out
 
 
 def make_sampler(

@@ -27,7 +27,7 @@ def test_search_run_errors_are_one_line(nb201_path, tmp_path, capsys):
         (
             ["--bench", str(nb201_path), "--dataset", "cifar10-valid", "--objectives", "foo_bar"],
             "unknown metric",
-        ),  # fmt: skip
+        ),
         (["--bench", str(tmp_path / "empty")], "demo benchmark (tss/digits) is not installed"),
         (["--bench", str(nb201_path), *ARGS, "--trials", "0"], "empty budget"),
         (["--bench", str(nb201_path), *ARGS, "--storage", "bad://x"], "cannot open storage"),

@@ -10,7 +10,6 @@ import time
 from collections import Counter
 
 import optuna
-import pytest
 
 from search.runner import open_storage, run_search
 

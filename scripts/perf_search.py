@@ -1,0 +1,112 @@
+"""Quality and speed of the search layer (issue 8, section 7).
+
+For each table -- the embedded demo benchmark (TSS digits, acc vs pre_ECE_15) when it is present,
+and NB201 (TSS cifar10-valid, valid_acc vs params_m, imported through bench.importers into a
+temporary store unless --bench names one) -- it prints:
+
+* the queries (distinct architectures) each strategy needs to reach normalized hypervolume 0.95,
+  mean over --seeds seeds (a run that does not reach it within --max-queries counts as that cap,
+  and is reported in ``reached``), and the ratio to random search (target: <= 0.25);
+* the wall time of 1,000 trials of the default strategy (target: < 60 s).
+
+Usage:
+    python scripts/perf_search.py                      # NB201 (+ demo when present), 20 seeds
+    python scripts/perf_search.py --strategies random,tpe,rea --seeds 5 --bench /path/to/store
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from search.runner import run_search
+from search.strategies import DEFAULT_STRATEGY, split_strategies
+
+
+def queries_to(bench, dataset, objectives, strategy, seeds, cap, target=0.95):
+    out = []
+    for s in range(seeds):
+        rep = run_search("tss", dataset, objectives, strategy, trials=cap, bench=bench, seed=s)
+        hit = np.flatnonzero(rep.hv_history >= target)
+        out.append(int(hit[0]) + 1 if hit.size else None)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", help="store holding NB201 (default: import into a temp store)")
+    ap.add_argument("--strategies", default=f"random,{DEFAULT_STRATEGY}")
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--max-queries", type=int, default=1500, help="cap for random search")
+    ap.add_argument("--max-queries-other", type=int, default=400, help="cap for the others")
+    ap.add_argument("--timing-trials", type=int, default=1000)
+    ap.add_argument("--json", help="also write the figures here")
+    args = ap.parse_args(argv)
+
+    from bench.api import Benchmark
+
+    tables = []
+    demo = Benchmark.open(tempfile.mkdtemp(prefix="calnas-empty-"))
+    if demo.sources("tss", "digits"):
+        tables.append(("demo tss/digits", demo, "digits", "acc,pre_ECE_15"))
+    else:
+        print("demo table absent (bench/data/*.parquet): measuring NB201 only", file=sys.stderr)
+    path = args.bench
+    if path is None:
+        from bench.importers import import_nb201
+        from bench.store import Store
+
+        path = tempfile.mkdtemp(prefix="calnas-nb201-")
+        import_nb201(Store(path))
+    tables.append(("nb201 tss/cifar10-valid", Benchmark.open(path, demo=False), "cifar10-valid",
+                   "valid_acc,params_m"))  # fmt: skip
+
+    figures = []
+    for label, bench, dataset, objectives in tables:
+        print(f"== {label}: {objectives}, {args.seeds} seeds, target normalized HV 0.95")
+        means = {}
+        for strat in split_strategies(args.strategies):
+            cap = args.max_queries if strat == "random" else args.max_queries_other
+            t0 = time.perf_counter()
+            q = queries_to(bench, dataset, objectives, strat, args.seeds, cap)
+            got = np.array([cap if v is None else v for v in q], dtype=float)
+            means[strat] = float(got.mean())
+            row = {
+                "table": label,
+                "strategy": strat,
+                "mean_queries": round(means[strat], 1),
+                "std": round(float(got.std()), 1),
+                "median": float(np.median(got)),
+                "reached": f"{sum(v is not None for v in q)}/{len(q)}",
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+            if "random" in means:
+                row["ratio_to_random"] = round(means[strat] / means["random"], 3)
+            figures.append(row)
+            print("  " + "  ".join(f"{k}={v}" for k, v in row.items() if k != "table"), flush=True)
+        t0 = time.perf_counter()
+        res = run_search("tss", dataset, objectives, DEFAULT_STRATEGY, trials=args.timing_trials,
+                         bench=bench, seed=0, max_repeats=10**6)  # fmt: skip
+        wall = time.perf_counter() - t0
+        timing = {
+            "table": label,
+            "timing_strategy": DEFAULT_STRATEGY,
+            "queries": res.report["queries"],
+            "trials": res.report["trials"],
+            "wall_s": round(wall, 1),
+        }
+        figures.append(timing)
+        print("  timing: " + "  ".join(f"{k}={v}" for k, v in timing.items() if k != "table"))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(figures, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

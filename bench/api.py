@@ -34,7 +34,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +57,6 @@ __all__ = ["Benchmark", "MissingEntry", "NATSBench", "create", "DEMO_DIR"]
 #: Where the embedded demo table lives (package data; may be absent).
 DEMO_DIR = Path(__file__).resolve().parent / "data"
 
-_META = ("config", "hp", "epoch", "seed", "copied")
-
 
 class MissingEntry(ValueError):
     """The benchmark holds no value for the requested architecture (or metric)."""
@@ -77,49 +74,158 @@ def _value_column(name: str) -> bool:
     return spec.dtype == "float64" and spec.kind not in ("id", "provenance")
 
 
-@dataclass
 class _Table:
-    """One readable parquet file of one (space, dataset, source)."""
+    """One readable parquet file of one (space, dataset, source); metadata is read lazily."""
 
-    space: str
-    dataset: str
-    source: str
-    path: Path
-    rows: int
-    columns: tuple[str, ...]
-    embedded: bool = False
+    def __init__(
+        self, space: str, dataset: str, source: str, path: Path, *, embedded: bool = False
+    ):
+        self.space, self.dataset, self.source, self.path = space, dataset, source, path
+        self.embedded = embedded
+        self._columns: tuple[str, ...] | None = None
+        self._index: pd.DataFrame | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        if self._columns is None:
+            self._columns = tuple(pq.read_schema(self.path).names)
+        return self._columns
+
+    @property
+    def rows(self) -> int:
+        return len(self.index) if self.embedded else pq.read_metadata(self.path).num_rows
+
+    @property
+    def index(self) -> pd.DataFrame:
+        """The small integer columns of every row (hp, epoch, config, seed, copied), cached."""
+        if self._index is None:
+            self._index = self.read(["hp", "epoch", "config", "seed", "copied"])
+        return self._index
 
     def read(self, columns: Sequence[str], filters: Any = None) -> pd.DataFrame:
-        present = [c for c in columns if c in self.columns]
+        extra = ["space", "dataset"] if self.embedded else []
+        present = [c for c in dict.fromkeys([*columns, *extra]) if c in self.columns]
         frame = pq.read_table(self.path, columns=present, filters=filters).to_pandas()
         if self.embedded:  # one demo file may hold several spaces and datasets
-            frame = frame[(frame["space"] == self.space) & (frame["dataset"] == self.dataset)]
+            keep = (frame["space"] == self.space) & (frame["dataset"] == self.dataset)
+            frame = frame.loc[keep, [c for c in present if c not in extra or c in columns]]
         return frame
 
 
-@dataclass
 class _Slice:
-    """Dense per-index values of the selected rows of one source (NaN where absent)."""
+    """The selected rows (one hp, epoch, seed choice) of one source, as dense per-index arrays.
 
-    columns: dict[str, np.ndarray]
-    present: np.ndarray
-    copied: np.ndarray
-    hp: int
-    epoch: int
+    Row presence is read at once (config, seed, copied: small); value columns are read on
+    demand, only those asked for, and cached.
+    """
+
+    def __init__(self, table: _Table, hp: int, epoch: int, seed: int | None):
+        self.table, self.hp, self.epoch = table, hp, epoch
+        self.filters: list[tuple[str, str, int]] = [("hp", "=", hp), ("epoch", "=", epoch)]
+        if seed is not None:
+            self.filters.append(("seed", "=", int(seed)))
+        self.sp = get_space(table.space)
+        self.available = [c for c in table.columns if _value_column(c)]
+        self._columns: dict[str, np.ndarray] = {}
+        index = table.index
+        mask = (index["hp"] == hp) & (index["epoch"] == epoch)
+        if seed is not None:
+            mask &= index["seed"] == int(seed)
+        meta = index.loc[mask]
+        n = self.sp.size
+        config = meta["config"].to_numpy(dtype=np.int64)
+        self.empty = len(config) == 0
+        self.present = np.zeros(n, dtype=bool)
+        self.present[config] = True
+        self.copied = np.zeros(n, dtype=bool)
+        # a config with several rows (seeds) is a copy only if every row is one
+        self.copied[config] = True
+        np.logical_and.at(self.copied, config, meta["copied"].to_numpy(dtype=bool))
+        self.fill = np.zeros(n, dtype=bool)
+        # isomorphic copies of the representative's values (the class table is built only when
+        # some index is absent: it costs a few hundred ms)
+        if self.sp.name == "tss" and not self.present.all():
+            self.reps = self.sp.representatives()
+            self.fill = ~self.present & self.present[self.reps]
+            self.present = self.present | self.fill
+            self.copied = self.copied | self.fill
+
+    def load(self, names: Sequence[str]) -> None:
+        """Read the value columns ``names`` (those this source has) into the cache."""
+        wanted = [c for c in dict.fromkeys(names) if c in self.available and c not in self._columns]
+        if not wanted:
+            return
+        frame = self.table.read(["config", *wanted], filters=self.filters)
+        config = frame["config"].to_numpy(dtype=np.int64)
+        if len(np.unique(config)) != len(config):  # several seeds: their mean
+            frame = frame.groupby("config", sort=True)[wanted].mean().reset_index()
+            config = frame["config"].to_numpy(dtype=np.int64)
+        for c in wanted:
+            arr = np.full(self.sp.size, np.nan)
+            arr[config] = frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            if self.fill.any():
+                arr[self.fill] = arr[self.reps[self.fill]]
+            self._columns[c] = arr
+
+    def column(self, name: str) -> np.ndarray | None:
+        if name not in self.available:
+            return None
+        self.load([name])
+        return self._columns[name]
 
 
-@dataclass
 class _Resolved:
-    """The merged view of one (space, dataset, selection): per-column values and sources."""
+    """The merged view of one (space, dataset, selection) over its sources, built per column.
 
-    sources: tuple[str, ...]
-    values: dict[str, np.ndarray]
-    origin: dict[str, np.ndarray]  # index into ``sources`` per (config, column); -1 = absent
-    row_mask: np.ndarray  # bit i set when source i contributed to the row
-    copied: np.ndarray
-    hp: np.ndarray
-    epoch: np.ndarray
-    cache: dict[Any, Any] = field(default_factory=dict)
+    ``values[c]`` and ``origin[c]`` (index into ``sources``, -1 = absent) are computed the first
+    time column ``c`` is asked for; a row's hp, epoch and ``copied`` come from the first source
+    (in priority order) that holds the row.
+    """
+
+    def __init__(self, slices: list[tuple[str, _Slice]], n: int):
+        self.sources = tuple(s for s, _ in slices)
+        self.slices = [sl for _, sl in slices]
+        self.available = list(dict.fromkeys(c for sl in self.slices for c in sl.available))
+        self.hp = np.full(n, -1, dtype=np.int64)
+        self.epoch = np.full(n, -1, dtype=np.int64)
+        self.copied = np.zeros(n, dtype=bool)
+        for sl in self.slices:
+            first = sl.present & (self.hp < 0)
+            self.hp[first] = sl.hp
+            self.epoch[first] = sl.epoch
+            self.copied[first] = sl.copied[first]
+        self._values: dict[str, np.ndarray] = {}
+        self._origin: dict[str, np.ndarray] = {}
+        self.cache: dict[Any, Any] = {}
+        self.n = n
+
+    def load(self, names: Sequence[str]) -> None:
+        todo = [c for c in names if c in self.available and c not in self._values]
+        if not todo:
+            return
+        for sl in self.slices:
+            sl.load(todo)
+        for c in todo:
+            values = np.full(self.n, np.nan)
+            origin = np.full(self.n, -1, dtype=np.int8)
+            for i, sl in enumerate(self.slices):
+                arr = sl.column(c)
+                if arr is None:
+                    continue
+                take = ~np.isnan(arr) & (origin < 0)
+                values[take] = arr[take]
+                origin[take] = i
+            values.flags.writeable = False
+            self._values[c] = values
+            self._origin[c] = origin
+
+    def value(self, name: str) -> np.ndarray:
+        self.load([name])
+        return self._values[name]
+
+    def origin(self, name: str) -> np.ndarray:
+        self.load([name])
+        return self._origin[name]
 
 
 class Benchmark:
@@ -179,15 +285,14 @@ class Benchmark:
             if self.demo_dir is not None and self.demo_dir.is_dir():
                 for path in sorted(self.demo_dir.glob("*.parquet")):
                     ids = pq.read_table(path, columns=["space", "dataset"]).to_pandas()
-                    names = tuple(pq.read_schema(path).names)
-                    for (space, dataset), part in ids.groupby(["space", "dataset"]):
+                    for space, dataset in ids.drop_duplicates().itertuples(index=False):
                         tables[(space, dataset, "demo")] = _Table(
-                            space, dataset, "demo", path, len(part), names, embedded=True
+                            space, dataset, "demo", path, embedded=True
                         )
-            for info in self.store.tables():
-                tables[(info.space, info.dataset, info.source)] = _Table(
-                    info.space, info.dataset, info.source, info.path, info.rows, info.columns
-                )
+            # the file names say which tables exist: no file is opened until it is queried
+            for path in sorted((self.store.root / "tables").glob("*/*/*.parquet")):
+                space, dataset, source = path.parent.parent.name, path.parent.name, path.stem
+                tables[(space, dataset, source)] = _Table(space, dataset, source, path)
             self._tables = tables
         return self._tables
 
@@ -237,8 +342,7 @@ class Benchmark:
     def _schedule(self, table: _Table) -> pd.DataFrame:
         key = (table.space, table.dataset, table.source)
         if key not in self._epochs:
-            cols = ["hp", "epoch"] + (["space", "dataset"] if table.embedded else [])
-            frame = table.read(cols)[["hp", "epoch"]].drop_duplicates()
+            frame = table.index[["hp", "epoch"]].drop_duplicates()
             self._epochs[key] = frame.sort_values(["hp", "epoch"]).reset_index(drop=True)
         return self._epochs[key]
 
@@ -294,55 +398,12 @@ class Benchmark:
         seed: int | None,
     ) -> _Slice | None:
         key = (space, dataset, source, hp, epoch, seed)
-        if key in self._slices:
-            return self._slices[key]
-        table = self.tables()[(space, dataset, source)]
-        picked = self._pick(self._schedule(table), hp, epoch)
-        result = None
-        if picked is not None:
-            result = self._load_slice(table, *picked, seed)
-        self._slices[key] = result
-        return result
-
-    def _load_slice(self, table: _Table, hp: int, epoch: int, seed: int | None) -> _Slice | None:
-        sp = get_space(table.space)
-        values = [c for c in table.columns if _value_column(c)]
-        filters = [("hp", "=", hp), ("epoch", "=", epoch)]
-        if seed is not None:
-            filters.append(("seed", "=", int(seed)))
-        extra = ["space", "dataset"] if table.embedded else []
-        frame = table.read([*_META, *extra, *values], filters=filters)
-        if frame.empty:
-            return None
-        config = frame["config"].to_numpy(dtype=np.int64)
-        copied_rows = frame["copied"].to_numpy(dtype=bool)
-        if len(np.unique(config)) != len(config):  # several seeds: average them
-            grouped = frame.groupby("config", sort=True)
-            means = grouped[values].mean()
-            copied_rows = grouped["copied"].all().to_numpy(dtype=bool)
-            config = means.index.to_numpy(dtype=np.int64)
-            frame = means.reset_index()
-        n = sp.size
-        present = np.zeros(n, dtype=bool)
-        present[config] = True
-        copied = np.zeros(n, dtype=bool)
-        copied[config] = copied_rows
-        cols: dict[str, np.ndarray] = {}
-        for c in values:
-            arr = np.full(n, np.nan)
-            arr[config] = frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
-            if np.isnan(arr[config]).all():
-                continue  # a column this slice never fills
-            cols[c] = arr
-        if sp.name == "tss":
-            reps = sp.representatives()
-            fill = ~present & present[reps]
-            if fill.any():
-                for arr in cols.values():
-                    arr[fill] = arr[reps[fill]]
-                present |= fill
-                copied |= fill
-        return _Slice(cols, present, copied, hp, epoch)
+        if key not in self._slices:
+            table = self.tables()[(space, dataset, source)]
+            picked = self._pick(self._schedule(table), hp, epoch)
+            sl = None if picked is None else _Slice(table, *picked, seed)
+            self._slices[key] = None if sl is None or sl.empty else sl
+        return self._slices[key]
 
     def _resolve(
         self,
@@ -359,7 +420,6 @@ class Benchmark:
         key = (space, dataset, source, hp, epoch, seed)
         if key in self._resolved:
             return self._resolved[key]
-        n = get_space(space).size
         names = self._select_sources(space, dataset, source)
         slices = [(s, self._slice(space, dataset, s, hp, epoch, seed)) for s in names]
         slices = [(s, sl) for s, sl in slices if sl is not None]
@@ -369,33 +429,7 @@ class Benchmark:
                 f"(sources: {', '.join(names)}; "
                 f"epochs there: {self.epochs(space, dataset, source)})"
             )
-        values: dict[str, np.ndarray] = {}
-        origin: dict[str, np.ndarray] = {}
-        row_mask = np.zeros(n, dtype=np.int64)
-        copied = np.zeros(n, dtype=bool)
-        hp_arr = np.full(n, -1, dtype=np.int64)
-        ep_arr = np.full(n, -1, dtype=np.int64)
-        for i, (_, sl) in enumerate(slices):
-            contributed = np.zeros(n, dtype=bool)
-            for c, arr in sl.columns.items():
-                have = ~np.isnan(arr)
-                if c not in values:
-                    values[c] = np.full(n, np.nan)
-                    origin[c] = np.full(n, -1, dtype=np.int8)
-                take = have & (origin[c] < 0)
-                values[c][take] = arr[take]
-                origin[c][take] = i
-                contributed |= take
-            row_mask[contributed] |= 1 << i
-            first = contributed & (hp_arr < 0)
-            hp_arr[first] = sl.hp
-            ep_arr[first] = sl.epoch
-            copied |= contributed & sl.copied
-        for arr in values.values():
-            arr.flags.writeable = False
-        resolved = _Resolved(
-            tuple(s for s, _ in slices), values, origin, row_mask, copied, hp_arr, ep_arr
-        )
+        resolved = _Resolved(slices, get_space(space).size)
         self._resolved[key] = resolved
         return resolved
 
@@ -403,17 +437,19 @@ class Benchmark:
         self, res: _Resolved, metrics: Sequence[str] | str | None, where: str
     ) -> list[str]:
         if metrics is None:
-            return list(res.values)
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        metrics = list(dict.fromkeys(check_columns(metrics)))
-        absent = [m for m in metrics if m not in res.values]
-        if absent:
-            raise MissingEntry(
-                f"no source holds {', '.join(absent)} for {where}; available: "
-                f"{', '.join(sorted(res.values)) or 'nothing'}"
-            )
-        return metrics
+            names = list(res.available)
+        else:
+            if isinstance(metrics, str):
+                metrics = [metrics]
+            names = list(dict.fromkeys(check_columns(metrics)))
+            absent = [m for m in names if m not in res.available]
+            if absent:
+                raise MissingEntry(
+                    f"no source holds {', '.join(absent)} for {where}; available: "
+                    f"{', '.join(sorted(res.available)) or 'nothing'}"
+                )
+        res.load(names)
+        return names
 
     @staticmethod
     def _source_names(res: _Resolved, masks: np.ndarray) -> np.ndarray:
@@ -432,7 +468,7 @@ class Benchmark:
         if cached is None:
             mask = np.zeros(len(res.hp), dtype=np.int64)
             for m in names:
-                o = res.origin[m].astype(np.int64)
+                o = res.origin(m).astype(np.int64)
                 mask |= np.where(o >= 0, np.left_shift(1, np.maximum(o, 0)), 0)
             uniq, codes = np.unique(mask, return_inverse=True)
             dtype = pd.CategoricalDtype(pd.Index(self._source_names(res, uniq), dtype=object))
@@ -461,10 +497,10 @@ class Benchmark:
             {'acc': 0.8427}
         """
         _check_space_dataset(space, dataset)
-        index, arch = get_space(space).resolve(arch_or_index)
+        index, arch = _resolve_arch(space, arch_or_index)
         res = self._resolve(space, dataset, source, hp, epoch, seed)
         names = self._metrics(res, metrics, f"{space}/{dataset}")
-        vals = {m: float(res.values[m][index]) for m in names}
+        vals = {m: float(res.value(m)[index]) for m in names}
         if all(math.isnan(v) for v in vals.values()):
             raise MissingEntry(
                 f"no values of {', '.join(names[:5])}{'...' if len(names) > 5 else ''} for "
@@ -525,7 +561,7 @@ class Benchmark:
         out["epoch"] = res.epoch[idx]
         out["copied"] = res.copied[idx]
         for m in names:
-            out[m] = res.values[m][idx]
+            out[m] = res.value(m)[idx]
         return pd.DataFrame(out, copy=False)
 
     def frame(
@@ -550,7 +586,7 @@ class Benchmark:
         """
         res = self._resolve(space, dataset, source, hp, epoch, seed)
         names = self._metrics(res, metrics, f"{space}/{dataset}")
-        have = np.stack([~np.isnan(res.values[m]) for m in names])
+        have = np.stack([~np.isnan(res.value(m)) for m in names])
         keep = have.all(axis=0) if complete else have.any(axis=0)
         return self.query_many(
             space, dataset, np.flatnonzero(keep), names, source, epoch, hp=hp, seed=seed
@@ -586,7 +622,7 @@ class Benchmark:
             lacking[:] = True
         else:
             for m in names:
-                lacking |= np.isnan(res.values[m]) if m in res.values else True
+                lacking |= np.isnan(res.value(m)) if m in res.available else True
         if unique:
             lacking &= sp.representatives() == np.arange(sp.size)
         return np.flatnonzero(lacking)
@@ -691,6 +727,17 @@ class Benchmark:
     ) -> dict[str, Any]:
         """NATS-Bench's ``get_more_info`` (see :meth:`NATSBench.get_more_info`)."""
         return self.nats(space).get_more_info(index, dataset, iepoch, hp, is_random)
+
+
+def _resolve_arch(space: str, arch_or_index: str | int) -> tuple[int, str]:
+    """(index, arch) of one architecture without building the whole string table (cold start)."""
+    sp = get_space(space)
+    if isinstance(arch_or_index, str):
+        code = sp._parse(arch_or_index)  # ValueError naming the problem when malformed
+        index = int(sp._code_to_index()[sp._radix_values(np.array([code]))[0]])
+        return index, arch_or_index
+    index = sp.index(arch_or_index)  # type and range checks
+    return index, sp._format(sp.codes()[index].tolist())
 
 
 def _arch_dtype(space: str) -> pd.CategoricalDtype:
@@ -821,7 +868,7 @@ class NATSBench:
         seed = self._seed(index, dataset, hp_int, epoch, is_random)
         wanted = [*TRAINING_COLUMNS, "train_time_s", "valid_time_s", "test_time_s"]
         res = self.bench._resolve(self.space, dataset, None, hp_int, epoch, seed)
-        names = [c for c in wanted if c in res.values]
+        names = [c for c in wanted if c in res.available]
         row = self.bench.query(self.space, dataset, index, names, None, epoch, hp=hp_int, seed=seed)
         v, ep = row["values"], row["epoch"]
         info: dict[str, Any] = {}
@@ -859,7 +906,9 @@ class NATSBench:
         """Params (M), FLOPs (M), latency (s) and train time of one architecture."""
         hp_int = None if hp is None else int(hp)
         res = self.bench._resolve(self.space, dataset, None, hp_int, None, None)
-        names = [c for c in ("params_m", "flops_m", "latency_s", "train_time_s") if c in res.values]
+        names = [
+            c for c in ("params_m", "flops_m", "latency_s", "train_time_s") if c in res.available
+        ]
         if not names:
             raise MissingEntry(f"no cost columns for {self.space}/{dataset}")
         v = self.bench.query(self.space, dataset, index, names, hp=hp_int)["values"]

@@ -1,0 +1,211 @@
+"""Time the benchmark store against reading the published CSVs with pandas.
+
+Builds, in a temporary directory, a full-size store: the six published tables (TSS 15,625 rows and
+SSS 32,768 rows on cifar10, cifar100 and ImageNet16-120: 145,179 rows, 117,702 distinct networks
+once TSS isomorphs are merged), every one of the 154 published columns, random values (only for
+timing), plus the six equivalent CSV files. Then prints, side by side:
+
+- cold open: a new Python process that imports calnas, opens the benchmark and answers one query,
+  against a new process that imports pandas, reads the CSV and answers the same query;
+- loading all six tables (warm process): ``Benchmark.frame`` against ``pandas.read_csv``;
+- single-query latency: ``Benchmark.query`` against ``DataFrame.loc`` on the loaded CSV;
+- batch throughput: ``Benchmark.query_many`` against ``DataFrame.iloc`` (lookups per second).
+
+Usage:
+    python scripts/perf_bench.py [--repeats 3] [--batch 1000000] [--keep DIR]
+
+Targets (issue 4): cold open <= 1 s and >= 20x faster than read_csv; >= 1,000,000 lookups/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.importers import OFFICIAL_FILES  # noqa: E402
+from bench.schema import PUBLISHED_COLUMNS, parse_metric  # noqa: E402
+from bench.spaces import get_space  # noqa: E402
+from bench.store import Store  # noqa: E402
+
+METRICS = ["acc", "pre_ECE_15"]
+
+
+def _table(space: str, seed: int) -> pd.DataFrame:
+    sp = get_space(space)
+    n = sp.size
+    rng = np.random.default_rng(seed)
+    data: dict[str, object] = {}
+    for col in PUBLISHED_COLUMNS:
+        if col == "config":
+            data[col] = np.arange(n)
+        elif col == "arch":
+            data[col] = sp.archs()
+        else:
+            try:
+                high = {"NLL": 3.0}.get(parse_metric(col).family, 0.3)
+            except ValueError:
+                high = 1.0
+            data[col] = rng.uniform(0.0, high, n)
+    return pd.DataFrame(data)
+
+
+def _write_csv(path: Path, frame: pd.DataFrame) -> None:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    with open(path, "wb") as fh:  # the bytes pandas' to_csv writes, ten times faster
+        fh.write((",".join(frame.columns) + "\n").encode())
+        pacsv.write_csv(
+            pa.Table.from_pandas(frame, preserve_index=False),
+            fh,
+            pacsv.WriteOptions(include_header=False, quoting_style="none"),
+        )
+
+
+def build(root: Path) -> tuple[Path, Path]:
+    bench_dir, csv_dir = root / "bench", root / "csv"
+    csv_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(bench_dir)
+    for i, (name, (space, dataset)) in enumerate(OFFICIAL_FILES.items()):
+        frame = _table(space, i)
+        _write_csv(csv_dir / name, frame)
+        hp = 200 if space == "tss" else 90
+        store.upsert(frame.assign(space=space, dataset=dataset, source="official", hp=hp, epoch=hp))
+    return bench_dir, csv_dir
+
+
+def _child(code: str) -> tuple[float, float]:
+    """(seconds inside the child after start-up, wall seconds of the whole child)."""
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    wall = time.perf_counter() - start
+    return float(out.stdout.strip().splitlines()[-1]), wall
+
+
+def cold_open(bench_dir: Path, csv_dir: Path, repeats: int) -> dict[str, float]:
+    """Median seconds of new processes answering one query (numpy/pandas imported untimed too)."""
+    pre = "import numpy, pandas\nimport time; t=time.perf_counter()\n"
+    start = "import time; t=time.perf_counter()\n"
+    ours = (
+        "from bench.api import Benchmark\n"
+        f"b=Benchmark.open({str(bench_dir)!r}, demo=False)\n"
+        f"r=b.query('tss','cifar10',123,{METRICS!r})\n"
+        "import sys; assert 'torch' not in sys.modules\n"
+        "print(time.perf_counter()-t)"
+    )
+    one_csv = (
+        "import pandas as pd\n"
+        f"df=pd.read_csv({str(csv_dir / 'cifar10_tss.csv')!r})\n"
+        f"r=df.loc[df['config']==123, {METRICS!r}].iloc[0].to_dict()\n"
+        "print(time.perf_counter()-t)"
+    )
+    all_csv = (
+        "import pandas as pd, glob\n"
+        f"dfs={{p: pd.read_csv(p) for p in sorted(glob.glob({str(csv_dir / '*.csv')!r}))}}\n"
+        "print(time.perf_counter()-t)"
+    )
+    out = {}
+    for name, code in (("ours", ours), ("one_csv", one_csv), ("all_csv", all_csv)):
+        timed = [_child(start + code) for _ in range(repeats)]
+        out[f"{name}_full"] = statistics.median(x[0] for x in timed)
+        out[f"{name}_wall"] = statistics.median(x[1] for x in timed)
+        timed = [_child(pre + code) for _ in range(repeats)]
+        out[f"{name}_noimp"] = statistics.median(x[0] for x in timed)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=1_000_000)
+    parser.add_argument("--keep", help="build in this directory and keep it")
+    args = parser.parse_args(argv)
+    from bench.api import Benchmark
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.keep) if args.keep else Path(tmp)
+        t = time.perf_counter()
+        bench_dir, csv_dir = build(root)
+        build_s = time.perf_counter() - t
+        rows = sum(get_space(s).size for s, _ in OFFICIAL_FILES.values())
+        pq_mb = sum(p.stat().st_size for p in bench_dir.rglob("*.parquet")) / 1e6
+        csv_mb = sum(p.stat().st_size for p in csv_dir.glob("*.csv")) / 1e6
+        print(
+            f"built {rows:,} rows x {len(PUBLISHED_COLUMNS)} columns in {build_s:.1f} s: "
+            f"parquet {pq_mb:.0f} MB, CSV {csv_mb:.0f} MB"
+        )
+
+        cold = cold_open(bench_dir, csv_dir, args.repeats)
+
+        # load all six tables, warm process
+        bench = Benchmark.open(bench_dir, demo=False)
+        t = time.perf_counter()
+        for space, dataset in OFFICIAL_FILES.values():
+            bench.frame(space, dataset)
+        all_ours = time.perf_counter() - t
+        t = time.perf_counter()
+        frames = {name: pd.read_csv(csv_dir / name) for name in OFFICIAL_FILES}
+        all_csv = time.perf_counter() - t
+
+        # single-query latency (warm)
+        rng = np.random.default_rng(0)
+        picks = rng.integers(0, 15625, 5000)
+        t = time.perf_counter()
+        for i in picks:
+            bench.query("tss", "cifar10", int(i), METRICS)
+        single_ours = (time.perf_counter() - t) / len(picks)
+        df = frames["cifar10_tss.csv"].set_index("config")
+        t = time.perf_counter()
+        for i in picks:
+            df.loc[int(i), METRICS].to_dict()
+        single_csv = (time.perf_counter() - t) / len(picks)
+
+        # batch lookups
+        idx = rng.integers(0, 15625, args.batch)
+        bench.query_many("tss", "cifar10", idx[:10], METRICS)
+        t = time.perf_counter()
+        bench.query_many("tss", "cifar10", idx, METRICS)
+        batch_ours = args.batch / (time.perf_counter() - t)
+        raw = frames["cifar10_tss.csv"]
+        t = time.perf_counter()
+        raw.iloc[idx][["config", "arch", *METRICS]]  # positions == config in the sorted file
+        batch_csv = args.batch / (time.perf_counter() - t)
+
+    rows_out = [
+        ("cold open + 1 query, new process (s)", cold["ours_full"], cold["one_csv_full"]),
+        ("  same, numpy/pandas imported untimed (s)", cold["ours_noimp"], cold["one_csv_noimp"]),
+        ("  same, incl. interpreter start (s)", cold["ours_wall"], cold["one_csv_wall"]),
+        ("cold open vs read_csv of all six (s)", cold["ours_full"], cold["all_csv_full"]),
+        ("  same, numpy/pandas imported untimed (s)", cold["ours_noimp"], cold["all_csv_noimp"]),
+        ("load all six tables fully, warm (s)", all_ours, all_csv),
+        ("single query latency (us)", single_ours * 1e6, single_csv * 1e6),
+        ("query_many throughput (lookups/s)", batch_ours, batch_csv),
+    ]
+    print(f"\n{'operation':44s} {'calnas':>14s} {'read_csv':>14s} {'speed-up':>9s}")
+    for name, ours, csv in rows_out:
+        ratio = ours / csv if "lookups" in name else csv / ours
+        print(f"{name:44s} {ours:14,.3f} {csv:14,.3f} {ratio:8.1f}x")
+    ok_open = cold["ours_full"] <= 1.0
+    print(
+        f"\ntargets: cold open <= 1 s: {'met' if ok_open else 'NOT met'}; >= 20x read_csv "
+        f"(one file / all six): {cold['one_csv_full'] / cold['ours_full']:.1f}x / "
+        f"{cold['all_csv_full'] / cold['ours_full']:.1f}x; >= 1,000,000 lookups/s: "
+        f"{'met' if batch_ours >= 1e6 else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

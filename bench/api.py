@@ -884,6 +884,7 @@ class NATSBench:
         train_all = v.get("train_time_s")
         put("train", "train_acc", "train_loss", None if train_all is None else train_all / ep)
         if train_all is not None:
+            info["train-per-time"] = train_all / ep
             info["train-all-time"] = train_all
         put("valid", "valid_acc", "valid_loss", v.get("valid_time_s"))
         put("test", "test_acc", "test_loss", v.get("test_time_s"))

@@ -113,7 +113,7 @@ def test_official_file_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="none of the"):
         importers.import_official(store, tmp_path / "empty")
     (tmp_path / "empty" / "cifar10_tss.csv").write_text("config\n")
-    with pytest.raises(FileNotFoundError, match="missing cifar100_tss.csv"):
+    with pytest.raises(FileNotFoundError, match=r"missing cifar100_tss\.csv"):
         importers.import_official(store, tmp_path / "empty", require_all=True)
     (tmp_path / "x.csv").write_text("config,acc\n")
     with pytest.raises(ValueError, match="not a official calibration CSV file"):
@@ -133,7 +133,7 @@ def test_one_bad_file_blocks_the_whole_import(official_dir, tmp_path):
     shutil.copy(official_dir / "cifar10_tss.csv", d)
     _bad_official(d, lambda f: f.iloc[:-3], name="cifar100_tss.csv")
     store = Store(tmp_path / "bench")
-    with pytest.raises(ValueError, match="cifar100_tss.csv"):
+    with pytest.raises(ValueError, match=r"cifar100_tss\.csv"):
         importers.import_official(store, d)
     assert store.tables() == []
 

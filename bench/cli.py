@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import io
 import re
 import sys
@@ -136,12 +135,7 @@ def _register_bench(subparsers: argparse._SubParsersAction) -> None:
     sql.add_argument("query", help='e.g. "SELECT count(*) FROM tss_cifar10_official"')
     add_format(sql, "json", "table", "csv", default="table")
     sql.set_defaults(func=_bench_sql)
-
-    # `calnas bench compute` lives in bench/compute_cli.py (another engineer's); mount it if present
-    if importlib.util.find_spec("bench.compute_cli") is not None:
-        from bench import compute_cli
-
-        compute_cli.register(cmds)
+    # `calnas bench compute` (bench/compute_cli.py, register(cmds)) is mounted by the lead
 
 
 def _open(args: argparse.Namespace):

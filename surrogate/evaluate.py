@@ -35,15 +35,18 @@ LOG_SIZES: tuple[int, ...] = (5, 10, 20, 50, 100, 200, 500, 1000)
 METRICS: tuple[str, ...] = ("kendall_tau", "spearman_rho", "r2", "coverage", "width")
 
 
-def default_sizes(n_rows: int) -> list[int]:
-    """Protocol training sizes for a table of ``n_rows`` measured architectures.
+def default_sizes(n_rows: int, n_test: int | None = 200) -> list[int]:
+    """Protocol training sizes for ``n_rows`` measured architectures, ``n_test`` held out.
+
+    Sizes that would leave fewer than ``n_test`` rows (one, with ``n_test=None``) are dropped.
 
     Example:
         >>> default_sizes(2000)
         [5, 10, 20, 50, 100, 200, 500, 1000]
     """
     sizes = set(LOG_SIZES) | {int(n_rows * 0.1), int(n_rows * 0.5)}
-    return sorted(s for s in sizes if s >= 5)
+    room = n_rows - (1 if n_test is None else n_test)
+    return sorted(s for s in sizes if 5 <= s <= room)
 
 
 def score(
@@ -100,7 +103,7 @@ def evaluate(
     idx = arch_indices(space, archs)
     y = Surrogate(space, targets, dataset=dataset)._check_y(y, len(idx))
     n = len(idx)
-    sizes = default_sizes(n) if sizes is None else sorted({int(s) for s in sizes})
+    sizes = default_sizes(n, n_test) if sizes is None else sorted({int(s) for s in sizes})
     if not sizes or sizes[0] < 1:
         raise ValueError(f"training sizes must be positive integers, got {sizes}")
     if n_test is not None and (isinstance(n_test, bool) or n_test < 1):

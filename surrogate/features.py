@@ -54,7 +54,7 @@ import numpy as np
 from bench.costs import cost_all
 from bench.spaces import CHANNELS, EDGES, OPS, get_space
 
-__all__ = ["PATHS", "feature_names", "feature_table", "encode", "arch_indices"]
+__all__ = ["PATHS", "feature_names", "feature_table", "encode", "arch_indices", "cost_dataset"]
 
 #: The four NB201 input-to-output paths as tuples of edge positions (see the module docstring).
 PATHS: tuple[tuple[int, ...], ...] = ((3,), (0, 4), (1, 5), (0, 2, 5))
@@ -64,6 +64,9 @@ _KINDS = (("skip", _SKIP), ("conv1", _CONV1), ("conv3", _CONV3), ("pool", _POOL)
 _LIVE_OPS = (_SKIP, _CONV1, _CONV3, _POOL)  # ops a live path can carry, in sequence-code order
 _SHORT = {_SKIP: "skip", _CONV1: "conv1", _CONV3: "conv3", _POOL: "pool"}
 _REFERENCE_DATASET = "cifar10"
+#: Store datasets that share another dataset's networks: cifar10-valid is NATS-Bench's CIFAR-10
+#: run on the 25k/25k train/valid split, the same 10-class 32x32 networks as cifar10.
+_COST_ALIASES = {"cifar10-valid": "cifar10"}
 
 
 def _resolve_space(space: str):
@@ -191,12 +194,26 @@ def feature_table(space: str, dataset: str | None = None) -> np.ndarray:
         (15625, 171)
     """
     sp = _resolve_space(space)
-    if dataset is None:
-        dataset = _REFERENCE_DATASET
-    from bench.datasets import dataset_info
+    return _table(sp.name, cost_dataset(dataset))
 
-    dataset_info(dataset)  # ValueError naming the accepted datasets
-    return _table(sp.name, dataset)
+
+def cost_dataset(dataset: str | None) -> str:
+    """The dataset whose networks (and so costs) ``dataset`` uses; ValueError if unknown.
+
+    Example:
+        >>> cost_dataset("cifar10-valid"), cost_dataset(None)
+        ('cifar10', 'cifar10')
+    """
+    from bench.datasets import dataset_info
+    from bench.schema import DATASETS
+
+    if dataset is None:
+        return _REFERENCE_DATASET
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; accepted: {', '.join(DATASETS)}")
+    name = _COST_ALIASES.get(dataset, dataset)
+    dataset_info(name)
+    return name
 
 
 def arch_indices(space: str, archs: Sequence[str | int] | np.ndarray) -> np.ndarray:

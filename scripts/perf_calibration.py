@@ -23,6 +23,7 @@ Both sides run torch with one CPU thread, so neither pays for thread contention.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import subprocess
@@ -291,8 +292,12 @@ def main() -> None:
         mem = calnas_memory(args.n, k)
         line = {"K": k, "N": args.n, "columns": len(row), "calnas_s": t_cal, **mem}
         if not args.skip_peers:
+            base = _rss_kib("VmRSS")
+            with contextlib.suppress(OSError):
+                Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM
             t_peer, peer = peer_pipeline(logits, labels)
-            line.update(peer_s=t_peer, speedup=t_peer / t_cal)
+            peer_delta = (_rss_kib("VmHWM") - base) / 1024
+            line.update(peer_s=t_peer, speedup=t_peer / t_cal, peer_delta_mib=peer_delta)
             for name in (
                 "temperature",
                 "pre_ECE_15",

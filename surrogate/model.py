@@ -32,7 +32,8 @@ Design (the choices the issue asks to document):
 - **Threads.** Training uses one thread unless ``nthread`` is given: on a shared machine
   XGBoost's OpenMP threads spin against other processes (fitting 15,625 rows took 236 s with 2
   threads and 31 s with 1 on a loaded 2-core host), and one thread makes fits bit-for-bit
-  reproducible. Prediction uses every core.
+  reproducible. Prediction keeps the same thread count (predicting 15,625 cells took 0.11 s
+  with 1 thread and 0.23 s with 2 on that host); a server parallelizes across requests instead.
 
 Files: :meth:`Surrogate.save` writes a directory holding ``surrogate.json`` (metadata, scaling,
 calibration residuals, SHA-256 of each booster) and ``mean.ubj``, ``member_{k}.ubj`` in XGBoost's
@@ -76,13 +77,13 @@ _META = "surrogate.json"
 
 #: Booster settings used unless overridden through ``**xgb_params``. Chosen on NB201 validation
 #: accuracy at 1,000 training archs: a small learning rate with row/column subsampling generalizes
-#: better than XGBoost's defaults on these 171 mostly binary features, and 250 rounds keep
-#: predicting all 15,625 cells under 0.1 s (400 rounds gained < 0.01 Kendall tau).
+#: better than XGBoost's defaults on these 171 mostly binary features, and 200 rounds keep
+#: predicting all 15,625 cells under 0.1 s on a loaded host (400 rounds gained < 0.01 tau).
 DEFAULT_XGB_PARAMS: dict[str, Any] = {
     "tree_method": "hist",
     "objective": "reg:squarederror",
-    "n_estimators": 250,
-    "learning_rate": 0.08,
+    "n_estimators": 200,
+    "learning_rate": 0.1,
     "max_depth": 6,
     "min_child_weight": 1.0,
     "subsample": 0.8,
@@ -198,12 +199,6 @@ class Surrogate:
         idx = arch_indices(self.space, archs)
         return idx, feature_table(self.space, self.dataset)[idx]
 
-    def _set_predict_threads(self) -> None:
-        # prediction is row-parallel without the synchronisation that makes training threads
-        # spin, so it may use every core
-        for b in [self.booster_, *self.members_]:
-            b.set_param({"nthread": os.cpu_count() or 1})
-
     def _booster_params(self, seed: int, *, member: bool) -> tuple[dict[str, Any], int]:
         params = {k: v for k, v in self.xgb_params.items() if k != "n_estimators"}
         rounds = int(self.xgb_params["n_estimators"])
@@ -289,7 +284,6 @@ class Surrogate:
 
         self.booster_ = booster
         self.members_ = members
-        self._set_predict_threads()
         self.y_mean_ = y_mean
         self.y_std_ = y_std
         self.train_indices_ = idx.copy()
@@ -532,7 +526,6 @@ class Surrogate:
             boosters.append(booster)
         model.booster_ = boosters[0]
         model.members_ = boosters[1:]
-        model._set_predict_threads()
         model.y_mean_ = np.asarray(meta["y_mean"], dtype=np.float64)
         model.y_std_ = np.asarray(meta["y_std"], dtype=np.float64)
         model.scores_ = [np.asarray(s, dtype=np.float64) for s in meta["scores"]]

@@ -314,15 +314,16 @@ def main() -> None:
     print()
     print(
         "| K | N | columns | calnas evaluate (s) | peer pipeline (s) | speed-up | "
-        "calnas peak RSS delta (MiB) | process peak RSS (MiB) |"
+        "calnas peak RSS delta (MiB) | calnas process peak RSS (MiB) | peers peak RSS delta (MiB) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         peer = f"{r['peer_s']:.1f}" if "peer_s" in r else "-"
         speed = f"{r['speedup']:.0f}x" if "speedup" in r else "-"
+        peer_mem = f"{r['peer_delta_mib']:.0f}" if "peer_delta_mib" in r else "-"
         print(
             f"| {r['K']} | {r['N']} | {r['columns']} | {r['calnas_s']:.2f} | {peer} | {speed} | "
-            f"{r['delta_mib']:.0f} | {r['peak_mib']:.0f} |"
+            f"{r['delta_mib']:.0f} | {r['peak_mib']:.0f} | {peer_mem} |"
         )
 
 

@@ -112,7 +112,7 @@ def dataset_info(name: str) -> DatasetInfo:
 
 #: The digits proxy split: per class, a seeded permutation puts this fraction in the test set.
 DIGITS_SPLIT_SEED = 0
-DIGITS_TEST_FRACTION = 1 / 3
+DIGITS_TEST_FRACTION = 0.5
 #: Where Debian's ``dataset-fashion-mnist`` package installs the IDX files.
 FASHION_MNIST_DEFAULT_ROOT = Path("/usr/share/datasets/fashion-mnist")
 
@@ -132,12 +132,12 @@ def digits_split(
 
     For each class c (in order 0..9) the indices of that class are permuted with
     ``np.random.default_rng(seed + c)`` and the first ``round(test_fraction * n_c)`` go to the test
-    set. Both index arrays are returned sorted. The default split has 1,198 train / 599 test images.
+    set. Both index arrays are returned sorted. The default split has 899 train / 898 test images.
 
     Example:
         >>> train, test = digits_split()
         >>> len(train), len(test)
-        (1198, 599)
+        (899, 898)
     """
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
@@ -181,7 +181,7 @@ def read_digits(
     Example:
         >>> x, y = read_digits("train")
         >>> x.shape, x.dtype.name
-        ((1198, 8, 8, 1), 'float32')
+        ((899, 8, 8, 1), 'float32')
     """
     _check_split(split)
     images, labels = _digits_arrays()
@@ -474,7 +474,7 @@ def read_split(
     Example:
         >>> x, y = read_split("digits", "test")
         >>> len(y)
-        599
+        898
     """
     info = dataset_info(dataset)
     if info.name == "digits":
@@ -508,7 +508,7 @@ def to_tensor(images: np.ndarray, dataset: str, device: Any = "cpu") -> torch.Te
     Example:
         >>> from bench.datasets import read_digits, to_tensor
         >>> to_tensor(read_digits("test")[0], "digits").shape
-        torch.Size([599, 1, 8, 8])
+        torch.Size([898, 1, 8, 8])
     """
     import torch
 

@@ -705,9 +705,28 @@ def compute(
     def tasks() -> Iterator[Any]:
         from joblib import delayed
 
-        fresh = set(done_configs(store, cfg).tolist()) if not force else set()
+        table = store.path_for(space.name, cfg.dataset, cfg.source)
+        jdir = _journal_dir(store.root, cfg)
+        seen: list[Any] = [None, set()]  # (table mtime, done set): re-read only when it changes
+
+        def finished_elsewhere(rep: int) -> bool:
+            # another process may have finished this unit since we listed the work
+            if (jdir / f"{_unit_name(cfg, rep)}.parquet").exists():
+                return True
+            mtime = table.stat().st_mtime_ns if table.exists() else None
+            if mtime != seen[0]:
+                seen[0], seen[1] = mtime, set(done_configs(store, cfg).tolist())
+            return rep in seen[1]
+
         for rep in todo:
-            if (rep in fresh and not force) or not claims.take(rep):
+            if not claims.take(rep):
+                skip = True
+            elif not force and finished_elsewhere(rep):
+                claims.release(rep)
+                skip = True
+            else:
+                skip = False
+            if skip:
                 report.skipped += 1
                 bar.total -= 1
                 bar.refresh()

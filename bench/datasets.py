@@ -278,7 +278,7 @@ def read_cifar(
 
     Example:
         >>> x, y = read_cifar("~/data", "cifar10", "test")  # doctest: +SKIP
-        >>> x.shape
+        >>> x.shape  # doctest: +SKIP
         (10000, 32, 32, 3)
     """
     _check_split(split)
@@ -329,7 +329,7 @@ def read_imagenet16(
 
     Example:
         >>> x, y = read_imagenet16("~/data", "test")  # doctest: +SKIP
-        >>> x.shape, int(y.max())
+        >>> x.shape, int(y.max())  # doctest: +SKIP
         ((6000, 16, 16, 3), 119)
     """
     _check_split(split)

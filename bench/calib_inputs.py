@@ -54,6 +54,8 @@ def as_tensor(x: Any, name: str) -> torch.Tensor:
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "biuf":
             raise ValueError(f"{name} is not numeric (dtype {x.dtype}); pass a numeric array")
+        if not x.dtype.isnative:  # big-endian data from some file formats
+            x = x.astype(x.dtype.newbyteorder("="))
         if not x.flags.writeable or not x.flags.c_contiguous:
             x = np.ascontiguousarray(x).copy()
         return torch.from_numpy(x)

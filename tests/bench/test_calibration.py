@@ -356,6 +356,18 @@ def test_metrics_reject_bad_probabilities(probs, labels, match):
             fn(probs, labels)
 
 
+def test_unusual_array_layouts_are_accepted():
+    lg, y = _case(300, 10, seed=12, dtype=np.float64)
+    p = _softmax(lg)
+    ref = bc.ece(p, y, 15)
+    assert bc.ece(p.astype(">f8"), y.astype(">i8"), 15) == ref
+    assert bc.ece(np.asfortranarray(p), y, 15) == ref
+    ro = p.copy()
+    ro.flags.writeable = False
+    assert bc.ece(ro, y.tolist(), 15) == ref
+    assert bc.ece(torch.from_numpy(p).t().contiguous().t(), torch.from_numpy(y), 15) == ref
+
+
 def test_metric_arguments_are_validated():
     p = np.array([[0.7, 0.3], [0.4, 0.6]])
     y = np.array([0, 0])

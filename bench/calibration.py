@@ -449,6 +449,8 @@ def _evaluate(
         if o.shape[1] != k:
             raise ValueError(f"ood[{name!r}] has K = {o.shape[1]} classes, logits have K = {k}")
         ood_items.append((name, o.to(lg.device)))
+    if not pre and protocol is None:
+        raise ValueError("pre=False and protocol=None leave nothing to compute; pass a protocol")
     if ood_items and not pre:
         raise ValueError("ood AUROC columns are pre-scaling columns; they need pre=True")
 

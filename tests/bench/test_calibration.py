@@ -272,6 +272,8 @@ def test_evaluate_agrees_with_functional_metrics():
     ts = bc.temperature_scale(lg, y, bins=(15,))
     assert ts["temperature"] == t and ts["post_ECE_15"] == row["post_ECE_15"]
     assert not any(k.startswith("pre_") for k in ts)
+    with pytest.raises(ValueError, match="nothing to compute"):
+        bc.temperature_scale(lg, y, protocol=None)
 
 
 def test_evaluate_torch_input_and_options():

@@ -153,7 +153,8 @@ def bootstrap_ci(
 
     Resamples rows with replacement (numpy ``default_rng(seed)``) and recomputes the metric.
     ``method="percentile"``: the alpha/2 and 1 - alpha/2 quantiles; ``"basic"``: those reflected
-    around the plug-in estimate (uncertainty-calibration's convention). Returns ``estimate``,
+    around the plug-in estimate (uncertainty-calibration's convention). The metric receives
+    the same kind of arrays it was given (numpy or torch). Returns ``estimate``,
     ``low``, ``high``, ``std``. The same seed gives the same interval.
 
     >>> import numpy as np
@@ -178,14 +179,24 @@ def bootstrap_ci(
         raise ValueError(f"method must be 'percentile' or 'basic', got {method!r}")
     p = check_probs(probs)
     y = check_labels(labels, p.shape[0], p.shape[1] if p.ndim == 2 else None, p.device)
-    estimate = float(metric(p, y))
+    # Hand the metric the caller's own kind of array: numpy stays numpy, torch stays torch.
+    as_numpy = not isinstance(probs, torch.Tensor)
+    if as_numpy:
+        p_in, y_in = p.cpu().numpy(), y.cpu().numpy()
+    else:
+        p_in, y_in = p, y
+    estimate = float(metric(p_in, y_in))
     rng = np.random.default_rng(seed)
     n = p.shape[0]
     stats = np.empty(int(n_resamples))
     with torch_threads(1 if p.device.type == "cpu" else None):
         for i in range(int(n_resamples)):
-            idx = torch.from_numpy(rng.integers(0, n, size=n)).to(p.device)
-            stats[i] = float(metric(p.index_select(0, idx), y.index_select(0, idx)))
+            idx = rng.integers(0, n, size=n)
+            if as_numpy:
+                stats[i] = float(metric(p_in[idx], y_in[idx]))
+            else:
+                t_idx = torch.from_numpy(idx).to(p.device)
+                stats[i] = float(metric(p_in.index_select(0, t_idx), y_in.index_select(0, t_idx)))
     lo_q, hi_q = np.quantile(stats, [alpha / 2, 1 - alpha / 2])
     if method == "basic":
         lo_q, hi_q = 2 * estimate - hi_q, 2 * estimate - lo_q

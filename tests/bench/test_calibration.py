@@ -437,6 +437,16 @@ def test_bootstrap_is_seeded_and_sane():
     assert a["low"] < a["estimate"] < a["high"] and a["std"] > 0
     basic = bc.bootstrap_ci(bc.ece, p, y, n_resamples=200, seed=3, method="basic")
     assert basic["low"] == pytest.approx(2 * a["estimate"] - a["high"])
+    seen = []
+
+    def numpy_metric(pp, yy):
+        seen.append(type(pp))
+        return float(np.mean(pp))
+
+    bc.bootstrap_ci(numpy_metric, p, y, n_resamples=5)
+    assert set(seen) == {np.ndarray}
+    t = bc.bootstrap_ci(bc.ece, torch.from_numpy(p), torch.from_numpy(y), n_resamples=200, seed=3)
+    assert t == a
     with pytest.raises(ValueError, match="alpha"):
         bc.bootstrap_ci(bc.ece, p, y, alpha=5)
     with pytest.raises(ValueError, match="n_resamples"):

@@ -50,6 +50,9 @@ _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 def as_tensor(x: Any, name: str) -> torch.Tensor:
     """Wrap a numpy array, torch tensor or nested list as a tensor (no copy for numpy/torch)."""
     if isinstance(x, torch.Tensor):
+        if x.device.type == "mps":
+            # Every sum here is float64, which Apple's MPS backend does not implement.
+            raise ValueError(f"{name} is on an MPS device, which has no float64; pass .cpu()")
         return x.detach()
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "biuf":

@@ -45,6 +45,7 @@ __all__ = [
     "read_cifar10c",
     "read_fashion_mnist",
     "read_split",
+    "check_files",
     "to_tensor",
     "augment",
 ]
@@ -484,6 +485,24 @@ def read_split(
     if info.name in ("cifar10", "cifar100"):
         return read_cifar(root, info.name, split)
     return read_imagenet16(root, split, num_classes=info.num_classes)
+
+
+def check_files(dataset: str, root: str | Path | None = None) -> None:
+    """Raise ``FileNotFoundError`` naming the missing files of ``dataset`` (nothing is read).
+
+    Example:
+        >>> check_files("digits")
+    """
+    info = dataset_info(dataset)
+    if info.name == "digits":
+        return
+    if root is None:
+        raise ValueError(f"{dataset} needs a data root (--data-root DIR) holding its files")
+    if info.name in _CIFAR_FILES:
+        subdirs, files, _, _ = _CIFAR_FILES[info.name]
+        _find_dir(root, files["train"] + files["test"], subdirs, info.name)
+    else:
+        _find_dir(root, _IN16_FILES["train"] + _IN16_FILES["test"], ("ImageNet16",), info.name)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -692,6 +692,10 @@ def compute(
     if limit is not None:
         todo = todo[:limit]
 
+    if todo:
+        from bench.datasets import check_files
+
+        check_files(cfg.dataset, cfg.data_root)  # fail here, once, not in every worker
     claims = _Claims(store, cfg)
     bar = tqdm(
         total=len(todo),

@@ -1,0 +1,106 @@
+"""``calnas bench compute``: resume after SIGKILL, concurrent processes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.compute_cli import main
+from bench.schema import KEY
+from bench.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+ARGS = ["--space", "sss", "--dataset", "digits", "--epochs", "1", "--batch-size", "128"]
+
+
+def _cli(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench.compute_cli", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: SIGKILL reaches the workers too
+        **kw,
+    )
+
+
+def _rows(bench: Path):
+    return Store(bench).read("sss", "digits", "computed")
+
+
+def test_resume_after_sigkill(tmp_path):
+    archs = ",".join(str(i) for i in range(10))
+    proc = _cli(*ARGS, "--archs", archs, "--jobs", "1", "--bench", str(tmp_path), "--quiet",
+                "--format", "json")  # fmt: skip
+    jdir = tmp_path / "journal" / "sss__digits__computed"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(jdir.glob("*.parquet"))) < 2:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)  # the parent and its worker, mid-run
+    proc.wait()
+    finished = len(list(jdir.glob("*.parquet")))
+    assert 2 <= finished < 10
+    assert list((jdir / "claims").glob("*.claim"))  # left behind by the killed process
+    # the rerun merges the journal, takes over the dead claims and computes only the rest
+    rerun = _cli(*ARGS, "--archs", archs, "--jobs", "0", "--bench", str(tmp_path), "--quiet",
+                 "--format", "json")  # fmt: skip
+    out, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    report = json.loads(out)
+    assert report["networks"] == 10 - finished and report["skipped"] == finished
+    df = _rows(tmp_path)
+    assert sorted(df["config"]) == list(range(10))  # nothing lost
+    assert not df.duplicated(list(KEY)).any()  # nothing duplicated
+    assert not list(jdir.glob("*.parquet")) and not list((jdir / "claims").glob("*"))
+
+
+def test_two_processes_share_one_store(tmp_path):
+    archs = ",".join(str(i) for i in range(8))
+    argv = [*ARGS, "--archs", archs, "--jobs", "0", "--bench", str(tmp_path), "--quiet"]
+    procs = [_cli(*argv, "--format", "json") for _ in range(2)]
+    reports = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        reports.append(json.loads(out))
+    df = _rows(tmp_path)
+    assert sorted(df["config"]) == list(range(8))
+    assert not df.duplicated(list(KEY)).any()
+    # the claims split the work: every network was computed exactly once
+    assert sum(r["networks"] for r in reports) == 8
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--space", "tss", "--dataset", "cifar10", "--archs", "0"], "data root"),
+        (["--space", "tss", "--dataset", "digits", "--backend", "dask"], "--scheduler"),
+        (["--space", "tss", "--dataset", "digits", "--archs", "0,99999"], "--archs"),
+        (["--space", "sss", "--dataset", "digits", "--fidelities", "20", "--epochs", "4"],
+         "fidelities"),
+        (["--space", "tss", "--dataset", "cifar100", "--data-root", ".", "--archs", "1"],
+         "cifar-100-python"),
+    ],
+)  # fmt: skip
+def test_bad_requests_exit_2_with_one_line(argv, message, tmp_path, capsys):
+    assert main([*argv, "--bench", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+
+
+def test_bad_option_values_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--space", "tss", "--dataset", "digits", "--fidelities", "a,b"])
+    assert exc.value.code == 2
+    assert "comma-separated integers" in capsys.readouterr().err

@@ -32,7 +32,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +130,6 @@ class ComputeConfig:
 
     def protocol(self) -> str:
         """The ``protocol`` string stored with each row: how it was measured."""
-        from bench.training import Schedule  # noqa: F401  (torch: only when describing training)
-
         space = get_space(self.space).name
         parts = []
         if self.weights is not None:
@@ -813,8 +811,3 @@ def _copy_from_store(
     if len(out):
         _write_journal(store, cfg, rep, out)
     return len(out)
-
-
-def with_overrides(cfg: ComputeConfig, **changes: Any) -> ComputeConfig:
-    """A copy of ``cfg`` with some fields changed (validated again)."""
-    return replace(cfg, **changes)

@@ -224,3 +224,13 @@ def test_loky_workers_match_in_process(tmp_path):
     a = Store(tmp_path / "a").read("sss", "digits", "computed", columns=cols)
     b = Store(tmp_path / "b").read("sss", "digits", "computed", columns=cols)
     pd.testing.assert_frame_equal(a, b)  # seeded: same numbers in a worker or in-process
+
+
+def test_log_line_per_network_and_no_bar_off_a_terminal(tmp_path, caplog, capsys):
+    cfg = ComputeConfig("sss", "digits", epochs=1, batch_size=128)
+    with caplog.at_level("INFO", logger="calnas.compute"):
+        report = compute(cfg, [2], bench=tmp_path, jobs=0, quiet=False)
+    assert report.networks == 1 and report.per_hour > 0
+    lines = [r.getMessage() for r in caplog.records if "done in" in r.getMessage()]
+    assert len(lines) == 1 and "sss digits #2" in lines[0] and "train" in lines[0]
+    assert "it/s" not in capsys.readouterr().err  # stderr is not a terminal: no progress bar

@@ -590,7 +590,10 @@ def _work(problem: _Problem, cfg: _Config, worker: int, storage_obj: Any = None)
         study.pruner = optuna.pruners.HyperbandPruner(
             min_resource=epochs[0], max_resource=epochs[-1], reduction_factor=3
         )
-    n_unique = int(np.unique(problem.reps).size)
+    # Only measured architectures can be queried: once all are seen the search is complete.
+    uniq = np.unique(problem.reps)
+    ok = np.all([np.isfinite(a[uniq]) for a in problem.signal.values()], axis=0)
+    n_unique = int(ok.sum())
     names = sp.param_names()
     space_params = sp.param_space()
     me = f"{socket.gethostname()}:{os.getpid()}"

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import compute_cli
 from bench.cliutil import CLIError, add_format, emit
 from bench.datasets import DATASETS
 
@@ -135,7 +136,7 @@ def _register_bench(subparsers: argparse._SubParsersAction) -> None:
     sql.add_argument("query", help='e.g. "SELECT count(*) FROM tss_cifar10_official"')
     add_format(sql, "json", "table", "csv", default="table")
     sql.set_defaults(func=_bench_sql)
-    # `calnas bench compute` (bench/compute_cli.py, register(cmds)) is mounted by the lead
+    compute_cli.register(cmds)
 
 
 def _open(args: argparse.Namespace):

@@ -73,6 +73,14 @@ def register(bench_subcommands: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per worker")
     p.add_argument("--limit", type=int, help="compute at most N networks in this run")
     p.add_argument("--force", action="store_true", help="recompute networks already stored")
+    p.add_argument(
+        "--flush-every",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="merge finished networks into the store this often (0: after every network); "
+        "each one is durable in the journal at once either way",
+    )
     p.add_argument("--seed", type=int, default=777)
     p.add_argument("--C", type=int, dest="C", help="TSS stem width (default: dataset skeleton)")
     p.add_argument("--N", type=int, dest="N", help="TSS cells per stage (default: skeleton)")
@@ -124,6 +132,7 @@ def _compute(args: argparse.Namespace) -> None:
             scheduler=args.scheduler,
             limit=args.limit,
             force=args.force,
+            flush_every=args.flush_every,
             quiet=args.quiet,
         )
     emit(report.as_dict(), args.format)

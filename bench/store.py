@@ -33,19 +33,17 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-from filelock import FileLock, Timeout
 
 from bench import __version__
 from bench.schema import (
@@ -57,6 +55,11 @@ from bench.schema import (
     column_spec,
 )
 
+if TYPE_CHECKING:  # pandas and pyarrow are imported where used: reading needs neither
+    import pandas as pd
+    import pyarrow as pa
+    from filelock import FileLock
+
 __all__ = [
     "Store",
     "TableInfo",
@@ -65,6 +68,8 @@ __all__ = [
     "normalize",
     "arrow_type",
     "TABLE_KEY",
+    "Sidecar",
+    "sidecar_path",
 ]
 
 #: Columns that identify a row inside one table (space, dataset and source are the file).
@@ -73,14 +78,6 @@ _SORT = ("hp", "epoch", "config", "seed")
 _REQUIRED = ("space", "dataset", "source", "config", "hp", "epoch")
 _FIRST = ("space", "dataset", "source", "config", "arch", "hp", "epoch", "seed", "copied")
 _ROW_GROUP = 131_072
-
-_ARROW = {
-    "int64": pa.int64(),
-    "float64": pa.float64(),
-    "string": pa.string(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
 
 
 def default_path() -> Path:
@@ -91,7 +88,16 @@ def default_path() -> Path:
 
 def arrow_type(name: str) -> pa.DataType:
     """The arrow type a column is stored with."""
-    return _ARROW[column_spec(name).dtype]
+    import pyarrow as pa
+
+    arrow = {
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "string": pa.string(),
+        "bool": pa.bool_(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+    }
+    return arrow[column_spec(name).dtype]
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,8 @@ def _fail(column: str, mask: np.ndarray, frame: pd.DataFrame, what: str) -> None
 
 
 def _as_int(frame: pd.DataFrame, name: str) -> np.ndarray:
+    import pandas as pd
+
     col = frame[name]
     num = pd.to_numeric(col, errors="coerce")
     _fail(name, (num.isna() & col.notna()).to_numpy(), frame, "not a number")
@@ -161,6 +169,8 @@ def _as_int(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _as_float(frame: pd.DataFrame, name: str) -> np.ndarray:
+    import pandas as pd
+
     col = frame[name]
     if col.dtype == bool:
         raise ValueError(f"column {name!r}: booleans are not measurements")
@@ -187,6 +197,8 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     ``calnas_version``), checks names, types, ranges, spaces, datasets, sources, config ranges,
     arch strings and duplicate keys, and raises ValueError naming the first problem.
     """
+    import pandas as pd
+
     from bench.spaces import SPACES, get_space
 
     if not isinstance(frame, pd.DataFrame):
@@ -277,6 +289,8 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _arrow_table(frame: pd.DataFrame) -> pa.Table:
+    import pyarrow as pa
+
     schema = pa.schema([pa.field(c, arrow_type(c)) for c in frame.columns])
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
 
@@ -312,15 +326,22 @@ class Store:
         """The parquet file of one (space, dataset, source)."""
         return self.root / "tables" / space / dataset / f"{source}.parquet"
 
-    def _lock(self, space: str, dataset: str, source: str) -> FileLock:
+    def _lock(
+        self, space: str, dataset: str, source: str, timeout: float | None = None
+    ) -> FileLock:
+        from filelock import FileLock
+
         locks = self.root / "locks"
         locks.mkdir(parents=True, exist_ok=True)
         return FileLock(
-            str(locks / f"{space}__{dataset}__{source}.lock"), timeout=self.lock_timeout
+            str(locks / f"{space}__{dataset}__{source}.lock"),
+            timeout=self.lock_timeout if timeout is None else timeout,
         )
 
     def tables(self) -> list[TableInfo]:
         """Every table of the store, from parquet metadata only (no data is read)."""
+        import pyarrow.parquet as pq
+
         found: list[TableInfo] = []
         base = self.root / "tables"
         if not base.is_dir():
@@ -344,6 +365,8 @@ class Store:
 
     def columns(self, space: str, dataset: str, source: str) -> list[str]:
         """Column names of one table (empty when it does not exist)."""
+        import pyarrow.parquet as pq
+
         path = self.path_for(space, dataset, source)
         return list(pq.read_schema(path).names) if path.is_file() else []
 
@@ -361,6 +384,8 @@ class Store:
         A column the table does not have comes back as missing values (NaN/None), so callers can
         ask several sources for the same columns.
         """
+        import pyarrow.parquet as pq
+
         path = self.path_for(space, dataset, source)
         if not path.is_file():
             raise FileNotFoundError(f"{self.root}: no table for {space}/{dataset}/{source}")
@@ -395,6 +420,9 @@ class Store:
     def _upsert_table(
         self, space: str, dataset: str, source: str, new: pd.DataFrame
     ) -> tuple[int, int]:
+        import pyarrow.parquet as pq
+        from filelock import Timeout
+
         path = self.path_for(space, dataset, source)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -425,21 +453,72 @@ class Store:
             lock.release()
 
     def _write(self, path: Path, frame: pd.DataFrame) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        """Write the parquet file and its sidecar (caller holds the table's lock).
+
+        Both are written to temporary files first; the parquet file is renamed into place, then
+        the sidecar. A reader between the two renames sees a sidecar whose recorded parquet
+        identity no longer matches, and reads the parquet file instead.
+        """
+        import pyarrow.parquet as pq
+
+        token = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        tmp = path.with_name(f".{path.name}.{token}.tmp")
+        side = sidecar_path(path)
+        side_tmp = side.with_name(f".{side.name}.{token}.tmp")
         try:
             table = _arrow_table(frame)
             pq.write_table(table, tmp, compression="zstd", row_group_size=_ROW_GROUP)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
+                identity = _parquet_identity(fh)
+            arrays = {c: frame[c].to_numpy() for c in frame.columns}
+            _write_sidecar(side_tmp, identity, list(frame.columns), arrays, len(frame))
             os.replace(tmp, path)
+            os.replace(side_tmp, side)
             _fsync_dir(path.parent)
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            for t in (tmp, side_tmp):
+                if t.exists():
+                    t.unlink()
+
+    # -- sidecars ------------------------------------------------------------------------------
+    def sidecar(self, space: str, dataset: str, source: str) -> Sidecar | None:
+        """The table's sidecar when it is present and matches the parquet file, else None."""
+        return Sidecar.open(self.path_for(space, dataset, source))
+
+    def rebuild_sidecar(self, space: str, dataset: str, source: str, *, wait: bool = True) -> bool:
+        """Rewrite the sidecar of one table from its parquet file; True when one was written.
+
+        Takes the table's lock (``wait=False``: gives up at once when a writer holds it, as
+        readers do when they find a stale sidecar) and writes nothing when the sidecar is
+        already fresh. A read-only benchmark directory gives False, not an error.
+
+        Example:
+            >>> store.rebuild_sidecar("tss", "cifar10", "computed")   # doctest: +SKIP
+            False
+        """
+        from filelock import Timeout
+
+        path = self.path_for(space, dataset, source)
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.root}: no table for {space}/{dataset}/{source}")
+        try:
+            lock = self._lock(space, dataset, source, timeout=None if wait else 0)
+            lock.acquire()
+        except (Timeout, OSError):
+            return False
+        try:
+            if Sidecar.open(path) is not None:
+                return False
+            return _rebuild_sidecar(path)
+        finally:
+            lock.release()
 
 
 def _merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Rows of ``old`` and ``new`` by TABLE_KEY; ``new`` wins for the columns it has."""
+    import pandas as pd
+
     key = list(TABLE_KEY)
     old_idx = pd.MultiIndex.from_frame(old[key])
     new_idx = pd.MultiIndex.from_frame(new[key])
@@ -461,9 +540,193 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def _missing_like(col: pd.Series, n: int) -> Any:
+    import pandas as pd
+
     kind = column_spec(str(col.name)).dtype
     if kind == "float64":
         return np.full(n, math.nan)
     if kind == "bool":
         return np.zeros(n, dtype=bool)
     return pd.Series([None] * n, dtype=object).to_numpy()
+
+
+# -- sidecars -------------------------------------------------------------------------------------
+# Beside each table ``<source>.parquet`` the store keeps ``<source>.npcols``: the table's numeric
+# columns (and its space/dataset/source as small codes) as raw little-endian arrays, so that a new
+# process answers a query with numpy alone (importing pyarrow costs more than the read). Layout:
+# 8 bytes magic, 8 bytes header length, a JSON header (the parquet file's identity, row count,
+# column names, per stored column its dtype and byte offset), then the arrays, 64-byte aligned.
+# The sidecar is a cache: it is rewritten with every upsert under the table's lock, is used only
+# while the identity it records (inode, size, mtime, hash of the parquet footer) matches the
+# parquet file, and is rebuilt from the parquet file when stale.
+
+_MAGIC = b"CALNASC1"
+_SIDECAR_VERSION = 1
+_CODED = ("space", "dataset", "source")  # string columns stored as uint8 codes + labels
+_STORED = {"int64": "<i8", "float64": "<f8", "bool": "|b1"}
+
+
+def sidecar_path(parquet: Path) -> Path:
+    """The sidecar file of a parquet table (``computed.parquet`` -> ``computed.npcols``)."""
+    return parquet.with_suffix(".npcols")
+
+
+def _parquet_identity(fh: Any) -> dict[str, Any]:
+    """Inode, size, mtime and a hash of the footer of an open parquet file."""
+    st = os.fstat(fh.fileno())
+    fh.seek(-8, os.SEEK_END)
+    tail = fh.read(8)
+    length = int.from_bytes(tail[:4], "little")
+    if tail[4:] != b"PAR1" or length + 8 > st.st_size:
+        raise ValueError("not a parquet file (bad footer)")
+    fh.seek(-(length + 8), os.SEEK_END)
+    footer = fh.read(length + 8)
+    return {
+        "ino": st.st_ino,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "footer": hashlib.sha256(footer).hexdigest(),
+    }
+
+
+def _sidecar_array(name: str, values: Any) -> tuple[np.ndarray, list[str] | None] | None:
+    """The stored form of one column, or None when the sidecar leaves it to the parquet file."""
+    kind = column_spec(name).dtype
+    arr = np.asarray(values)
+    if kind in _STORED:
+        # an int column with missing values arrives as float or object: not stored
+        if arr.dtype.kind not in ("iub" if kind != "float64" else "iufb"):
+            return None
+        return np.ascontiguousarray(arr, dtype=_STORED[kind]), None
+    if name in _CODED and arr.dtype.kind in "OUT":
+        labels, codes = np.unique(arr.astype(str), return_inverse=True)
+        if len(labels) > 255:
+            return None
+        return codes.astype(np.uint8).ravel(), [str(v) for v in labels]
+    return None
+
+
+def _write_sidecar(
+    target: Path, identity: dict[str, Any], names: list[str], arrays: dict[str, Any], rows: int
+) -> None:
+    stored: dict[str, tuple[np.ndarray, list[str] | None]] = {}
+    for name in names:
+        got = _sidecar_array(name, arrays[name])
+        if got is not None:
+            stored[name] = got
+    columns: dict[str, dict[str, Any]] = {}
+    offset = 0
+    for name, (arr, labels) in stored.items():
+        entry: dict[str, Any] = {"dtype": arr.dtype.str, "offset": offset}
+        if labels is not None:
+            entry["labels"] = labels
+        columns[name] = entry
+        offset += -(-arr.nbytes // 64) * 64
+    header = {
+        "version": _SIDECAR_VERSION,
+        "parquet": identity,
+        "rows": rows,
+        "names": names,
+        "columns": columns,
+        "data_bytes": offset,
+    }
+    raw = json.dumps(header).encode()
+    start = -(-(16 + len(raw)) // 64) * 64  # data begins 64-byte aligned
+    with open(target, "wb") as fh:
+        fh.write(_MAGIC + len(raw).to_bytes(8, "little") + raw)
+        fh.write(b"\0" * (start - 16 - len(raw)))
+        for arr, _ in stored.values():
+            fh.write(arr.tobytes())
+            pad = -(-arr.nbytes // 64) * 64 - arr.nbytes
+            fh.write(b"\0" * pad)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _rebuild_sidecar(path: Path) -> bool:
+    """Write the sidecar of ``path`` from the parquet file itself (caller holds the lock)."""
+    import pyarrow.parquet as pq
+
+    side = sidecar_path(path)
+    tmp = side.with_name(f".{side.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(path, "rb") as fh:  # identity and data of the same open file
+            identity = _parquet_identity(fh)
+            fh.seek(0)
+            table = pq.read_table(fh)
+        names = table.column_names
+        arrays = {c: table.column(c).to_numpy(zero_copy_only=False) for c in names}
+        _write_sidecar(tmp, identity, names, arrays, table.num_rows)
+        os.replace(tmp, side)
+        return True
+    except (OSError, ValueError):
+        return False
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+class Sidecar:
+    """The numeric columns of one parquet table, memory-mapped from its ``.npcols`` file.
+
+    :meth:`open` returns None unless the sidecar exists, is intact and records the identity of
+    the parquet file as it is now; the mapping then pins that generation of the table (a later
+    upsert replaces the files, not what is mapped).
+
+    Example:
+        >>> side = Sidecar.open(store.path_for("tss", "cifar10", "computed"))   # doctest: +SKIP
+        >>> side.read("acc")[:2]                                                # doctest: +SKIP
+        array([0.84, 0.93])
+    """
+
+    def __init__(self, path: Path, buf: Any, header: dict[str, Any], start: int):
+        self.path = path
+        self._buf = buf
+        self._start = start
+        self.rows: int = header["rows"]
+        self.names: tuple[str, ...] = tuple(header["names"])
+        self._columns: dict[str, dict[str, Any]] = header["columns"]
+
+    @classmethod
+    def open(cls, parquet: Path) -> Sidecar | None:
+        """The fresh sidecar of ``parquet``, or None (absent, corrupt, or stale)."""
+        import mmap
+
+        side = sidecar_path(Path(parquet))
+        try:
+            with open(side, "rb") as fh:
+                head = fh.read(16)
+                if len(head) != 16 or head[:8] != _MAGIC:
+                    return None
+                length = int.from_bytes(head[8:], "little")
+                header = json.loads(fh.read(length))
+                start = -(-(16 + length) // 64) * 64
+                if header.get("version") != _SIDECAR_VERSION:
+                    return None
+                if os.fstat(fh.fileno()).st_size < start + header["data_bytes"]:
+                    return None  # truncated
+                buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            # checked after the sidecar is opened: a writer that replaced both files since then
+            # makes this fail, so the mapped sidecar is never newer than the parquet checked
+            with open(parquet, "rb") as fh:
+                if _parquet_identity(fh) != header["parquet"]:
+                    return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return cls(side, buf, header, start)
+
+    def has(self, name: str) -> bool:
+        """Whether column ``name`` is stored here (else read it from the parquet file)."""
+        return name in self._columns
+
+    def read(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Rows ``start:stop`` of column ``name`` (a copy; string columns decoded to str)."""
+        entry = self._columns[name]
+        dtype = np.dtype(entry["dtype"])
+        stop = self.rows if stop is None else min(stop, self.rows)
+        start = max(0, min(start, stop))
+        offset = self._start + entry["offset"] + start * dtype.itemsize
+        arr = np.frombuffer(self._buf, dtype=dtype, count=stop - start, offset=offset)
+        if "labels" in entry:
+            return np.asarray(entry["labels"], dtype=object)[arr]
+        return arr.astype(dtype.newbyteorder("="), copy=True)

@@ -19,7 +19,9 @@ column says where a row's values came from (``"official+computed"`` when they ca
 filled from its isomorphism-class representative (``bench.spaces`` ``representatives()``) when the
 source holds that one, and the ``copied`` column says so.
 
-Opening and querying never imports torch.
+Opening and querying never imports torch, nor pandas (only the methods that return a
+DataFrame import it), nor, when the store's sidecars are fresh, pyarrow: a new process answers
+a query with numpy alone (see ``bench.store.Sidecar``).
 
 Example:
     >>> from bench.api import Benchmark
@@ -31,15 +33,14 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import pyarrow.parquet as pq
 
 from bench.schema import (
     DATASETS,
@@ -50,7 +51,10 @@ from bench.schema import (
     direction,
 )
 from bench.spaces import SPACES, get_space
-from bench.store import Store, TableInfo, default_path
+from bench.store import Sidecar, Store, TableInfo, _parquet_identity, default_path
+
+if TYPE_CHECKING:  # imported lazily: a query needs numpy only
+    import pandas as pd
 
 __all__ = ["Benchmark", "MissingEntry", "NATSBench", "create", "DEMO_DIR"]
 
@@ -75,41 +79,172 @@ def _value_column(name: str) -> bool:
 
 
 class _Table:
-    """One readable parquet file of one (space, dataset, source); metadata is read lazily."""
+    """One readable parquet file of one (space, dataset, source); metadata is read lazily.
+
+    A store table is read from its sidecar (numpy, memory-mapped) when that is fresh; a stale
+    or absent sidecar is rebuilt when no writer holds the table's lock, else the parquet file
+    is read with pyarrow. Embedded (demo) tables are always read with pyarrow.
+    """
 
     def __init__(
-        self, space: str, dataset: str, source: str, path: Path, *, embedded: bool = False
+        self,
+        space: str,
+        dataset: str,
+        source: str,
+        path: Path,
+        *,
+        embedded: bool = False,
+        store: Store | None = None,
     ):
         self.space, self.dataset, self.source, self.path = space, dataset, source, path
         self.embedded = embedded
+        self.store = store
         self._columns: tuple[str, ...] | None = None
-        self._index: pd.DataFrame | None = None
+        self._index: dict[str, np.ndarray] | None = None
+        self._side: Sidecar | None = None
+        self._side_checked = False
+
+    @property
+    def sidecar(self) -> Sidecar | None:
+        """The fresh sidecar (opened once: it pins one generation of the table), or None."""
+        if not self._side_checked:
+            self._side_checked = True
+            if not self.embedded:
+                self._side = Sidecar.open(self.path)
+                # stale or absent (a crash between renames, an older calnas): rebuild it unless
+                # a writer holds the lock, then the parquet file is read instead
+                stale = self._side is None and self.store is not None and self.path.is_file()
+                if stale and self.store.rebuild_sidecar(
+                    self.space, self.dataset, self.source, wait=False
+                ):
+                    self._side = Sidecar.open(self.path)
+        return self._side
 
     @property
     def columns(self) -> tuple[str, ...]:
         if self._columns is None:
-            self._columns = tuple(pq.read_schema(self.path).names)
+            side = self.sidecar
+            if side is not None:
+                self._columns = side.names
+            else:
+                import pyarrow.parquet as pq
+
+                self._columns = tuple(pq.read_schema(self.path).names)
         return self._columns
 
     @property
     def rows(self) -> int:
-        return len(self.index) if self.embedded else pq.read_metadata(self.path).num_rows
+        if self.embedded:
+            return len(self.index["config"])
+        side = self.sidecar
+        if side is not None:
+            return side.rows
+        import pyarrow.parquet as pq
+
+        return pq.read_metadata(self.path).num_rows
 
     @property
-    def index(self) -> pd.DataFrame:
+    def index(self) -> dict[str, np.ndarray]:
         """The small integer columns of every row (hp, epoch, config, seed, copied), cached."""
         if self._index is None:
-            self._index = self.read(["hp", "epoch", "config", "seed", "copied"])
+            index = self.arrays(["hp", "epoch", "config", "seed", "copied"])
+            n = len(index["config"])
+            index.setdefault("seed", np.full(n, -1, dtype=np.int64))
+            index.setdefault("copied", np.zeros(n, dtype=bool))
+            self._index = index
         return self._index
 
+    def arrays(
+        self,
+        columns: Sequence[str],
+        *,
+        hp: int | None = None,
+        epoch: int | None = None,
+        seed: int | None = None,
+        config: int | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Columns (those the table has) of the rows matching the given key values."""
+        present = [c for c in dict.fromkeys(columns) if c in self.columns]
+        where = {"hp": hp, "epoch": epoch, "seed": seed, "config": config}
+        where = {k: int(v) for k, v in where.items() if v is not None}
+        side = self.sidecar
+        if side is not None and all(side.has(c) for c in present):
+            return self._from_sidecar(side, present, where)
+        import pyarrow.parquet as pq
+
+        extra = ["space", "dataset"] if self.embedded else []
+        read = [c for c in dict.fromkeys([*present, *extra]) if c in self.columns]
+        filters = [(k, "=", v) for k, v in where.items()] or None
+        table = pq.read_table(self.path, columns=read, filters=filters)
+        out = {c: table.column(c).to_numpy(zero_copy_only=False) for c in read}
+        if self.embedded:  # one demo file may hold several spaces and datasets
+            keep = (out["space"] == self.space) & (out["dataset"] == self.dataset)
+            out = {c: out[c][keep] for c in present}
+        return out
+
+    def _from_sidecar(
+        self, side: Sidecar, present: list[str], where: dict[str, int]
+    ) -> dict[str, np.ndarray]:
+        if not where:
+            return {c: side.read(c) for c in present}
+        index = self.index
+        mask = np.ones(side.rows, dtype=bool)
+        for k, v in where.items():
+            mask &= index[k] == v
+        rows = np.flatnonzero(mask)
+        if rows.size and rows[-1] - rows[0] + 1 == rows.size:
+            # rows are sorted by (hp, epoch, config, seed): a selection is usually one run
+            lo, hi = int(rows[0]), int(rows[-1]) + 1
+            return {c: side.read(c, lo, hi) for c in present}
+        return {c: side.read(c)[rows] for c in present}
+
     def read(self, columns: Sequence[str], filters: Any = None) -> pd.DataFrame:
+        """The columns as a DataFrame (pyarrow ``filters``), for callers that want one."""
+        import pandas as pd
+        import pyarrow.parquet as pq
+
+        if filters is None:
+            return pd.DataFrame(self.arrays(columns))
         extra = ["space", "dataset"] if self.embedded else []
         present = [c for c in dict.fromkeys([*columns, *extra]) if c in self.columns]
         frame = pq.read_table(self.path, columns=present, filters=filters).to_pandas()
-        if self.embedded:  # one demo file may hold several spaces and datasets
+        if self.embedded:
             keep = (frame["space"] == self.space) & (frame["dataset"] == self.dataset)
             frame = frame.loc[keep, [c for c in present if c not in extra or c in columns]]
         return frame
+
+
+def _group_mean(config: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted unique configs, per-config NaN-skipping mean of ``values`` (rows, k)).
+
+    Sums in row order with Kahan compensation, as pandas' ``groupby().mean()`` does, so the
+    means are the ones pandas gives, bit for bit.
+    """
+    uniq, inverse = np.unique(config, return_inverse=True)
+    inverse = inverse.ravel()
+    g, k = len(uniq), values.shape[1]
+    # rank of each row inside its group, in row order: groups are updated one rank at a time
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(g))
+    rank = np.empty(len(inverse), dtype=np.int64)
+    rank[order] = np.arange(len(inverse)) - starts[inverse[order]]
+    total = np.zeros((g, k))
+    comp = np.zeros((g, k))
+    count = np.zeros((g, k))
+    for r in range(int(rank.max()) + 1 if len(rank) else 0):
+        at = rank == r
+        grp = inverse[at]
+        val = values[at]
+        ok = ~np.isnan(val)
+        y = np.where(ok, val - comp[grp], 0.0)
+        t = total[grp] + y
+        c = np.where(ok, (t - total[grp]) - y, comp[grp])
+        comp[grp] = np.where(np.isnan(c), 0.0, c)
+        total[grp] = np.where(ok, t, total[grp])
+        count[grp] += ok
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.where(count > 0, count, 1), np.nan)
+    return uniq, mean
 
 
 class _Slice:
@@ -121,9 +256,7 @@ class _Slice:
 
     def __init__(self, table: _Table, hp: int, epoch: int, seed: int | None):
         self.table, self.hp, self.epoch = table, hp, epoch
-        self.filters: list[tuple[str, str, int]] = [("hp", "=", hp), ("epoch", "=", epoch)]
-        if seed is not None:
-            self.filters.append(("seed", "=", int(seed)))
+        self.seed = None if seed is None else int(seed)
         self.sp = get_space(table.space)
         self.available = [c for c in table.columns if _value_column(c)]
         self._columns: dict[str, np.ndarray] = {}
@@ -131,16 +264,15 @@ class _Slice:
         mask = (index["hp"] == hp) & (index["epoch"] == epoch)
         if seed is not None:
             mask &= index["seed"] == int(seed)
-        meta = index.loc[mask]
         n = self.sp.size
-        config = meta["config"].to_numpy(dtype=np.int64)
+        config = index["config"][mask].astype(np.int64)
         self.empty = len(config) == 0
         self.present = np.zeros(n, dtype=bool)
         self.present[config] = True
         self.copied = np.zeros(n, dtype=bool)
         # a config with several rows (seeds) is a copy only if every row is one
         self.copied[config] = True
-        np.logical_and.at(self.copied, config, meta["copied"].to_numpy(dtype=bool))
+        np.logical_and.at(self.copied, config, index["copied"][mask].astype(bool))
         self.fill = np.zeros(n, dtype=bool)
         # isomorphic copies of the representative's values (the class table is built only when
         # some index is absent: it costs a few hundred ms)
@@ -155,14 +287,15 @@ class _Slice:
         wanted = [c for c in dict.fromkeys(names) if c in self.available and c not in self._columns]
         if not wanted:
             return
-        frame = self.table.read(["config", *wanted], filters=self.filters)
-        config = frame["config"].to_numpy(dtype=np.int64)
+        got = self.table.arrays(["config", *wanted], hp=self.hp, epoch=self.epoch, seed=self.seed)
+        config = got["config"].astype(np.int64)
+        values = {c: _floats(got[c]) for c in wanted}
         if len(np.unique(config)) != len(config):  # several seeds: their mean
-            frame = frame.groupby("config", sort=True)[wanted].mean().reset_index()
-            config = frame["config"].to_numpy(dtype=np.int64)
+            config, means = _group_mean(config, np.stack([values[c] for c in wanted], axis=1))
+            values = {c: means[:, i] for i, c in enumerate(wanted)}
         for c in wanted:
             arr = np.full(self.sp.size, np.nan)
-            arr[config] = frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            arr[config] = values[c]
             if self.fill.any():
                 arr[self.fill] = arr[self.reps[self.fill]]
             self._columns[c] = arr
@@ -172,6 +305,13 @@ class _Slice:
             return None
         self.load([name])
         return self._columns[name]
+
+
+def _floats(values: np.ndarray) -> np.ndarray:
+    """A value column as float64 with NaN for missing (pyarrow gives None in object arrays)."""
+    if values.dtype == object:
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return values.astype(np.float64, copy=False)
 
 
 class _Resolved:
@@ -244,7 +384,7 @@ class Benchmark:
         self.demo_dir = demo_dir
         self.default_space = space
         self._tables: dict[tuple[str, str, str], _Table] | None = None
-        self._epochs: dict[tuple[str, str, str], pd.DataFrame] = {}
+        self._epochs: dict[tuple[str, str, str], np.ndarray] = {}
         self._slices: dict[tuple[Any, ...], _Slice | None] = {}
         self._resolved: dict[tuple[Any, ...], _Resolved] = {}
         self._facades: dict[str, NATSBench] = {}
@@ -284,15 +424,16 @@ class Benchmark:
             tables: dict[tuple[str, str, str], _Table] = {}
             if self.demo_dir is not None and self.demo_dir.is_dir():
                 for path in sorted(self.demo_dir.glob("*.parquet")):
-                    ids = pq.read_table(path, columns=["space", "dataset"]).to_pandas()
-                    for space, dataset in ids.drop_duplicates().itertuples(index=False):
+                    for space, dataset in _embedded_pairs(path):
                         tables[(space, dataset, "demo")] = _Table(
                             space, dataset, "demo", path, embedded=True
                         )
             # the file names say which tables exist: no file is opened until it is queried
             for path in sorted((self.store.root / "tables").glob("*/*/*.parquet")):
                 space, dataset, source = path.parent.parent.name, path.parent.name, path.stem
-                tables[(space, dataset, source)] = _Table(space, dataset, source, path)
+                tables[(space, dataset, source)] = _Table(
+                    space, dataset, source, path, store=self.store
+                )
             self._tables = tables
         return self._tables
 
@@ -339,11 +480,13 @@ class Benchmark:
         return [source]
 
     # -- fidelities ----------------------------------------------------------------------------
-    def _schedule(self, table: _Table) -> pd.DataFrame:
+    def _schedule(self, table: _Table) -> np.ndarray:
+        """The (hp, epoch) pairs a table holds, sorted, as an (k, 2) int array."""
         key = (table.space, table.dataset, table.source)
         if key not in self._epochs:
-            frame = table.index[["hp", "epoch"]].drop_duplicates()
-            self._epochs[key] = frame.sort_values(["hp", "epoch"]).reset_index(drop=True)
+            index = table.index
+            pairs = np.stack([index["hp"], index["epoch"]], axis=1).astype(np.int64)
+            self._epochs[key] = np.unique(pairs.reshape(-1, 2), axis=0)
         return self._epochs[key]
 
     def epochs(
@@ -360,30 +503,30 @@ class Benchmark:
         for src in self._select_sources(space, dataset, source):
             sched = self._schedule(self.tables()[(space, dataset, src)])
             if hp is not None:
-                sched = sched[sched["hp"] == int(hp)]
-            found.update(int(e) for e in sched["epoch"])
+                sched = sched[sched[:, 0] == int(hp)]
+            found.update(int(e) for e in sched[:, 1])
         return sorted(found)
 
     def hps(self, space: str, dataset: str, source: str | None = None) -> list[int]:
         """Sorted training-schedule lengths (hp) available for (space, dataset)."""
         found: set[int] = set()
         for src in self._select_sources(space, dataset, source):
-            found.update(int(h) for h in self._schedule(self.tables()[(space, dataset, src)])["hp"])
+            found.update(int(h) for h in self._schedule(self.tables()[(space, dataset, src)])[:, 0])
         return sorted(found)
 
     @staticmethod
-    def _pick(sched: pd.DataFrame, hp: int | None, epoch: int | None) -> tuple[int, int] | None:
+    def _pick(sched: np.ndarray, hp: int | None, epoch: int | None) -> tuple[int, int] | None:
         """The (hp, epoch) a source answers a request with, or None when it cannot."""
         if hp is not None:
-            sched = sched[sched["hp"] == hp]
+            sched = sched[sched[:, 0] == hp]
         if epoch is not None:
-            sched = sched[sched["epoch"] == epoch]
-        if sched.empty:
+            sched = sched[sched[:, 1] == epoch]
+        if len(sched) == 0:
             return None
-        best_hp = int(sched["hp"].max())
+        best_hp = int(sched[:, 0].max())
         if epoch is not None:
             return best_hp, int(epoch)
-        epochs = sched.loc[sched["hp"] == best_hp, "epoch"]
+        epochs = sched[sched[:, 0] == best_hp, 1]
         final = best_hp if (epochs == best_hp).any() else int(epochs.max())
         return best_hp, final
 
@@ -459,10 +602,8 @@ class Benchmark:
             dtype=object,
         )
 
-    def _row_sources(
-        self, res: _Resolved, names: Sequence[str]
-    ) -> tuple[np.ndarray, pd.CategoricalDtype]:
-        """Per config, a code of the sources its ``names`` values come from (cached)."""
+    def _row_sources(self, res: _Resolved, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per config, a code into labels of the sources its ``names`` values come from (cached)."""
         key = ("row-sources", tuple(names))
         cached = res.cache.get(key)
         if cached is None:
@@ -471,8 +612,7 @@ class Benchmark:
                 o = res.origin(m).astype(np.int64)
                 mask |= np.where(o >= 0, np.left_shift(1, np.maximum(o, 0)), 0)
             uniq, codes = np.unique(mask, return_inverse=True)
-            dtype = pd.CategoricalDtype(pd.Index(self._source_names(res, uniq), dtype=object))
-            cached = res.cache[key] = (codes.ravel(), dtype)
+            cached = res.cache[key] = (codes.ravel(), self._source_names(res, uniq))
         return cached
 
     # -- queries -------------------------------------------------------------------------------
@@ -510,7 +650,7 @@ class Benchmark:
         return {
             "index": index,
             "arch": arch,
-            "source": labels.categories[codes[index]],
+            "source": str(labels[codes[index]]),
             "hp": int(res.hp[index]),
             "epoch": int(res.epoch[index]),
             "copied": bool(res.copied[index]),
@@ -550,13 +690,18 @@ class Benchmark:
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             bad = idx[(idx < 0) | (idx >= n)][0]
             raise ValueError(f"arch index {bad} is out of range; accepted: 0 <= index < {n}")
+        import pandas as pd
+
         res = self._resolve(space, dataset, source, hp, epoch, seed)
         names = self._metrics(res, metrics, f"{space}/{dataset}")
         out: dict[str, Any] = {"config": idx}
         if arch:
             out["arch"] = pd.Categorical.from_codes(idx, dtype=_arch_dtype(space))
         codes, labels = self._row_sources(res, names)
-        out["source"] = pd.Categorical.from_codes(codes[idx], dtype=labels)
+        key = ("source-dtype", tuple(names))
+        if key not in res.cache:
+            res.cache[key] = pd.CategoricalDtype(pd.Index(labels, dtype=object))
+        out["source"] = pd.Categorical.from_codes(codes[idx], dtype=res.cache[key])
         out["hp"] = res.hp[idx]
         out["epoch"] = res.epoch[idx]
         out["copied"] = res.copied[idx]
@@ -729,6 +874,54 @@ class Benchmark:
         return self.nats(space).get_more_info(index, dataset, iepoch, hp, is_random)
 
 
+def _cache_dir() -> Path:
+    """Per-user cache directory (``$XDG_CACHE_HOME/calnas``, else ``~/.cache/calnas``)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base).expanduser() if base else Path.home() / ".cache") / "calnas"
+
+
+def _embedded_pairs(path: Path) -> list[tuple[str, str]]:
+    """The (space, dataset) pairs an embedded parquet file holds, in order of appearance.
+
+    Cached in the user's cache directory, keyed by the file's identity (inode, size, mtime,
+    footer hash), so that opening a benchmark does not import pyarrow to learn that the demo
+    table holds nothing for the queried dataset. A cache that cannot be written is skipped.
+    """
+    cache = _cache_dir() / "embedded-tables.json"
+    try:
+        with open(path, "rb") as fh:
+            identity = _parquet_identity(fh)
+    except (OSError, ValueError):
+        identity = None
+    entries: dict[str, Any] = {}
+    try:
+        entries = json.loads(cache.read_text())
+        entry = entries.get(str(path))
+        if identity is not None and entry and entry.get("identity") == identity:
+            return [(str(s), str(d)) for s, d in entry["pairs"]]
+    except (OSError, ValueError, AttributeError, TypeError):
+        entries = {}
+    import pyarrow.parquet as pq
+
+    ids = pq.read_table(path, columns=["space", "dataset"])
+    pairs = list(
+        dict.fromkeys(
+            zip(ids.column("space").to_pylist(), ids.column("dataset").to_pylist(), strict=True)
+        )
+    )
+    if identity is not None:
+        entries = entries if isinstance(entries, dict) else {}
+        entries[str(path)] = {"identity": identity, "pairs": pairs}
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(entries))
+            os.replace(tmp, cache)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+    return pairs
+
+
 def _resolve_arch(space: str, arch_or_index: str | int) -> tuple[int, str]:
     """(index, arch) of one architecture without building the whole string table (cold start)."""
     sp = get_space(space)
@@ -742,6 +935,8 @@ def _resolve_arch(space: str, arch_or_index: str | int) -> tuple[int, str]:
 
 def _arch_dtype(space: str) -> pd.CategoricalDtype:
     """All arch strings of ``space`` as a categorical dtype: code == NATS index."""
+    import pandas as pd
+
     cache = _ARCH_DTYPES.get(space)
     if cache is None:
         categories = pd.Index(get_space(space).archs(), dtype=object)
@@ -839,9 +1034,9 @@ class NATSBench:
             picked = self.bench._pick(self.bench._schedule(table), hp, epoch)
             if picked is None:
                 continue
-            filters = [("config", "=", int(index)), ("hp", "=", picked[0])]
-            filters.append(("epoch", "=", picked[1]))
-            found.update(int(s) for s in table.read(["seed"], filters=filters)["seed"])
+            got = table.arrays(["seed", "config"], hp=picked[0], epoch=picked[1], config=int(index))
+            seeds = got.get("seed", np.full(len(got.get("config", [])), -1))
+            found.update(int(s) for s in seeds)
         return sorted(found)
 
     def get_more_info(

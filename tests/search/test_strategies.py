@@ -56,3 +56,65 @@ def test_exhaustive_visits_each_tss_class_once():
     assert len(sampler.candidates) == 6466
     reps = {space.representative(space.from_params(c)) for c in sampler.candidates}
     assert len(reps) == 6466
+
+
+def _tss_study(sampler, n_trials, objective=None):
+    space = get_space("tss")
+    names, choices = space.param_names(), space.param_space()
+    reps = space.representatives()
+    codes = space.encode_all("ops")
+
+    def two_objectives(trial):
+        params = {n: trial.suggest_categorical(n, choices[n]) for n in names}
+        idx = int(reps[space.index(space.from_params(params))])
+        # a cheap two-objective problem with a real front: op sums pull in opposite directions
+        return float(codes[idx].sum()), float((codes[idx] == 0).sum())
+
+    study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler)
+    study.optimize(objective or two_objectives, n_trials=n_trials)
+    return study, space
+
+
+def test_pls_never_repeats_a_class_and_mutates_the_front_by_one_edge():
+    sampler = make_sampler("pls:n_startup=8,p_random=0.0", get_space("tss"), seed=2)
+    study, space = _tss_study(sampler, 80)
+    reps = [space.representative(space.from_params(t.params)) for t in study.trials]
+    assert len(set(reps)) == len(reps)  # no isomorphism class queried twice
+    for t in study.trials[8:]:
+        # past the random start, a child is one edge away from an earlier trial (a member of the
+        # front, or of a later layer once the front's neighbours are used up): classes compared
+        child = space.representative(space.from_params(t.params))
+        neigh = set()
+        for b in study.trials[: t.number]:
+            r = space.representative(space.from_params(b.params))
+            neigh |= {space.representative(a) for a in space.neighbours(r)}
+        assert child in neigh
+
+
+def test_pls_same_seed_same_trials_and_bad_parameters():
+    a, _ = _tss_study(make_sampler("pls", get_space("tss"), seed=5), 30)
+    b, _ = _tss_study(make_sampler("pls", get_space("tss"), seed=5), 30)
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    bad_specs = [
+        ("pls:n_startup=0", "n_startup"),
+        ("pls:p_random=2", "p_random"),
+        ("pls:weights='x'", "weights"),
+        ("pls:startup='gp'", "startup"),
+    ]
+    for bad, match in bad_specs:
+        with pytest.raises(ValueError, match=match):
+            make_sampler(bad, get_space("tss"))
+
+
+def test_pls_tpe_start_and_sss():
+    study, space = _tss_study(make_sampler("pls:startup='tpe',n_startup=15", get_space("tss"),
+                                           seed=0), 30)  # fmt: skip
+    reps = {space.representative(space.from_params(t.params)) for t in study.trials}
+    assert len(reps) == 30
+    sss = get_space("sss")
+    s = make_sampler("pls", sss, seed=0)
+    st = optuna.create_study(sampler=s)
+    st.optimize(lambda t: sum(t.suggest_categorical(n, c) for n, c in sss.param_space().items()),
+                n_trials=40)  # fmt: skip
+    assert len({tuple(t.params.values()) for t in st.trials}) == 40
+    assert st.best_value <= 8 * 5 + 8 * 3  # local search walks down towards the smallest widths

@@ -95,6 +95,8 @@ class _Problem:
     signal_epoch: int | None = None
     final_epoch: int | None = None
     predicted: bool = False
+    compute: Any = None  # bench.evaluate.ComputeConfig for backend="compute"
+    bench_root: str | None = None  # the store the compute backend reads and writes
 
     def row(self, columns: Mapping[str, np.ndarray], index: int) -> dict[str, float] | None:
         vals = {c: float(a[index]) for c, a in columns.items()}
@@ -155,6 +157,7 @@ def run_search(
     surrogate: Any = None,
     hcs_beta: float = 1.0,
     max_repeats: int = 1000,
+    compute: Any = None,
 ) -> SearchResult:
     """Search ``space``/``dataset`` for ``objectives`` with ``strategy`` and score the result.
 
@@ -182,6 +185,12 @@ def run_search(
             fit one on the table.
         hcs_beta: beta of HCS (objective ``hcs`` and the pick).
         max_repeats: stop after this many consecutive trials that found nothing new.
+        compute: for ``backend="compute"``: a ``bench.evaluate.ComputeConfig`` or a dict of its
+            fields (``epochs``, ``fidelities``, ``batch_size``, ``C``, ``N``, ``data_root``,
+            ``device``, ``seed``, ...); default ``ComputeConfig(space, dataset)`` (NATS's
+            12-epoch schedule). The search answers from the store's rows measured with exactly
+            this protocol (its source, ``hp`` = epochs, seed; final epoch) and trains, measures
+            and upserts the missing ones; the clock charges each one's measured train time.
 
     Returns:
         A :class:`SearchResult`; ``result.report`` holds space, dataset, objectives, strategy,
@@ -206,9 +215,14 @@ def run_search(
         raise ValueError(f"max_repeats must be a positive integer, got {max_repeats!r}")
 
     bm = _open_bench(bench)
-    problem = _load_problem(
-        bm, sp.name, dataset, objs, cons, backend, source, proxy_epoch, surrogate, seed
-    )
+    if backend == "compute":
+        problem = _load_compute_problem(bm, sp.name, dataset, objs, cons, source, compute)
+    else:
+        if compute is not None:
+            raise ValueError("compute= configures backend='compute' only")
+        problem = _load_problem(
+            bm, sp.name, dataset, objs, cons, backend, source, proxy_epoch, surrogate, seed
+        )
     if budget_seconds is not None and problem.cost is None:
         raise ValueError(
             f"the {sp.name}/{dataset} table has no train_time_s column, so a simulated-time "
@@ -238,6 +252,9 @@ def run_search(
             for fut in futures:
                 fut.result()
     study = optuna.load_study(study_name=study_name, storage=store)
+    if backend == "compute":
+        # the workers added rows to the store: score against everything measured now
+        problem = _load_compute_problem(bm, sp.name, dataset, objs, cons, source, problem.compute)
     return _build_result(study, problem, cfg, backend, storage, workers)
 
 
@@ -420,8 +437,6 @@ def _load_problem(
         signal = _surrogate_signal(bm, sp, dataset, needed, source, surrogate, seed, reps)
         signal.update({c: final[c] for c in extras})
         predicted = True
-    elif backend == "compute":
-        _check_compute()
     return _Problem(space, dataset, objs, cons, reps, signal, final, cost, curves,
                     signal_epoch, final_epoch, predicted)  # fmt: skip
 
@@ -486,13 +501,128 @@ def _surrogate_signal(
     return out
 
 
-def _check_compute() -> None:
-    # bench.evaluate landed after this layer; calling it for missing rows is not wired yet, and
-    # answering from the table alone would pass the table backend off as computation.
-    raise ValueError(
-        "the compute backend is not wired to bench.evaluate yet; compute the rows with "
-        "`calnas bench compute` and search them with --backend table"
-    )
+def _compute_config(space: str, dataset: str, compute: Any) -> Any:
+    """The ComputeConfig of a compute-backend search (checked against space and dataset)."""
+    from bench.evaluate import ComputeConfig
+
+    if compute is None:
+        return ComputeConfig(space, dataset)
+    if isinstance(compute, ComputeConfig):
+        cfg = compute
+    elif isinstance(compute, Mapping):
+        fields = {k: v for k, v in compute.items() if k not in ("space", "dataset")}
+        try:
+            cfg = ComputeConfig(space, dataset, **fields)
+        except TypeError as err:
+            raise ValueError(f"compute: bad ComputeConfig fields {sorted(fields)}: {err}") from None
+    else:
+        raise ValueError(
+            "compute must be a bench.evaluate.ComputeConfig or a dict, "
+            f"got {type(compute).__name__}"
+        )
+    if get_space(cfg.space).name != space or cfg.dataset != dataset:
+        raise ValueError(
+            f"compute config is for {cfg.space}/{cfg.dataset}, the search for {space}/{dataset}"
+        )
+    if cfg.weights is not None:
+        raise ValueError("the compute backend trains networks; a weights archive is not used here")
+    return cfg
+
+
+def _load_compute_problem(
+    bm: Any,
+    space: str,
+    dataset: str,
+    objs: list[Objective],
+    cons: list[Constraint],
+    source: str | None,
+    compute: Any,
+) -> _Problem:
+    """Arrays of the rows measured with the compute protocol (NaN where none is stored yet)."""
+    from bench.schema import check_columns
+
+    ccfg = _compute_config(space, dataset, compute)
+    if source is not None and source != ccfg.source:
+        raise ValueError(
+            f"the compute backend reads and writes source {ccfg.source!r}, not {source!r}"
+        )
+    store = getattr(bm, "store", None)
+    if store is None:
+        raise ValueError("the compute backend needs a store to write to: give bench=PATH")
+    sp = get_space(space)
+    needed = objective_columns(objs, cons)
+    check_columns(needed)  # a name no computation can produce fails before any training
+    extras = [c for c in ("acc", HCS_ECE) if c not in needed]
+    cols = needed + extras
+    frame = _computed_rows(store, ccfg)
+    final = {c: np.full(sp.size, np.nan) for c in cols}
+    cost = np.full(sp.size, np.nan)
+    if len(frame):
+        _check_computed_columns(frame, needed, ccfg)
+        idx = frame["config"].to_numpy(dtype=np.int64)
+        for c in cols:
+            if c in frame.columns:
+                final[c][idx] = frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+        cost[idx] = frame["train_time_s"].to_numpy(dtype=np.float64, na_value=np.nan)
+    reps = sp.representatives().copy() if sp.name == "tss" else np.arange(sp.size)
+    final = {c: a[reps] for c, a in final.items()}
+    return _Problem(space, dataset, objs, cons, reps, final, final, cost[reps], [], ccfg.epochs,
+                    ccfg.epochs, False, ccfg, str(store.root))  # fmt: skip
+
+
+def _computed_rows(store: Any, ccfg: Any, config: int | None = None):
+    """Final-epoch rows of the compute protocol (its source, hp, seed) in the store."""
+    import pandas as pd
+
+    filters = [("hp", "==", ccfg.hp), ("epoch", "==", ccfg.epochs), ("seed", "==", ccfg.seed)]
+    if config is not None:
+        filters.append(("config", "==", int(config)))
+    try:
+        frame = store.read(get_space(ccfg.space).name, ccfg.dataset, ccfg.source, filters=filters)
+    except FileNotFoundError:
+        return pd.DataFrame({"config": pd.Series(dtype=np.int64)})
+    return frame.drop_duplicates("config", keep="last")
+
+
+def _check_computed_columns(frame: Any, needed: list[str], ccfg: Any) -> None:
+    absent = [c for c in needed if c not in frame.columns or frame[c].isna().all()]
+    if absent:
+        raise ValueError(
+            f"unknown metric {', '.join(map(repr, absent))}: the compute pipeline does not "
+            f"measure it for {ccfg.space}/{ccfg.dataset}"
+        )
+
+
+def _compute_row(problem: _Problem, rep: int) -> dict[str, float]:
+    """Train and measure architecture ``rep`` with the compute protocol, store it, return its row.
+
+    Another process computing the same class holds its claim: wait for its rows (a claim of a
+    dead process is taken over by ``bench.evaluate.compute``).
+    """
+    import time
+
+    from bench.evaluate import compute, merge_journal
+    from bench.store import Store
+
+    ccfg = problem.compute
+    store = Store(problem.bench_root)
+    needed = objective_columns(problem.objectives, problem.constraints)
+    while True:
+        rep_report = compute(ccfg, [int(rep)], bench=problem.bench_root, jobs=0, quiet=True)
+        if rep_report.failures:
+            raise RuntimeError(f"computing architecture {rep} failed: {rep_report.failures[0]}")
+        merge_journal(store, ccfg)  # rows another process left in the journal
+        frame = _computed_rows(store, ccfg, rep)
+        if len(frame):
+            break
+        time.sleep(1.0)  # claimed by a live process: its rows arrive when it finishes
+    _check_computed_columns(frame, needed, ccfg)
+    row = frame.iloc[0]
+    for c, arr in problem.signal.items():
+        arr[problem.reps == rep] = float(row[c]) if c in frame.columns else math.nan
+    if problem.cost is not None:
+        problem.cost[problem.reps == rep] = float(row["train_time_s"])
+    return {"computed": float(rep_report.networks)}
 
 
 # -- the study -------------------------------------------------------------------------------------
@@ -592,8 +722,11 @@ def _work(problem: _Problem, cfg: _Config, worker: int, storage_obj: Any = None)
         )
     # Only measured architectures can be queried: once all are seen the search is complete.
     uniq = np.unique(problem.reps)
-    ok = np.all([np.isfinite(a[uniq]) for a in problem.signal.values()], axis=0)
-    n_unique = int(ok.sum())
+    if problem.compute is not None:
+        n_unique = len(uniq)  # every architecture can be computed
+    else:
+        ok = np.all([np.isfinite(a[uniq]) for a in problem.signal.values()], axis=0)
+        n_unique = int(ok.sum())
     names = sp.param_names()
     space_params = sp.param_space()
     me = f"{socket.gethostname()}:{os.getpid()}"
@@ -637,6 +770,10 @@ def _answer(
     if cfg.multi_fidelity and not cached:
         return _answer_curve(problem, trial, rep)
     row = problem.row(problem.signal, rep)
+    if row is None and problem.compute is not None:
+        info = _compute_row(problem, rep)
+        trial.set_user_attr("computed", bool(info["computed"]))
+        row = problem.row(problem.signal, rep)
     if row is None:
         trial.set_user_attr("missing", True)  # no value to give: not charged, not counted
         return TrialState.FAIL, None
@@ -826,6 +963,10 @@ def _build_result(
         "final_epoch": problem.final_epoch,
         "multi_fidelity": cfg.multi_fidelity,
         "predicted_signal": problem.predicted,
+        # compute backend: networks this search trained, and the protocol of the rows it used;
+        # its true front is the front of every architecture measured with that protocol so far
+        "computed": sum(bool(t.user_attrs.get("computed")) for t in finished),
+        "compute_protocol": problem.compute.protocol() if problem.compute is not None else None,
         "storage": storage if storage is not None else "memory",
         "study_name": cfg.study_name,
         "hv_history": [float(x) for x in history],

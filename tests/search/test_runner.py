@@ -27,11 +27,10 @@ def small_surrogate(nb201):
 
 @pytest.mark.parametrize("backend", ["table", "surrogate", "compute"])
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_every_strategy_on_every_backend(nb201, small_surrogate, name, backend):
+def test_every_strategy_on_every_backend(nb201, small_surrogate, name, backend, tmp_path):
     if backend == "compute":
-        with pytest.raises(ValueError, match=r"not wired to bench\.evaluate"):
-            run_search("tss", DATASET, OBJECTIVES, name, trials=5, bench=nb201, backend=backend)
-        pytest.skip("compute backend: wiring run_search to bench.evaluate is left for the lead")
+        _compute_search(name, tmp_path)
+        return
     trials = 8 if name == "gp" else 25
     res = run_search("tss", DATASET, OBJECTIVES, FAST.get(name, name), trials=trials, bench=nb201,
                      backend=backend, surrogate=small_surrogate, seed=1)  # fmt: skip
@@ -46,6 +45,69 @@ def test_every_strategy_on_every_backend(nb201, small_surrogate, name, backend):
         truth = nb201.query("tss", DATASET, row["index"], ["valid_acc"])["values"]["valid_acc"]
         assert row["values"]["valid_acc"] == pytest.approx(truth)
     json.dumps(rep)
+
+
+#: a tiny real computation: the digits proxy (8x8, its C8/N1 skeleton), one epoch, batch 128
+TINY = {"epochs": 1, "batch_size": 128}
+COMPUTE_TRIALS = 3
+
+
+def _compute_search(name: str, path) -> None:
+    """Search on the compute backend: every query is trained, measured and stored for real."""
+    from bench.store import Store
+
+    strategy = {"gp": "gp:n_startup_trials=2"}.get(name, name)
+    res = run_search("tss", "digits", "acc,pre_ECE_15", strategy, trials=COMPUTE_TRIALS,
+                     bench=path, backend="compute", compute=TINY, seed=1)  # fmt: skip
+    rep = res.report
+    assert rep["queries"] == COMPUTE_TRIALS == len(res.queries) == rep["computed"]
+    assert "train=nats[" in rep["compute_protocol"] and "epochs=1" in rep["compute_protocol"]
+    stored = Store(path).read("tss", "digits", "computed")
+    final = stored[(stored["epoch"] == 1) & (stored["hp"] == 1)].set_index("config")
+    for q in res.queries:
+        row = final.loc[q["index"]]  # computed, measured and upserted into the store
+        assert not row["copied"] and row["seed"] == 777
+        assert q["values"]["acc"] == pytest.approx(row["acc"])
+        assert q["values"]["pre_ECE_15"] == pytest.approx(row["pre_ECE_15"])
+        assert q["cost_s"] == pytest.approx(row["train_time_s"]) and q["cost_s"] > 0
+    # the simulated clock charges the measured train time of each new architecture
+    assert rep["simulated_seconds"] == pytest.approx(sum(q["cost_s"] for q in res.queries))
+    # scored against every architecture measured with this protocol (here: the ones just found)
+    assert rep["true_front_size"] >= 1 and 0 < rep["normalized_hv"] <= 1 + 1e-9
+    json.dumps(rep)
+
+
+def test_compute_backend_answers_stored_rows_without_training(tmp_path):
+    from bench.store import Store
+
+    first = run_search("tss", "digits", "acc,pre_ECE_15", "random", trials=2, bench=tmp_path,
+                       backend="compute", compute=TINY, seed=3)  # fmt: skip
+    before = len(Store(tmp_path).read("tss", "digits", "computed"))
+    again = run_search("tss", "digits", "acc,pre_ECE_15", "random", trials=2, bench=tmp_path,
+                       backend="compute", compute=TINY, seed=3, study_name="again")  # fmt: skip
+    assert again.report["computed"] == 0  # same proposals: answered from the store
+    assert len(Store(tmp_path).read("tss", "digits", "computed")) == before
+    assert again.report["pareto_front"] == first.report["pareto_front"]
+    assert again.report["simulated_seconds"] == pytest.approx(first.report["simulated_seconds"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"compute": {"epochs": 0}}, "epochs must be a positive integer"),
+        ({"compute": {"bogus": 1}}, "bad ComputeConfig fields"),
+        ({"compute": 3}, "compute must be"),
+        ({"objectives": "acc,nonsense_col"}, "nonsense_col"),
+        ({"source": "official"}, "reads and writes source 'computed'"),
+        ({"backend": "table", "compute": TINY}, "backend='compute' only"),
+    ],
+)
+def test_compute_backend_errors(tmp_path, kwargs, match):
+    args = {"objectives": "acc,pre_ECE_15", "backend": "compute", "compute": TINY}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        run_search("tss", "digits", args.pop("objectives"), "random", trials=2, bench=tmp_path,
+                   **args)  # fmt: skip
 
 
 def test_same_seed_same_result(nb201):

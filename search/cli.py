@@ -24,12 +24,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="search one space/dataset; print the front, the HCS pick and where the plots are",
     )
     _common(run)
-    run.add_argument("--strategy", default=None, help="random, tpe, nsga2, nsga3, gp, rea, brute "
-                     "(name:key=value,... for parameters; default: the measured best)")  # fmt: skip
+    run.add_argument("--strategy", default=None,
+                     help="random, tpe, nsga2, nsga3, gp, rea, pls, brute (name:key=value,... "
+                     "for parameters; default: the measured best)")  # fmt: skip
     budget = run.add_mutually_exclusive_group()
     budget.add_argument("--trials", type=int, help="budget: distinct architectures (default 100)")
     budget.add_argument("--budget-seconds", type=float, help="budget: simulated training seconds")
     run.add_argument("--backend", choices=("table", "surrogate", "compute"), default="table")
+    run.add_argument(
+        "--epochs",
+        type=int,
+        default=12,
+        help="compute backend: training schedule in epochs (default 12, NATS's proxy)",
+    )
+    run.add_argument("--batch-size", type=int, default=256, help="compute backend: batch size")
+    run.add_argument("--data-root", help="compute backend: dataset folder (digits needs none)")
+    run.add_argument("--device", default="cpu", help="compute backend: cpu, cuda or cuda:K")
     run.add_argument("--storage", help="journal file path or database URL (default: in memory)")
     run.add_argument("--study-name", help="study to create or resume (default: from the options)")
     run.add_argument("--workers", type=int, default=1, help="processes sharing the study")
@@ -92,7 +102,15 @@ def _run(args: argparse.Namespace) -> None:
     from search.runner import run_search
     from search.strategies import DEFAULT_STRATEGY
 
-    bm = _open(args)
+    compute = None
+    if args.backend == "compute":
+        from bench.api import Benchmark
+
+        bm = Benchmark.open(args.bench)  # an empty store is fine: the search fills it
+        compute = {"epochs": args.epochs, "batch_size": args.batch_size,
+                   "data_root": args.data_root, "device": args.device}  # fmt: skip
+    else:
+        bm = _open(args)
     strategy = args.strategy or DEFAULT_STRATEGY
     trials = args.trials
     if trials is None and args.budget_seconds is None and not strategy.startswith("brute"):
@@ -112,6 +130,7 @@ def _run(args: argparse.Namespace) -> None:
         bench=bm,
         constraints=args.constraints,
         source=args.source,
+        compute=compute,
     )
     name = strategy.split(":")[0]
     out = Path(

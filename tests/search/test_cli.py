@@ -47,3 +47,16 @@ def test_search_compare(nb201_path, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert rc == 0 and [r["strategy"] for r in rows] == ["random", "rea"]
     assert {"hv@10", "std@10", "hv@20", "queries_to_0.95", "reached"} <= set(rows[0])
+
+
+def test_search_run_compute_backend(tmp_path, capsys):
+    bench = str(tmp_path / "store")  # empty: every query is trained and stored
+    rc = main(["search", "run", "--backend", "compute", "--bench", bench, "--epochs", "1",
+               "--batch-size", "128", "--trials", "2", "--strategy", "pls", "--format", "json",
+               "--out", str(tmp_path / "o")])  # fmt: skip
+    rep = json.loads(capsys.readouterr().out)
+    assert rc == 0 and rep["backend"] == "compute" and rep["computed"] == rep["queries"] == 2
+    rc = main(["search", "run", "--backend", "compute", "--bench", bench, "--epochs", "0",
+               "--trials", "2", "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "epochs must be a positive integer" in err and err.count("\n") == 1

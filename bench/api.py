@@ -290,7 +290,8 @@ class _Slice:
         got = self.table.arrays(["config", *wanted], hp=self.hp, epoch=self.epoch, seed=self.seed)
         config = got["config"].astype(np.int64)
         values = {c: _floats(got[c]) for c in wanted}
-        if len(np.unique(config)) != len(config):  # several seeds: their mean
+        ordered = np.sort(config)
+        if np.any(ordered[1:] == ordered[:-1]):  # several seeds: their mean
             config, means = _group_mean(config, np.stack([values[c] for c in wanted], axis=1))
             values = {c: means[:, i] for i, c in enumerate(wanted)}
         for c in wanted:
@@ -485,8 +486,10 @@ class Benchmark:
         key = (table.space, table.dataset, table.source)
         if key not in self._epochs:
             index = table.index
-            pairs = np.stack([index["hp"], index["epoch"]], axis=1).astype(np.int64)
-            self._epochs[key] = np.unique(pairs.reshape(-1, 2), axis=0)
+            # one int per pair, sorted: np.unique(axis=0) is slow and imports numpy.ma
+            code = np.sort((index["hp"].astype(np.int64) << 32) | index["epoch"].astype(np.int64))
+            code = code[np.concatenate(([True], code[1:] != code[:-1]))] if code.size else code
+            self._epochs[key] = np.stack([code >> 32, code & 0xFFFFFFFF], axis=1)
         return self._epochs[key]
 
     def epochs(
@@ -637,9 +640,14 @@ class Benchmark:
             {'acc': 0.8427}
         """
         _check_space_dataset(space, dataset)
-        index, arch = _resolve_arch(space, arch_or_index)
+        if isinstance(arch_or_index, str):
+            index, arch = _resolve_arch(space, arch_or_index)
+        else:  # the string comes from a table holding the row when it can (cheaper, same)
+            index, arch = get_space(space).index(arch_or_index), None
         res = self._resolve(space, dataset, source, hp, epoch, seed)
         names = self._metrics(res, metrics, f"{space}/{dataset}")
+        if arch is None:
+            arch = _stored_arch(res, index) or _resolve_arch(space, index)[1]
         vals = {m: float(res.value(m)[index]) for m in names}
         if all(math.isnan(v) for v in vals.values()):
             raise MissingEntry(
@@ -920,6 +928,18 @@ def _embedded_pairs(path: Path) -> list[tuple[str, str]]:
         except OSError:
             tmp.unlink(missing_ok=True)
     return pairs
+
+
+def _stored_arch(res: _Resolved, index: int) -> str | None:
+    """The arch string of ``index`` as a table's sidecar stores it (the store checked it
+    against the space on write), or None when no selected table holds that row."""
+    for sl in res.slices:
+        side = sl.table.sidecar
+        if side is not None and sl.present[index] and not sl.fill[index]:
+            found = side.arch(index)
+            if found is not None:
+                return found
+    return None
 
 
 def _resolve_arch(space: str, arch_or_index: str | int) -> tuple[int, str]:

@@ -564,6 +564,7 @@ _MAGIC = b"CALNASC1"
 _SIDECAR_VERSION = 1
 _CODED = ("space", "dataset", "source")  # string columns stored as uint8 codes + labels
 _STORED = {"int64": "<i8", "float64": "<f8", "bool": "|b1"}
+_ARCH_CONFIG, _ARCH_VALUE = "#arch.config", "#arch.value"  # not column names: see _arch_map
 
 
 def sidecar_path(parquet: Path) -> Path:
@@ -606,6 +607,25 @@ def _sidecar_array(name: str, values: Any) -> tuple[np.ndarray, list[str] | None
     return None
 
 
+def _arch_map(config: Any, arch: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """Sorted distinct configs and their arch strings (fixed-width bytes), one per config.
+
+    Small whatever the row count (at most one entry per architecture); it spares a new process
+    rebuilding the space's string table (NATS's shuffled TSS order) to answer one query.
+    """
+    if config is None or arch is None:
+        return None
+    config = np.asarray(config)
+    if config.dtype.kind not in "iu" or len(config) == 0:
+        return None
+    uniq, first = np.unique(config.astype(np.int64), return_index=True)
+    names = np.asarray(arch, dtype=object)[first]
+    if any(not isinstance(a, str) for a in names):
+        return None
+    encoded = np.array([a.encode() for a in names])
+    return uniq, encoded
+
+
 def _write_sidecar(
     target: Path, identity: dict[str, Any], names: list[str], arrays: dict[str, Any], rows: int
 ) -> None:
@@ -614,10 +634,13 @@ def _write_sidecar(
         got = _sidecar_array(name, arrays[name])
         if got is not None:
             stored[name] = got
+    arch = _arch_map(arrays.get("config"), arrays.get("arch"))
+    if arch is not None:
+        stored[_ARCH_CONFIG], stored[_ARCH_VALUE] = (arch[0], None), (arch[1], None)
     columns: dict[str, dict[str, Any]] = {}
     offset = 0
     for name, (arr, labels) in stored.items():
-        entry: dict[str, Any] = {"dtype": arr.dtype.str, "offset": offset}
+        entry: dict[str, Any] = {"dtype": arr.dtype.str, "offset": offset, "rows": len(arr)}
         if labels is not None:
             entry["labels"] = labels
         columns[name] = entry
@@ -686,6 +709,7 @@ class Sidecar:
         self.rows: int = header["rows"]
         self.names: tuple[str, ...] = tuple(header["names"])
         self._columns: dict[str, dict[str, Any]] = header["columns"]
+        self._arch_configs: np.ndarray | None = None
 
     @classmethod
     def open(cls, parquet: Path) -> Sidecar | None:
@@ -717,13 +741,28 @@ class Sidecar:
 
     def has(self, name: str) -> bool:
         """Whether column ``name`` is stored here (else read it from the parquet file)."""
-        return name in self._columns
+        return name in self._columns and not name.startswith("#")
+
+    def arch(self, config: int) -> str | None:
+        """The arch string the table stores for ``config`` (None when it has no row for it)."""
+        if _ARCH_CONFIG not in self._columns:
+            return None
+        if self._arch_configs is None:
+            self._arch_configs = self.read(_ARCH_CONFIG)
+        pos = int(np.searchsorted(self._arch_configs, config))
+        if pos >= len(self._arch_configs) or self._arch_configs[pos] != config:
+            return None
+        entry = self._columns[_ARCH_VALUE]
+        width = np.dtype(entry["dtype"]).itemsize
+        at = self._start + entry["offset"] + pos * width
+        return bytes(self._buf[at : at + width]).rstrip(b"\0").decode()
 
     def read(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Rows ``start:stop`` of column ``name`` (a copy; string columns decoded to str)."""
         entry = self._columns[name]
         dtype = np.dtype(entry["dtype"])
-        stop = self.rows if stop is None else min(stop, self.rows)
+        rows = entry.get("rows", self.rows)
+        stop = rows if stop is None else min(stop, rows)
         start = max(0, min(start, stop))
         offset = self._start + entry["offset"] + start * dtype.itemsize
         arr = np.frombuffer(self._buf, dtype=dtype, count=stop - start, offset=offset)

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -925,8 +926,9 @@ def _embedded_pairs(path: Path) -> list[tuple[str, str]]:
             cache.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(json.dumps(entries))
             os.replace(tmp, cache)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        except OSError:  # no cache then: the next open reads the file again
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
     return pairs
 
 

@@ -112,6 +112,7 @@ def test_invalid_rows_write_nothing(tmp_path, change, fragment):
         store.upsert(bad)
     after = (tmp_path / "tables" / "tss" / "cifar10" / "computed.parquet").read_bytes()
     assert before == after
+    assert store.sidecar("tss", "cifar10", "computed") is not None  # still matches
 
 
 def test_duplicate_keys_and_missing_columns_rejected(tmp_path):
@@ -183,3 +184,8 @@ def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
         assert len(own) == rounds * 10 and (own[f"pre_ECE_{w + 5}"] == 0.01).all()
     assert (got.loc[got["config"] < 10, "acc"] == 0.5).all()
     assert not list((tmp_path / "tables" / "tss" / "cifar10").glob(".*.tmp"))
+    # the sidecar written by the last writer matches the final parquet file, column for column
+    side = Store(tmp_path).sidecar("tss", "cifar10", "computed")
+    assert side is not None and side.rows == len(got)
+    for name in ("config", "hp", "epoch", "seed", "acc", "pre_ECE_5", "pre_ECE_8"):
+        assert np.array_equal(side.read(name), got[name].to_numpy(), equal_nan=True), name

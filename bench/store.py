@@ -3,6 +3,7 @@
 Layout of a benchmark directory (default ``$CALNAS_HOME``, else ``~/.calnas``)::
 
     <root>/tables/<space>/<dataset>/<source>.parquet   the rows of one (space, dataset, source)
+    <root>/tables/<space>/<dataset>/<source>.npcols    its sidecar: numeric columns (see Sidecar)
     <root>/locks/<space>__<dataset>__<source>.lock     one file lock per table
 
 A row is identified by the key (space, dataset, config, source, hp, epoch, seed) (``schema.KEY``).
@@ -16,9 +17,11 @@ brings and keeps the others; new keys are appended), writes a temporary file bes
 renames it over the old one with ``os.replace``. Readers never see a half-written file, several
 writer processes never lose or duplicate a row, and an invalid frame writes nothing at all.
 
-Reading goes through pyarrow and touches only the file and the columns (and row groups, with
-``filters``) asked for; rows are sorted by (hp, epoch, config, seed) so filters on hp and epoch
-skip row groups.
+Each write also replaces the table's sidecar (:class:`Sidecar`), the numeric columns as raw
+arrays that a reader memory-maps with numpy alone; it is used only while it matches the parquet
+file. :meth:`Store.read` goes through pyarrow and touches only the file and the columns (and
+row groups, with ``filters``) asked for; rows are sorted by (hp, epoch, config, seed) so filters
+on hp and epoch skip row groups.
 
 Example:
     >>> import pandas as pd, tempfile

@@ -732,7 +732,11 @@ class Sidecar:
                     return None
                 if os.fstat(fh.fileno()).st_size < start + header["data_bytes"]:
                     return None  # truncated
-                buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                if os.name == "nt":  # a mapped file cannot be replaced there: writers would fail
+                    fh.seek(0)
+                    buf = fh.read()
+                else:
+                    buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
             # checked after the sidecar is opened: a writer that replaced both files since then
             # makes this fail, so the mapped sidecar is never newer than the parquet checked
             with open(parquet, "rb") as fh:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from search.cli import main
+from search.strategies import DEFAULT_STRATEGY
 
 ARGS = ["--dataset", "cifar10-valid", "--objectives", "valid_acc,params_m"]
 
@@ -18,7 +19,7 @@ def test_search_run_table_and_json(nb201_path, tmp_path, capsys):
     rc = main(["search", "run", "--bench", str(nb201_path), *ARGS, "--trials", "20",
                "--format", "json", "--out", str(out)])  # fmt: skip
     rep = json.loads(capsys.readouterr().out)
-    assert rc == 0 and rep["queries"] == 20 and rep["strategy"].startswith("rea")
+    assert rc == 0 and rep["queries"] == 20 and rep["strategy"] == DEFAULT_STRATEGY == "pls"
 
 
 def test_search_run_errors_are_one_line(nb201_path, tmp_path, capsys):

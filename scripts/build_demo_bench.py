@@ -212,9 +212,7 @@ def _figure(frame: pd.DataFrame, path: Path) -> None:
     fig.colorbar(sc, ax=ax, label="params (M)")
     ax.set_xlabel("test accuracy")
     ax.set_ylabel("ECE (15 bins, before temperature scaling)")
-    ax.set_title(
-        f"calnas demo benchmark: TSS on digits ({len(df)} unique cells, {TSS_EPOCHS} epochs)"
-    )
+    ax.set_title(f"demo benchmark: TSS on digits ({len(df):,} cells, {TSS_EPOCHS} epochs)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -149,7 +149,13 @@ def export(bench: Path, out: Path, figure: Path | None) -> pd.DataFrame:
         (frame["config"], frame["copied"], rep, frame["epoch"], frame["hp"], frame["space"])
     )
     frame = frame.iloc[order].reset_index(drop=True)
-    floats = [c for c in frame.columns if frame[c].dtype == np.float64]
+    # accuracies (k / n), temperatures (a grid) and costs have few distinct values: kept exact
+    exact = {"temperature", "params_m", "flops_m"}
+    floats = [
+        c
+        for c in frame.columns
+        if frame[c].dtype == np.float64 and c not in exact and not c.endswith("acc")
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     for bits in (16, 14, 12):

@@ -58,7 +58,8 @@ def test_resume_after_sigkill(tmp_path):
     proc.wait()
     done = finished()
     assert 2 <= len(done) < 10
-    assert list((jdir / "claims").glob("*.claim"))  # left behind by the killed process
+    # claims of the network in flight are usually left behind (taken over below; the takeover
+    # itself is tested in test_evaluate)
     # the rerun merges the journal, takes over the dead claims and computes only the rest
     rerun = _cli(*argv, "--jobs", "0")
     out, err = rerun.communicate(timeout=300)

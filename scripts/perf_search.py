@@ -51,6 +51,8 @@ def main(argv=None) -> int:
     ap.add_argument("--demo-caps", default="4000,1500",
                     help="demo-table query caps: random search, the other strategies")  # fmt: skip
     ap.add_argument("--tables", default="demo,nb201", help="which tables to measure")
+    ap.add_argument("--demo-bench", help="a store holding the demo build (TSS digits, source "
+                    "computed) to measure instead of the embedded demo table")  # fmt: skip
     ap.add_argument("--timing-trials", type=int, default=1000)
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args(argv)
@@ -63,7 +65,10 @@ def main(argv=None) -> int:
 
     wanted = {t.strip() for t in args.tables.split(",") if t.strip()}
     tables = []
-    demo = Benchmark.open(tempfile.mkdtemp(prefix="calnas-empty-"))
+    if args.demo_bench:
+        demo = Benchmark.open(args.demo_bench, demo=False)
+    else:
+        demo = Benchmark.open(tempfile.mkdtemp(prefix="calnas-empty-"))
     if "demo" not in wanted:
         pass
     elif demo.sources("tss", "digits"):

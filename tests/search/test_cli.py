@@ -30,8 +30,8 @@ def test_search_run_errors_are_one_line(nb201_path, tmp_path, capsys):
             "unknown metric",
         ),
         (
-            ["--bench", str(tmp_path / "empty"), "--space", "sss"],
-            "demo benchmark (sss/digits) is not installed",
+            ["--bench", str(tmp_path / "empty"), "--dataset", "cifar100"],
+            "holds nothing for tss/cifar100",
         ),
         (["--bench", str(nb201_path), *ARGS, "--trials", "0"], "empty budget"),
         (["--bench", str(nb201_path), *ARGS, "--storage", "bad://x"], "cannot open storage"),

@@ -17,7 +17,7 @@ from bench.spaces import CHANNELS, OPS, get_space
 TSS = get_space("tss")
 SSS = get_space("sss")
 
-# spec natsbench 1.6 / 2.1
+# spec natsbench 1.6 / 2.1 (arch strings are data: long lines kept whole)
 TSS_FIXTURES = {
     0: "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
     1: "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
@@ -148,7 +148,7 @@ def test_encodings() -> None:
     assert SSS.encode("8:16:24:32:40", "channels").tolist() == [8, 16, 24, 32, 40]
     assert SSS.encode_all("onehot").shape == (32768, 40)
     assert TSS.encode_all("ops").shape == (15625, 6)
-    with pytest.raises(ValueError, match="unknown encoding 'graph'.*ops, onehot, adjacency"):
+    with pytest.raises(ValueError, match=r"unknown encoding 'graph'.*ops, onehot, adjacency"):
         TSS.encode(0, "graph")
 
 

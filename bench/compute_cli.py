@@ -14,7 +14,7 @@ import sys
 from bench.cliutil import CLIError, add_format, emit
 from bench.datasets import DATASETS
 
-__all__ = ["register", "main"]
+__all__ = ["register"]
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -138,25 +138,3 @@ def _compute(args: argparse.Namespace) -> None:
     emit(report.as_dict(), args.format)
     if report.failures:
         raise CLIError(f"{len(report.failures)} networks failed; first: {report.failures[0]}")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run ``compute`` on its own (``python -m bench.compute_cli --space ...``): exit status 2
-    and one line on a bad request, as ``calnas`` does."""
-    from bench.cliutil import ArgumentParser
-
-    parser = ArgumentParser(prog="calnas bench")
-    sub = parser.add_subparsers(dest="bench_command", required=True)
-    sub._parser_class = ArgumentParser
-    register(sub)
-    args = parser.parse_args(["compute", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        args.func(args)
-    except (CLIError, ValueError, FileNotFoundError) as err:
-        print(f"calnas: error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.compute_cli import main
 from bench.schema import KEY
 from bench.store import Store
+from search.cli import main as calnas
 
 REPO = Path(__file__).resolve().parents[2]
 ARGS = ["--space", "sss", "--dataset", "digits", "--epochs", "1", "--batch-size", "128"]
@@ -23,7 +23,7 @@ ARGS = ["--space", "sss", "--dataset", "digits", "--epochs", "1", "--batch-size"
 def _cli(*args: str, **kw) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "bench.compute_cli", *args],
+        [sys.executable, "-m", "search.cli", "bench", "compute", *args],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -101,13 +101,13 @@ def test_two_processes_share_one_store(tmp_path):
     ],
 )  # fmt: skip
 def test_bad_requests_exit_2_with_one_line(argv, message, tmp_path, capsys):
-    assert main([*argv, "--bench", str(tmp_path), "--quiet"]) == 2
+    assert calnas(["bench", "compute", *argv, "--bench", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
 
 
 def test_bad_option_values_exit_2(capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["--space", "tss", "--dataset", "digits", "--fidelities", "a,b"])
+        calnas(["bench", "compute", "--space", "tss", "--dataset", "digits", "--fidelities", "a,b"])
     assert exc.value.code == 2
     assert "comma-separated integers" in capsys.readouterr().err

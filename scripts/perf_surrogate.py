@@ -29,7 +29,7 @@ from scipy.stats import kendalltau
 from bench.api import Benchmark
 from bench.spaces import get_space
 from surrogate.features import feature_table
-from surrogate.model import Surrogate
+from surrogate.model import DEFAULT_MEMBERS, Surrogate
 
 NASLIB_PARAMS = {
     "objective": "reg:squarederror",
@@ -113,7 +113,8 @@ def main() -> None:
     tau_naslib = kendalltau(y[te, 0], nb.inplace_predict(onehot[configs[te]])).statistic
 
     rows = [
-        ("calnas Surrogate (171 features, 200 rounds + 5 members)", fit_s, pred_s, tau_ours),
+        (f"calnas Surrogate (171 features, 200 rounds + {DEFAULT_MEMBERS} members)", fit_s, pred_s,
+         tau_ours),
         ("NASLib XGBoost settings (30-d one-hot, 500 rounds)", naslib_fit_s, naslib_pred_s,
          tau_naslib),
     ]  # fmt: skip

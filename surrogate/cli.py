@@ -74,7 +74,11 @@ def _add_table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", help="table source (official, nb201, demo, ...); default: all")
     p.add_argument("--epoch", type=int, help="fidelity (epochs trained); default: the final one")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--n-members", type=int, default=8, help="bootstrap boosters for intervals")
+    p.add_argument(
+        "--n-members",
+        type=int,
+        help="bootstrap boosters for intervals (default: surrogate.model.DEFAULT_MEMBERS, 8)",
+    )
     p.add_argument(
         "--param",
         type=_param,
@@ -144,7 +148,7 @@ def _fit(args: argparse.Namespace) -> None:
         n_train=args.n_train,
         seed=args.seed,
         epoch=args.epoch,
-        n_members=args.n_members,
+        **_members(args),
         **dict(args.param),
     )
     path = model.save(args.out)
@@ -224,7 +228,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         n_test=args.n_test,
         seeds=args.seeds,
         alpha=args.alpha,
-        n_members=args.n_members,
+        **_members(args),
         xgb_params=dict(args.param),
         progress=not args.quiet and sys.stderr.isatty(),
     )
@@ -252,3 +256,9 @@ def _serve(args: argparse.Namespace) -> None:
         max_archs=args.max_archs or DEFAULT_MAX_ARCHS,
         max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES,
     )
+
+
+def _members(args: argparse.Namespace) -> dict[str, int]:
+    # the model's own default applies unless --n-members is given (importing the model to read
+    # it here would load XGBoost for every calnas command)
+    return {} if args.n_members is None else {"n_members": args.n_members}

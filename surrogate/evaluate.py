@@ -26,7 +26,7 @@ import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
 from surrogate.features import arch_indices
-from surrogate.model import Surrogate, _as_targets
+from surrogate.model import DEFAULT_MEMBERS, Surrogate, _as_targets
 
 __all__ = ["default_sizes", "score", "evaluate", "evaluate_benchmark", "summarize", "plot"]
 
@@ -87,7 +87,7 @@ def evaluate(
     n_test: int | None = 200,
     seeds: int | Sequence[int] = 20,
     alpha: float = 0.1,
-    n_members: int = 8,
+    n_members: int = DEFAULT_MEMBERS,
     xgb_params: dict[str, Any] | None = None,
     progress: bool = False,
 ) -> pd.DataFrame:

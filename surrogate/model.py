@@ -71,6 +71,9 @@ from surrogate.features import arch_indices, cost_dataset, feature_names, featur
 
 __all__ = ["Surrogate", "DEFAULT_XGB_PARAMS", "FORMAT"]
 
+#: Bootstrap boosters per model: enough out-of-bag residuals for calibrated 90% intervals.
+DEFAULT_MEMBERS = 8
+
 FORMAT = "calnas-surrogate"
 _FORMAT_VERSION = 1
 _META = "surrogate.json"
@@ -158,7 +161,7 @@ class Surrogate:
         *,
         dataset: str | None = None,
         seed: int = 0,
-        n_members: int = 5,
+        n_members: int = DEFAULT_MEMBERS,
         **xgb_params: Any,
     ) -> None:
         self.space = get_space(space).name

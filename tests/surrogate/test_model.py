@@ -10,7 +10,7 @@ import xgboost as xgb
 from scipy.stats import kendalltau
 
 from bench.spaces import get_space
-from surrogate.model import Surrogate, _conformal_quantile
+from surrogate.model import DEFAULT_MEMBERS, Surrogate, _conformal_quantile
 
 TARGET = "valid_acc"  # NB201 200-epoch validation accuracy (fraction)
 
@@ -93,7 +93,8 @@ def test_several_targets_and_from_benchmark(nb201) -> None:
 def test_save_load_roundtrip(fitted, tmp_path) -> None:
     path = fitted.save(tmp_path / "model")
     files = sorted(p.name for p in path.iterdir())
-    assert files == ["mean.ubj", *(f"member_{k}.ubj" for k in range(5)), "surrogate.json"]
+    members = [f"member_{k}.ubj" for k in range(DEFAULT_MEMBERS)]
+    assert files == ["mean.ubj", *members, "surrogate.json"]
     meta = json.loads((path / "surrogate.json").read_text())
     assert (meta["space"], meta["dataset"], meta["targets"]) == ("tss", "cifar10-valid", [TARGET])
     xgb.Booster().load_model(str(path / "mean.ubj"))  # plain XGBoost UBJSON

@@ -31,7 +31,11 @@ def add_format(parser: argparse.ArgumentParser, *choices: str, default: str = "t
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return f"{value:.10g}"
+        # six decimals (params_m, flops_m and metrics are quoted that way), trailing zeros dropped;
+        # tiny values keep six significant digits instead of printing as 0
+        if value == 0 or abs(value) >= 1e-4:
+            return f"{value:.6f}".rstrip("0").rstrip(".")
+        return f"{value:.6g}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_cell(v) for v in value) + "]"
     return str(value)

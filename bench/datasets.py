@@ -213,26 +213,18 @@ def _read_pickle(path: Path, what: str) -> Any:
     """A CIFAR/ImageNet16 batch through bench.safe_pickle's allow-list (the CIFAR one).
 
     The official batches were written by Python 2, so strings and numpy payloads need latin-1
-    decoding; safe_pickle.load does not take an encoding, hence this thin subclass that keeps its
-    allow-list and refusal logic and only sets the encoding.
+    decoding.
     """
-    import pickle
-
     from bench import safe_pickle
 
-    class _Latin1(safe_pickle.SafeUnpickler):
-        def __init__(self, fh: Any) -> None:
-            pickle.Unpickler.__init__(self, fh, encoding="latin1")
-            self.allowed = safe_pickle.CIFAR
-            self.source = str(path)
-
     try:
-        with open(path, "rb") as fh:
-            return _Latin1(fh).load()
+        return safe_pickle.load(path, allowed=safe_pickle.CIFAR, encoding="latin1")
     except safe_pickle.ForbiddenGlobal as err:
         raise ValueError(f"{what}: {err}") from None
-    except Exception as err:  # truncated or foreign file: say which one and why
-        raise ValueError(f"{what}: cannot read {path}: {type(err).__name__}: {err}") from None
+    except FileNotFoundError:
+        raise
+    except ValueError as err:  # truncated or foreign file: say which one and why
+        raise ValueError(f"{what}: cannot read {path}: {err}") from None
 
 
 def _get(record: Any, key: str, path: Path, what: str) -> Any:

@@ -109,9 +109,15 @@ class SafeUnpickler(pickle.Unpickler):
     """
 
     def __init__(
-        self, file: BinaryIO, *, allowed: Mapping[tuple[str, str], Any], source: str = "pickle"
+        self,
+        file: BinaryIO,
+        *,
+        allowed: Mapping[tuple[str, str], Any],
+        source: str = "pickle",
+        encoding: str = "ASCII",
     ) -> None:
-        super().__init__(file)
+        # encoding decodes Python 2 str payloads (the CIFAR and ImageNet16 batches need latin1)
+        super().__init__(file, encoding=encoding)
         self.allowed = allowed
         self.source = source
 
@@ -130,7 +136,11 @@ class SafeUnpickler(pickle.Unpickler):
 
 
 def loads(
-    data: bytes, *, allowed: Mapping[tuple[str, str], Any] = PLAIN, source: str = "pickle"
+    data: bytes,
+    *,
+    allowed: Mapping[tuple[str, str], Any] = PLAIN,
+    source: str = "pickle",
+    encoding: str = "ASCII",
 ) -> Any:
     """Unpickle ``data`` accepting only the globals of ``allowed``.
 
@@ -144,10 +154,22 @@ def loads(
         ForbiddenGlobal: pickle: refused global posix.system
     """
     try:
-        return SafeUnpickler(io.BytesIO(data), allowed=allowed, source=source).load()
+        unpickler = SafeUnpickler(
+            io.BytesIO(data), allowed=allowed, source=source, encoding=encoding
+        )
+        return unpickler.load()
     except ForbiddenGlobal:
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as err:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        MemoryError,  # a corrupt length field asks for an absurd allocation
+    ) as err:
         raise ValueError(f"{source}: not a readable pickle ({type(err).__name__}: {err})") from None
 
 
@@ -166,7 +188,9 @@ def _read_bytes(path: Path) -> bytes:
     return raw
 
 
-def load(path: str | Path, *, allowed: Mapping[tuple[str, str], Any] = PLAIN) -> Any:
+def load(
+    path: str | Path, *, allowed: Mapping[tuple[str, str], Any] = PLAIN, encoding: str = "ASCII"
+) -> Any:
     """Read a (possibly bz2/gzip/xz compressed) pickle file through the allow-list.
 
     Example:
@@ -176,7 +200,7 @@ def load(path: str | Path, *, allowed: Mapping[tuple[str, str], Any] = PLAIN) ->
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such pickle file")
-    return loads(_read_bytes(path), allowed=allowed, source=str(path))
+    return loads(_read_bytes(path), allowed=allowed, source=str(path), encoding=encoding)
 
 
 def referenced_globals(path_or_bytes: str | Path | bytes) -> set[tuple[str, str]]:

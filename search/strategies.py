@@ -145,10 +145,7 @@ class REASampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        if not isinstance(param_distribution, CategoricalDistribution):
-            raise ValueError(f"REASampler handles categorical parameters only, not {param_name}")
-        choices = param_distribution.choices
-        return choices[int(self._rng.integers(len(choices)))]
+        return _uniform_choice(self._rng, param_name, param_distribution, "REASampler")
 
     def _winner(self, study: Study, sample: list[FrozenTrial]) -> FrozenTrial:
         violation = np.array([sum(max(v, 0.0) for v in t.constraints.values()) for t in sample])
@@ -411,12 +408,17 @@ class ParetoLocalSampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        if not isinstance(param_distribution, CategoricalDistribution):
-            raise ValueError(
-                f"ParetoLocalSampler handles categorical parameters only, not {param_name}"
-            )
-        choices = param_distribution.choices
-        return choices[int(self._rng.integers(len(choices)))]
+        return _uniform_choice(self._rng, param_name, param_distribution, "ParetoLocalSampler")
+
+
+def _uniform_choice(
+    rng: np.random.Generator, name: str, distribution: BaseDistribution, sampler: str
+) -> Any:
+    """A uniform draw for a parameter outside the search space's joint proposal."""
+    if not isinstance(distribution, CategoricalDistribution):
+        raise ValueError(f"{sampler} handles categorical parameters only, not {name}")
+    choices = distribution.choices
+    return choices[int(rng.integers(len(choices)))]
 
 
 def _crowding(losses: np.ndarray) -> np.ndarray:

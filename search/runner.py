@@ -39,6 +39,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from multiprocessing import get_context
 from typing import Any
 
@@ -695,6 +696,24 @@ def _fail_orphans(study: optuna.Study) -> None:
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
 
 
+def _ask(study: optuna.Study, worker: str) -> optuna.Trial:
+    """``study.ask()`` whose new trial carries its owner from the start.
+
+    A trial is created and tagged in one storage write, so a process killed at any moment leaves no
+    RUNNING trial without an owner (``ask`` then ``set_user_attr`` is two writes, and a kill between
+    them left an orphan that no later run could attribute to a dead process).
+    """
+    template = FrozenTrial(
+        number=-1, state=TrialState.RUNNING, value=None, values=None,
+        datetime_start=datetime.now(), datetime_complete=None, params={},
+        distributions={}, user_attrs={"worker": worker}, system_attrs={},
+        intermediate_values={}, trial_id=-1,
+    )  # fmt: skip
+    study._thread_local.cached_all_trials = None  # as ask() does: samplers see the latest trials
+    trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
+    return optuna.Trial(study, trial_id)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -736,8 +755,7 @@ def _work(problem: _Problem, cfg: _Config, worker: int, storage_obj: Any = None)
         ledger.sync(study)
         if _spent(ledger, cfg, n_unique) or repeats >= cfg.max_repeats:
             return
-        trial = study.ask()
-        trial.set_user_attr("worker", me)
+        trial = _ask(study, me)
         params = {n: trial.suggest_categorical(n, space_params[n]) for n in names}
         index = sp.index(sp.from_params(params))
         rep = int(problem.reps[index])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import time
 from collections import Counter
 
 import optuna
+from optuna.storages.journal._storage import JournalOperation
 
 from search.runner import open_storage, run_search
 
@@ -88,3 +90,15 @@ def test_resume_after_sigkill(nb201_path, tmp_path):
     # the killed run's queries are kept and counted, not repeated
     first = [q["trial"] for q in res.queries[:old_queries]]
     assert max(first) < n_before <= res.queries[old_queries]["trial"]
+
+
+def test_trials_are_created_with_their_owner(nb201_path, tmp_path):
+    # A kill may come at any moment, so a trial must never exist without its owner: the journal's
+    # create record itself carries the worker (a later write would leave a window for orphans).
+    storage = tmp_path / "owner.journal"
+    run_search("tss", DATASET, OBJECTIVES, "random", trials=10, bench=str(nb201_path),
+               storage=str(storage), seed=0)  # fmt: skip
+    records = [json.loads(line) for line in storage.read_text().splitlines()]
+    creates = [r for r in records if r["op_code"] == JournalOperation.CREATE_TRIAL]
+    assert len(creates) >= 10
+    assert all(":" in r.get("user_attrs", {}).get("worker", "") for r in creates)

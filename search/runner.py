@@ -75,6 +75,8 @@ BACKENDS = ("table", "surrogate", "compute")
 PROXY_EPOCH = 12
 _DONE = (TrialState.COMPLETE, TrialState.PRUNED)
 _LOCK_GRACE_S = 5
+# A RUNNING trial with no owner this old was left by a killed process (owners tag in milliseconds).
+_UNTAGGED_GRACE_S = 30.0
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -692,7 +694,10 @@ def _fail_orphans(study: optuna.Study) -> None:
     ):
         owner = str(t.user_attrs.get("worker", ""))
         h, _, pid = owner.rpartition(":")
-        if h == host and pid.isdigit() and not _alive(int(pid)):
+        dead = h == host and pid.isdigit() and not _alive(int(pid))
+        # Only a popped enqueued trial is briefly untagged; a live worker tags it at once.
+        untagged = not owner and _age_s(t) > _UNTAGGED_GRACE_S
+        if dead or untagged:
             study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
 
 
@@ -701,7 +706,9 @@ def _ask(study: optuna.Study, worker: str) -> optuna.Trial:
 
     A trial is created and tagged in one storage write, so a process killed at any moment leaves no
     RUNNING trial without an owner (``ask`` then ``set_user_attr`` is two writes, and a kill between
-    them left an orphan that no later run could attribute to a dead process).
+    them left an orphan that no later run could attribute to a dead process). A trial the user
+    enqueued is popped first, as ``ask`` does, and tagged right after; ``_fail_orphans`` covers that
+    one short window by age.
     """
     template = FrozenTrial(
         number=-1, state=TrialState.RUNNING, value=None, values=None,
@@ -710,8 +717,20 @@ def _ask(study: optuna.Study, worker: str) -> optuna.Trial:
         intermediate_values={}, trial_id=-1,
     )  # fmt: skip
     study._thread_local.cached_all_trials = None  # as ask() does: samplers see the latest trials
+    waiting = study._pop_waiting_trial_id()  # a user's enqueued trial goes first, as in ask()
+    if waiting is not None:
+        study._storage.set_trial_user_attr(waiting, "worker", worker)
+        return optuna.Trial(study, waiting)
     trial_id = study._storage.create_new_trial(study._study_id, template_trial=template)
     return optuna.Trial(study, trial_id)
+
+
+def _age_s(trial: FrozenTrial) -> float:
+    start = trial.datetime_start
+    if start is None:
+        return 0.0
+    now = datetime.now(start.tzinfo) if start.tzinfo else datetime.now()
+    return (now - start).total_seconds()
 
 
 def _alive(pid: int) -> bool:

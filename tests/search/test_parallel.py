@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 
 import optuna
 from optuna.storages.journal._storage import JournalOperation
@@ -102,3 +103,23 @@ def test_trials_are_created_with_their_owner(nb201_path, tmp_path):
     creates = [r for r in records if r["op_code"] == JournalOperation.CREATE_TRIAL]
     assert len(creates) >= 10
     assert all(":" in r.get("user_attrs", {}).get("worker", "") for r in creates)
+
+
+def test_old_untagged_running_trial_is_failed_on_resume(nb201_path, tmp_path):
+    # A process killed between popping an enqueued trial and tagging it leaves an ownerless RUNNING
+    # trial; once it is older than any live worker's tagging delay, a resume fails it.
+    storage = str(tmp_path / "untagged.journal")
+    study = optuna.create_study(storage=open_storage(storage), study_name="u",
+                                directions=["maximize", "minimize"])  # fmt: skip
+    stale = optuna.trial.FrozenTrial(
+        number=-1, state=optuna.trial.TrialState.RUNNING, value=None, values=None,
+        datetime_start=datetime.now() - timedelta(hours=1), datetime_complete=None, params={},
+        distributions={}, user_attrs={}, system_attrs={}, intermediate_values={}, trial_id=-1,
+    )  # fmt: skip
+    stale_id = study._storage.create_new_trial(study._study_id, template_trial=stale)
+    run_search("tss", DATASET, OBJECTIVES, "random", trials=3, bench=str(nb201_path),
+               storage=storage, study_name="u", seed=0)  # fmt: skip
+    after = optuna.load_study(study_name="u", storage=open_storage(storage))
+    states = {t._trial_id: t.state for t in after.trials}
+    assert states[stale_id] == optuna.trial.TrialState.FAIL
+    assert optuna.trial.TrialState.RUNNING not in states.values()

@@ -20,8 +20,10 @@ filled from its isomorphism-class representative (``bench.spaces`` ``representat
 source holds that one, and the ``copied`` column says so.
 
 Opening and querying never imports torch, nor pandas (only the methods that return a
-DataFrame import it), nor, when the store's sidecars are fresh, pyarrow: a new process answers
-a query with numpy alone (see ``bench.store.Sidecar``).
+DataFrame import it), nor, when the store's sidecars are fresh, pyarrow (see
+``bench.store.Sidecar``). A single :meth:`Benchmark.query` on fresh sidecars does not import numpy
+either: it bisects the memory-mapped sidecar columns with the standard library (importing numpy
+costs a new process several times the whole lookup); the other methods build numpy arrays.
 
 Example:
     >>> from bench.api import Benchmark
@@ -33,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import math
@@ -40,8 +43,6 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from bench.schema import (
     DATASETS,
@@ -51,10 +52,19 @@ from bench.schema import (
     column_spec,
     direction,
 )
-from bench.spaces import SPACES, get_space
-from bench.store import Sidecar, Store, TableInfo, _parquet_identity, default_path
+from bench.spaces import EDGES, NUM_LAYERS, SPACES, get_space
+from bench.store import (
+    _SPACE_ORDER,
+    _SPACE_REPS,
+    Sidecar,
+    Store,
+    TableInfo,
+    _parquet_identity,
+    default_path,
+)
 
-if TYPE_CHECKING:  # imported lazily: a query needs numpy only
+if TYPE_CHECKING:  # imported where used: a single query needs none of them (see query)
+    import numpy as np
     import pandas as pd
 
 __all__ = ["Benchmark", "MissingEntry", "NATSBench", "create", "DEMO_DIR"]
@@ -113,8 +123,10 @@ class _Table:
             if not self.embedded:
                 self._side = Sidecar.open(self.path)
                 # stale or absent (a crash between renames, an older calnas): rebuild it unless
-                # a writer holds the lock, then the parquet file is read instead
-                stale = self._side is None and self.store is not None and self.path.is_file()
+                # a writer holds the lock, then the parquet file is read instead; a fresh one of
+                # an older format is rewritten likewise, and used as it is when that fails
+                outdated = self._side is None or not self._side.current
+                stale = outdated and self.store is not None and self.path.is_file()
                 if stale and self.store.rebuild_sidecar(
                     self.space, self.dataset, self.source, wait=False
                 ):
@@ -147,6 +159,8 @@ class _Table:
     @property
     def index(self) -> dict[str, np.ndarray]:
         """The small integer columns of every row (hp, epoch, config, seed, copied), cached."""
+        import numpy as np
+
         if self._index is None:
             index = self.arrays(["hp", "epoch", "config", "seed", "copied"])
             n = len(index["config"])
@@ -186,6 +200,8 @@ class _Table:
     def _from_sidecar(
         self, side: Sidecar, present: list[str], where: dict[str, int]
     ) -> dict[str, np.ndarray]:
+        import numpy as np
+
         if not where:
             return {c: side.read(c) for c in present}
         index = self.index
@@ -221,6 +237,8 @@ def _group_mean(config: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
     Sums in row order with Kahan compensation, as pandas' ``groupby().mean()`` does, so the
     means are the ones pandas gives, bit for bit.
     """
+    import numpy as np
+
     uniq, inverse = np.unique(config, return_inverse=True)
     inverse = inverse.ravel()
     g, k = len(uniq), values.shape[1]
@@ -256,6 +274,8 @@ class _Slice:
     """
 
     def __init__(self, table: _Table, hp: int, epoch: int, seed: int | None):
+        import numpy as np
+
         self.table, self.hp, self.epoch = table, hp, epoch
         self.seed = None if seed is None else int(seed)
         self.sp = get_space(table.space)
@@ -285,6 +305,8 @@ class _Slice:
 
     def load(self, names: Sequence[str]) -> None:
         """Read the value columns ``names`` (those this source has) into the cache."""
+        import numpy as np
+
         wanted = [c for c in dict.fromkeys(names) if c in self.available and c not in self._columns]
         if not wanted:
             return
@@ -311,6 +333,8 @@ class _Slice:
 
 def _floats(values: np.ndarray) -> np.ndarray:
     """A value column as float64 with NaN for missing (pyarrow gives None in object arrays)."""
+    import numpy as np
+
     if values.dtype == object:
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     return values.astype(np.float64, copy=False)
@@ -325,6 +349,8 @@ class _Resolved:
     """
 
     def __init__(self, slices: list[tuple[str, _Slice]], n: int):
+        import numpy as np
+
         self.sources = tuple(s for s, _ in slices)
         self.slices = [sl for _, sl in slices]
         self.available = list(dict.fromkeys(c for sl in self.slices for c in sl.available))
@@ -342,6 +368,8 @@ class _Resolved:
         self.n = n
 
     def load(self, names: Sequence[str]) -> None:
+        import numpy as np
+
         todo = [c for c in names if c in self.available and c not in self._values]
         if not todo:
             return
@@ -370,6 +398,110 @@ class _Resolved:
         return self._origin[name]
 
 
+class _Run:
+    """One source's selected run (one hp, epoch and seed choice) read from its sidecar's views.
+
+    The rows of a run are sorted by (config, seed): a config's rows are found by bisection.
+    ``usable`` is False when the sidecar lacks a view the run needs (then numpy reads it).
+    """
+
+    def __init__(
+        self, source: str, table: _Table, side: Sidecar, run: dict[str, Any], seed: int | None
+    ):
+        self.source, self.side, self.seed = source, side, seed
+        self.hp, self.epoch = int(run["hp"]), int(run["epoch"])
+        self.start, self.stop = int(run["start"]), int(run["stop"])
+        # several rows of one config (seeds) are averaged, and then every config's value is a
+        # mean (even of one row), as _Slice.load does: the rule is per run, not per config
+        self.mean = bool(run["dup"]) and seed is None
+        #: value columns in table order (as _Slice.available), and as a set
+        self.names = [c for c in table.columns if _value_column(c)]
+        self.available = frozenset(self.names)
+        self.config = side.view("config")
+        # a table without seed (copied) column reads as all -1 (False), as _Table.index does
+        self.seeds = side.view("seed") if "seed" in table.columns else None
+        self.copied = side.view("copied") if "copied" in table.columns else None
+        self.usable = not (
+            self.config is None
+            or ("seed" in table.columns and self.seeds is None)
+            or ("copied" in table.columns and self.copied is None)
+        )
+
+    def own(self, config: int) -> Sequence[int]:
+        """The run's rows of ``config`` (with the selected seed), in row order."""
+        lo = bisect.bisect_left(self.config, config, self.start, self.stop)
+        hi = bisect.bisect_right(self.config, config, lo, self.stop)
+        if self.seed is None or self.seeds is None:  # no seed column: the run has seed -1 only
+            return range(lo, hi)
+        return [r for r in range(lo, hi) if self.seeds[r] == self.seed]
+
+    def rows(self, index: int, reps: memoryview | None) -> tuple[Sequence[int], bool, bool]:
+        """(rows, own, copied) answering for ``index``: its own rows, else (TSS) those of its
+        isomorphism-class representative, as _Slice fills them; ``((), False, False)``: none."""
+        rows = self.own(index)
+        if rows:
+            copied = self.copied is not None and all(self.copied[r] for r in rows)
+            return rows, True, copied
+        if reps is not None and reps[index] != index:
+            rows = self.own(reps[index])
+            if rows:
+                return rows, False, True
+        return (), False, False
+
+    def value(self, name: str, rows: Sequence[int]) -> float | None:
+        """Value of ``name`` over ``rows`` (NaN: missing), or None when it has no view."""
+        col = self.side.view(name)
+        if col is None:
+            return None
+        if not self.mean:
+            return col[rows[0]]
+        # _group_mean for one group: a NaN-skipping mean summed in row order with Kahan
+        # compensation, operation for operation, so the result is the same float
+        total = comp = 0.0
+        count = 0
+        for r in rows:
+            v = col[r]
+            if v != v:
+                continue
+            y = v - comp
+            t = total + y
+            c = (t - total) - y
+            comp = 0.0 if c != c else c
+            total = t
+            count += 1
+        return total / count if count else math.nan
+
+
+class _Plan:
+    """The runs of one selection, in source priority order, and the space's lookup tables."""
+
+    def __init__(
+        self, space: str, runs: list[_Run], order: memoryview | None, reps: memoryview | None
+    ):
+        self.space = get_space(space)
+        self.runs = runs
+        self.order, self.reps = order, reps  # TSS: radix code and representative per index
+        self.available = list(dict.fromkeys(c for r in runs for c in r.names))
+        self.positions = len(EDGES) if space == "tss" else NUM_LAYERS
+
+    def index_of(self, code: Sequence[int]) -> int:
+        """The index of a parsed arch (choice indices)."""
+        base = len(self.space.choices())
+        value = 0
+        for c in code:
+            value = value * base + c
+        return value if self.order is None else self.order.tolist().index(value)
+
+    def arch(self, index: int) -> str:
+        """The arch string of ``index`` (from its radix code; SSS indices are their codes)."""
+        value = index if self.order is None else self.order[index]
+        base, code = len(self.space.choices()), []
+        for _ in range(self.positions):
+            value, c = divmod(value, base)
+            code.append(c)
+        return self.space._format(code[::-1])
+
+
 class Benchmark:
     """The benchmark table: the user's store plus the embedded demo table.
 
@@ -390,6 +522,7 @@ class Benchmark:
         self._slices: dict[tuple[Any, ...], _Slice | None] = {}
         self._resolved: dict[tuple[Any, ...], _Resolved] = {}
         self._facades: dict[str, NATSBench] = {}
+        self._plans: dict[tuple[Any, ...], _Plan | None] = {}
 
     @classmethod
     def open(
@@ -418,6 +551,7 @@ class Benchmark:
         self._epochs.clear()
         self._slices.clear()
         self._resolved.clear()
+        self._plans.clear()
 
     # -- tables --------------------------------------------------------------------------------
     def tables(self) -> dict[tuple[str, str, str], _Table]:
@@ -484,6 +618,8 @@ class Benchmark:
     # -- fidelities ----------------------------------------------------------------------------
     def _schedule(self, table: _Table) -> np.ndarray:
         """The (hp, epoch) pairs a table holds, sorted, as an (k, 2) int array."""
+        import numpy as np
+
         key = (table.space, table.dataset, table.source)
         if key not in self._epochs:
             index = table.index
@@ -519,19 +655,30 @@ class Benchmark:
         return sorted(found)
 
     @staticmethod
-    def _pick(sched: np.ndarray, hp: int | None, epoch: int | None) -> tuple[int, int] | None:
-        """The (hp, epoch) a source answers a request with, or None when it cannot."""
+    def _pick(
+        sched: Iterable[Sequence[int]], hp: int | None, epoch: int | None
+    ) -> tuple[int, int] | None:
+        """The (hp, epoch) a source answers a request with, or None when it cannot.
+
+        ``sched`` is the source's (hp, epoch) pairs (rows of :meth:`_schedule`, or a sidecar's
+        runs): plain Python, shared by the numpy and the single-lookup paths.
+
+        Example:
+            >>> Benchmark._pick([(12, 1), (12, 12), (200, 199), (200, 200)], None, None)
+            (200, 200)
+        """
+        pairs = [(int(h), int(e)) for h, e in sched]
         if hp is not None:
-            sched = sched[sched[:, 0] == hp]
+            pairs = [p for p in pairs if p[0] == hp]
         if epoch is not None:
-            sched = sched[sched[:, 1] == epoch]
-        if len(sched) == 0:
+            pairs = [p for p in pairs if p[1] == epoch]
+        if not pairs:
             return None
-        best_hp = int(sched[:, 0].max())
+        best_hp = max(h for h, _ in pairs)
         if epoch is not None:
             return best_hp, int(epoch)
-        epochs = sched[sched[:, 0] == best_hp, 1]
-        final = best_hp if (epochs == best_hp).any() else int(epochs.max())
+        epochs = [e for h, e in pairs if h == best_hp]
+        final = best_hp if best_hp in epochs else max(epochs)
         return best_hp, final
 
     # -- per-source slices ---------------------------------------------------------------------
@@ -601,6 +748,8 @@ class Benchmark:
     @staticmethod
     def _source_names(res: _Resolved, masks: np.ndarray) -> np.ndarray:
         """Label of each source bit mask: the contributing sources joined by '+'."""
+        import numpy as np
+
         return np.array(
             ["+".join(s for i, s in enumerate(res.sources) if int(m) >> i & 1) for m in masks],
             dtype=object,
@@ -608,6 +757,8 @@ class Benchmark:
 
     def _row_sources(self, res: _Resolved, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per config, a code into labels of the sources its ``names`` values come from (cached)."""
+        import numpy as np
+
         key = ("row-sources", tuple(names))
         cached = res.cache.get(key)
         if cached is None:
@@ -640,6 +791,12 @@ class Benchmark:
             >>> bench.query("tss", "cifar10", 0, ["acc"])["values"]   # doctest: +SKIP
             {'acc': 0.8427}
         """
+        if metrics is not None and not isinstance(metrics, (str, list, tuple)):
+            with contextlib.suppress(TypeError):  # a one-shot iterable is read once, here
+                metrics = list(metrics)
+        found = self._query_plain(space, dataset, arch_or_index, metrics, source, epoch, hp, seed)
+        if found is not None:
+            return found
         _check_space_dataset(space, dataset)
         if isinstance(arch_or_index, str):
             index, arch = _resolve_arch(space, arch_or_index)
@@ -666,6 +823,129 @@ class Benchmark:
             "values": {m: (None if math.isnan(v) else v) for m, v in vals.items()},
         }
 
+    # -- single lookups without numpy -----------------------------------------------------------
+    # ``query`` first tries this path: the same selection as _resolve/_Slice/_Resolved, for one
+    # index, read by bisection from the memory-mapped sidecars with the standard library. It
+    # answers None whenever anything is unusual (an embedded or sidecar-less table, a version-1
+    # sidecar, a request that raises, a row without values) and query then takes the numpy path,
+    # which gives the answer or raises the error. Once the dense arrays of a selection exist
+    # (query_many, frame...), they answer instead: a lookup there is one array index per metric.
+
+    def _plan(
+        self,
+        space: str,
+        dataset: str,
+        source: str | None,
+        hp: int | None,
+        epoch: int | None,
+        seed: int | None,
+    ) -> _Plan | None:
+        """The selected run of each source for one selection (cached), or None (numpy path)."""
+        key = (space, dataset, source, hp, epoch, seed)
+        if key in self._plans:
+            return self._plans[key]
+        names = self.sources(space, dataset)
+        if source is not None:
+            names = [source] if source in names else []
+        runs: list[_Run] = []
+        usable = True
+        for name in names:
+            table = self.tables()[(space, dataset, name)]
+            side = None if table.embedded else table.sidecar
+            if side is None or side.runs is None:
+                usable = False
+                break
+            picked = self._pick([(r["hp"], r["epoch"]) for r in side.runs], hp, epoch)
+            if picked is None:
+                continue
+            run = next(r for r in side.runs if (r["hp"], r["epoch"]) == picked)
+            if seed is not None and seed not in run["seeds"]:
+                continue  # no row of that seed there: the source is not selected (_Slice.empty)
+            runs.append(_Run(name, table, side, run, seed))
+            usable = usable and runs[-1].usable
+        plan = None
+        if usable and runs:
+            first = runs[0].side
+            order, reps = first.view(_SPACE_ORDER), first.view(_SPACE_REPS)
+            if space != "tss" or (order is not None and reps is not None):
+                plan = _Plan(space, runs, order, reps)
+        self._plans[key] = plan
+        return plan
+
+    def _query_plain(
+        self,
+        space: str,
+        dataset: str,
+        arch_or_index: Any,
+        metrics: Any,
+        source: Any,
+        epoch: Any,
+        hp: Any,
+        seed: Any,
+    ) -> dict[str, Any] | None:
+        """:meth:`query`'s answer computed without numpy, or None (then query uses numpy)."""
+        if space not in SPACES or dataset not in DATASETS:
+            return None
+        if source is not None and source not in SOURCE_PRIORITY:
+            return None
+        try:
+            sp = get_space(space)
+            index = None if isinstance(arch_or_index, str) else sp.index(arch_or_index)
+            code = sp._parse(arch_or_index) if index is None else None
+            hp, epoch, seed = (None if v is None else int(v) for v in (hp, epoch, seed))
+        except (ValueError, TypeError, OverflowError):
+            return None
+        if (space, dataset, source, hp, epoch, seed) in self._resolved:
+            return None  # the dense arrays answer faster
+        plan = self._plan(space, dataset, source, hp, epoch, seed)
+        if plan is None:
+            return None
+        if metrics is None:
+            names = list(plan.available)
+        else:
+            try:
+                names = list(
+                    dict.fromkeys(check_columns([metrics] if isinstance(metrics, str) else metrics))
+                )
+            except (ValueError, TypeError):
+                return None
+            if any(m not in plan.available for m in names):
+                return None
+        if code is not None:
+            index = plan.index_of(code)
+        # per source: the rows answering for ``index`` (its own, or its representative's)
+        found = [run.rows(index, plan.reps) for run in plan.runs]
+        values: dict[str, float | None] = {}
+        origins = 0
+        for m in names:
+            values[m] = None
+            for i, (run, (rows, _, _)) in enumerate(zip(plan.runs, found, strict=True)):
+                if not rows or m not in run.available:
+                    continue
+                v = run.value(m, rows)
+                if v is None:
+                    return None  # a column the sidecar does not map: numpy path
+                if v == v:  # not NaN: the first source in priority order holding it wins
+                    values[m] = v
+                    origins |= 1 << i
+                    break
+        if not origins:
+            return None  # no value at all: query raises MissingEntry
+        at = next(i for i, (rows, _, _) in enumerate(found) if rows)
+        arch = arch_or_index if code is not None else None
+        for run, (rows, own, _) in zip(plan.runs, found, strict=True):
+            if arch is None and rows and own:
+                arch = run.side.arch(index)
+        return {
+            "index": index,
+            "arch": arch if arch is not None else plan.arch(index),
+            "source": "+".join(r.source for i, r in enumerate(plan.runs) if origins >> i & 1),
+            "hp": plan.runs[at].hp,
+            "epoch": plan.runs[at].epoch,
+            "copied": found[at][2],
+            "values": values,
+        }
+
     def query_many(
         self,
         space: str,
@@ -687,6 +967,8 @@ class Benchmark:
         Example:
             >>> bench.query_many("tss", "cifar10", [0, 11, 0], ["acc"])   # doctest: +SKIP
         """
+        import numpy as np
+
         _check_space_dataset(space, dataset)
         n = get_space(space).size
         idx = np.asarray(indices if not isinstance(indices, (int, np.integer)) else [indices])
@@ -738,6 +1020,8 @@ class Benchmark:
             >>> bench.frame("tss", "cifar10", ["acc", "pre_ECE_15"]).shape   # doctest: +SKIP
             (15625, 8)
         """
+        import numpy as np
+
         res = self._resolve(space, dataset, source, hp, epoch, seed)
         names = self._metrics(res, metrics, f"{space}/{dataset}")
         have = np.stack([~np.isnan(res.value(m)) for m in names])
@@ -765,6 +1049,8 @@ class Benchmark:
             >>> bench.missing("tss", "cifar10", ["pre_ECE_15"], unique=True)   # doctest: +SKIP
             array([], dtype=int64)
         """
+        import numpy as np
+
         sp = get_space(space)
         names = [metrics] if isinstance(metrics, str) else list(metrics)
         check_columns(names)
@@ -802,6 +1088,8 @@ class Benchmark:
             >>> bench.find_best("tss", "cifar10", "acc", bounds={"params_m": (None, 0.5)})
             ... # doctest: +SKIP
         """
+        import numpy as np
+
         bounds = dict(bounds or {})
         names = [metric, *bounds]
         frame = self.frame(space, dataset, names, source=source, epoch=epoch, hp=hp, complete=True)
@@ -837,6 +1125,8 @@ class Benchmark:
         Example:
             >>> bench.pareto_front("tss", "cifar10", ["acc", "pre_ECE_15"])   # doctest: +SKIP
         """
+        import numpy as np
+
         objectives = list(objectives)
         if not objectives:
             raise ValueError("pareto_front needs at least one objective")
@@ -946,6 +1236,8 @@ def _stored_arch(res: _Resolved, index: int) -> str | None:
 
 def _resolve_arch(space: str, arch_or_index: str | int) -> tuple[int, str]:
     """(index, arch) of one architecture without building the whole string table (cold start)."""
+    import numpy as np
+
     sp = get_space(space)
     if isinstance(arch_or_index, str):
         code = sp._parse(arch_or_index)  # ValueError naming the problem when malformed
@@ -971,6 +1263,8 @@ _ARCH_DTYPES: dict[str, pd.CategoricalDtype] = {}
 
 def _non_dominated(points: np.ndarray) -> np.ndarray:
     """Mask of the rows of ``points`` (minimized) that no other row dominates."""
+    import numpy as np
+
     n = len(points)
     keep = np.zeros(n, dtype=bool)
     if n == 0:
@@ -1009,6 +1303,8 @@ class NATSBench:
     """
 
     def __init__(self, bench: Benchmark, space: str, *, seed: int = 0):
+        import numpy as np
+
         self.bench = bench
         self.space = space
         self._sp = get_space(space)
@@ -1050,6 +1346,8 @@ class NATSBench:
         self, index: int, dataset: str, *, hp: int | None = None, epoch: int | None = None
     ) -> list[int]:
         """Seeds with rows for ``index`` on ``dataset`` (training sources nats/nb201/computed)."""
+        import numpy as np
+
         found: set[int] = set()
         for src in self.bench.sources(self.space, dataset):
             table = self.bench.tables()[(self.space, dataset, src)]

@@ -4,7 +4,9 @@ TSS is the NAS-Bench-201 cell space (6 edges, 5 operations, 15,625 cells); SSS i
 space (5 layers, 8 widths, 32,768 networks). Both enumerate their architectures in exactly the
 order NATS-Bench uses, so an index here is a NATS-Bench index.
 
-This module needs only numpy: opening the spaces never imports torch.
+This module needs only numpy, and imports it only where arrays are built: an index's arch
+string, parsing and range checks are plain Python (a cold benchmark query never imports numpy),
+and nothing here imports torch.
 
 Example:
     >>> from bench.spaces import get_space
@@ -22,11 +24,13 @@ from __future__ import annotations
 import functools
 import itertools
 import random
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where arrays are built: see the module docstring
+    import numpy as np
 
 __all__ = [
     "OPS",
@@ -56,7 +60,11 @@ _TSS_SHUFFLE_SEED = 88  # NATS-Bench shuffled the lexicographic list once with r
 
 def _check_index(index: Any, size: int) -> int:
     """Return ``index`` as an int after checking its type and range."""
-    if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+    # a numpy scalar can only exist once numpy is imported: do not import it to rule one out
+    np_ = sys.modules.get("numpy")
+    bools: tuple[type, ...] = (bool,) if np_ is None else (bool, np_.bool_)
+    ints: tuple[type, ...] = (int,) if np_ is None else (int, np_.integer)
+    if isinstance(index, bools) or not isinstance(index, ints):
         raise ValueError(f"an arch index must be an integer, got {type(index).__name__} {index!r}")
     index = int(index)
     if not 0 <= index < size:
@@ -112,12 +120,16 @@ class Space(ABC):
     @functools.cache
     def _code_to_index(self) -> np.ndarray:
         """Index of each architecture by its mixed-radix code (first position most significant)."""
+        import numpy as np
+
         codes = self.codes()
         table = np.empty(self.size, dtype=np.int64)
         table[self._radix_values(codes)] = np.arange(self.size)
         return table
 
     def _radix_values(self, codes: np.ndarray) -> np.ndarray:
+        import numpy as np
+
         base = len(self.choices())
         weights = base ** np.arange(codes.shape[1] - 1, -1, -1, dtype=np.int64)
         return codes.astype(np.int64) @ weights
@@ -161,12 +173,16 @@ class Space(ABC):
             return _check_index(arch, self.size)
         found = self._lookup().get(arch)
         if found is None:
+            import numpy as np
+
             code = self._parse(arch)  # raises with the reason when malformed
             found = int(self._code_to_index()[self._radix_values(np.array([code]))[0]])
         return found
 
     def indices(self, archs: Sequence[str | int]) -> np.ndarray:
         """Vectorized :meth:`index` for many archs (strings or ints)."""
+        import numpy as np
+
         return np.fromiter((self.index(a) for a in archs), dtype=np.int64, count=len(archs))
 
     def resolve(self, arch_or_index: str | int) -> tuple[int, str]:
@@ -186,6 +202,8 @@ class Space(ABC):
     @functools.cache
     def representatives(self) -> np.ndarray:
         """For every index, the smallest index of its isomorphism class (a read-only array)."""
+        import numpy as np
+
         first: dict[str, int] = {}
         reps = np.fromiter(
             (first.setdefault(c, i) for i, c in enumerate(self._canonical_strings())),
@@ -201,11 +219,15 @@ class Space(ABC):
 
     def unique_indices(self) -> np.ndarray:
         """Sorted indices of the class representatives (6,466 for TSS, all for SSS)."""
+        import numpy as np
+
         reps = self.representatives()
         return np.flatnonzero(reps == np.arange(self.size))
 
     def class_members(self, arch: str | int) -> np.ndarray:
         """All indices isomorphic to ``arch`` (itself included), sorted."""
+        import numpy as np
+
         reps = self.representatives()
         return np.flatnonzero(reps == reps[self.index(arch)])
 
@@ -250,6 +272,8 @@ class Space(ABC):
             >>> get_space("tss").sample(0) == get_space("tss").sample(0)
             True
         """
+        import numpy as np
+
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         return self._strings()[int(gen.integers(self.size))]
 
@@ -324,6 +348,8 @@ class TopologySpace(Space):
 
     @functools.cache
     def codes(self) -> np.ndarray:
+        import numpy as np
+
         lexicographic = list(itertools.product(range(len(OPS)), repeat=len(EDGES)))
         # NATS-Bench's order: one in-place shuffle of the lexicographic list by CPython's random.
         random.Random(_TSS_SHUFFLE_SEED).shuffle(lexicographic)
@@ -374,6 +400,8 @@ class TopologySpace(Space):
         return tuple(_tss_unique_str(code) for code in self.codes().tolist())
 
     def _encode_codes(self, codes: np.ndarray, kind: str) -> np.ndarray:
+        import numpy as np
+
         if kind == "ops":
             return codes.astype(np.int64)
         if kind == "onehot":
@@ -430,6 +458,8 @@ class SizeSpace(Space):
 
     @functools.cache
     def codes(self) -> np.ndarray:
+        import numpy as np
+
         codes = np.array(list(itertools.product(range(len(CHANNELS)), repeat=NUM_LAYERS)), np.int8)
         codes.flags.writeable = False
         return codes
@@ -461,11 +491,15 @@ class SizeSpace(Space):
         return _check_index(arch, self.size)
 
     def representatives(self) -> np.ndarray:
+        import numpy as np
+
         reps = np.arange(self.size)
         reps.flags.writeable = False
         return reps
 
     def _encode_codes(self, codes: np.ndarray, kind: str) -> np.ndarray:
+        import numpy as np
+
         if kind == "channels":
             return np.asarray(CHANNELS, dtype=np.int64)[codes]
         return np.eye(len(CHANNELS), dtype=np.float32)[codes].reshape(len(codes), -1)

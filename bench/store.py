@@ -36,17 +36,16 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
 import os
-import uuid
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from bench import __version__
 from bench.schema import (
@@ -58,7 +57,8 @@ from bench.schema import (
     column_spec,
 )
 
-if TYPE_CHECKING:  # pandas and pyarrow are imported where used: reading needs neither
+if TYPE_CHECKING:  # numpy, pandas and pyarrow are imported where used: a query needs none
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
     from filelock import FileLock
@@ -149,6 +149,8 @@ def _column_order(names: Iterable[str]) -> list[str]:
 
 
 def _fail(column: str, mask: np.ndarray, frame: pd.DataFrame, what: str) -> None:
+    import numpy as np
+
     rows = np.flatnonzero(mask)
     if rows.size:
         row = rows[0]
@@ -160,6 +162,7 @@ def _fail(column: str, mask: np.ndarray, frame: pd.DataFrame, what: str) -> None
 
 
 def _as_int(frame: pd.DataFrame, name: str) -> np.ndarray:
+    import numpy as np
     import pandas as pd
 
     col = frame[name]
@@ -172,6 +175,7 @@ def _as_int(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _as_float(frame: pd.DataFrame, name: str) -> np.ndarray:
+    import numpy as np
     import pandas as pd
 
     col = frame[name]
@@ -183,6 +187,8 @@ def _as_float(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def _as_str(frame: pd.DataFrame, name: str, nullable: bool) -> np.ndarray:
+    import numpy as np
+
     col = frame[name]
     values = col.to_numpy(dtype=object)
     missing = col.isna().to_numpy()
@@ -200,6 +206,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     ``calnas_version``), checks names, types, ranges, spaces, datasets, sources, config ranges,
     arch strings and duplicate keys, and raises ValueError naming the first problem.
     """
+    import numpy as np
     import pandas as pd
 
     from bench.spaces import SPACES, get_space
@@ -387,6 +394,7 @@ class Store:
         A column the table does not have comes back as missing values (NaN/None), so callers can
         ask several sources for the same columns.
         """
+        import numpy as np
         import pyarrow.parquet as pq
 
         path = self.path_for(space, dataset, source)
@@ -462,6 +470,8 @@ class Store:
         the sidecar. A reader between the two renames sees a sidecar whose recorded parquet
         identity no longer matches, and reads the parquet file instead.
         """
+        import uuid
+
         import pyarrow.parquet as pq
 
         token = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
@@ -494,7 +504,8 @@ class Store:
 
         Takes the table's lock (``wait=False``: gives up at once when a writer holds it, as
         readers do when they find a stale sidecar) and writes nothing when the sidecar is
-        already fresh. A read-only benchmark directory gives False, not an error.
+        already fresh and of the current format (a version-1 sidecar is rewritten). A read-only
+        benchmark directory gives False, not an error.
 
         Example:
             >>> store.rebuild_sidecar("tss", "cifar10", "computed")   # doctest: +SKIP
@@ -511,7 +522,8 @@ class Store:
         except (Timeout, OSError):
             return False
         try:
-            if Sidecar.open(path) is not None:
+            side = Sidecar.open(path)
+            if side is not None and side.current:
                 return False
             return _rebuild_sidecar(path)
         finally:
@@ -543,6 +555,7 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def _missing_like(col: pd.Series, n: int) -> Any:
+    import numpy as np
     import pandas as pd
 
     kind = column_spec(str(col.name)).dtype
@@ -556,18 +569,31 @@ def _missing_like(col: pd.Series, n: int) -> Any:
 # -- sidecars -------------------------------------------------------------------------------------
 # Beside each table ``<source>.parquet`` the store keeps ``<source>.npcols``: the table's numeric
 # columns (and its space/dataset/source as small codes) as raw little-endian arrays, so that a new
-# process answers a query with numpy alone (importing pyarrow costs more than the read). Layout:
+# process answers a query without pyarrow (importing it costs more than the read). Layout:
 # 8 bytes magic, 8 bytes header length, a JSON header (the parquet file's identity, row count,
-# column names, per stored column its dtype and byte offset), then the arrays, 64-byte aligned.
-# The sidecar is a cache: it is rewritten with every upsert under the table's lock, is used only
-# while the identity it records (inode, size, mtime, hash of the parquet footer) matches the
-# parquet file, and is rebuilt from the parquet file when stale.
+# column names, per stored column its dtype and byte offset, the table's runs), then the arrays,
+# 64-byte aligned. The sidecar is a cache: it is rewritten with every upsert under the table's
+# lock, is used only while the identity it records (inode, size, mtime, hash of the parquet
+# footer) matches the parquet file, and is rebuilt from the parquet file when stale.
+#
+# Version 2 adds what a single lookup needs to be answered with the standard library alone
+# (importing numpy costs several times the lookup; see Benchmark.query): ``runs``, one entry per
+# (hp, epoch) of the rows sorted by (hp, epoch, config, seed), with its row range, its seeds and
+# whether a config repeats in it (several seeds), so a reader finds a config's rows by bisection;
+# and for TSS tables the space's index order and isomorphism representatives (#space.*, 31 KB
+# each), which cost a new process ~90 ms of pure Python to rebuild. A version-1 sidecar is still
+# read (the numpy path needs nothing more) and is rewritten by the first reader that can.
 
 _MAGIC = b"CALNASC1"
-_SIDECAR_VERSION = 1
+_SIDECAR_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _CODED = ("space", "dataset", "source")  # string columns stored as uint8 codes + labels
 _STORED = {"int64": "<i8", "float64": "<f8", "bool": "|b1"}
 _ARCH_CONFIG, _ARCH_VALUE = "#arch.config", "#arch.value"  # not column names: see _arch_map
+#: per index: the radix value of its code (first position most significant) / its representative
+_SPACE_ORDER, _SPACE_REPS = "#space.order", "#space.reps"
+#: memoryview format and item size of the stored dtypes (little-endian: see Sidecar.view)
+_VIEW_FORMATS = {"<i8": ("q", 8), "<f8": ("d", 8), "|b1": ("?", 1), "<i2": ("h", 2)}
 
 
 def sidecar_path(parquet: Path) -> Path:
@@ -595,6 +621,8 @@ def _parquet_identity(fh: Any) -> dict[str, Any]:
 
 def _sidecar_array(name: str, values: Any) -> tuple[np.ndarray, list[str] | None] | None:
     """The stored form of one column, or None when the sidecar leaves it to the parquet file."""
+    import numpy as np
+
     kind = column_spec(name).dtype
     arr = np.asarray(values)
     if kind in _STORED:
@@ -616,6 +644,8 @@ def _arch_map(config: Any, arch: Any) -> tuple[np.ndarray, np.ndarray] | None:
     Small whatever the row count (at most one entry per architecture); it spares a new process
     rebuilding the space's string table (NATS's shuffled TSS order) to answer one query.
     """
+    import numpy as np
+
     if config is None or arch is None:
         return None
     config = np.asarray(config)
@@ -629,6 +659,73 @@ def _arch_map(config: Any, arch: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return uniq, encoded
 
 
+def _runs(arrays: dict[str, Any], rows: int) -> list[dict[str, Any]] | None:
+    """The (hp, epoch) runs of the rows, or None unless rows are strictly sorted by the key.
+
+    Each run: ``hp``, ``epoch``, its rows ``start:stop``, its sorted distinct ``seeds`` and
+    ``dup`` (some config has several rows in it). Strictly sorted by (hp, epoch, config, seed)
+    means a config's rows of one run are contiguous and no key repeats; the store writes rows so,
+    a parquet file written by another tool may not be (its readers then use numpy).
+
+    Example:
+        >>> _runs({"hp": [12, 12, 200], "epoch": [12, 12, 200], "config": [0, 0, 3],
+        ...        "seed": [777, 888, -1]}, 3)[0]
+        {'hp': 12, 'epoch': 12, 'start': 0, 'stop': 2, 'seeds': [777, 888], 'dup': True}
+    """
+    import numpy as np
+
+    if rows == 0:
+        return []
+    cols = []
+    for name in ("hp", "epoch", "config", "seed"):
+        values = arrays.get(name)
+        if values is None and name == "seed":  # readers take a table without seeds as all -1
+            values = np.full(rows, -1, dtype=np.int64)
+        arr = None if values is None else np.asarray(values)
+        if arr is None or arr.dtype.kind not in "iu" or len(arr) != rows:
+            return None
+        cols.append(arr.astype(np.int64))
+    later = np.zeros(max(rows - 1, 0), dtype=bool)  # row i+1 > row i, decided so far
+    tied = np.ones(max(rows - 1, 0), dtype=bool)  # row i+1 == row i on the columns so far
+    for col in cols:
+        later |= tied & (col[1:] > col[:-1])
+        tied &= col[1:] == col[:-1]
+    if not later.all():
+        return None
+    hp, epoch, config, seed = cols
+    cuts = (np.flatnonzero((hp[1:] != hp[:-1]) | (epoch[1:] != epoch[:-1])) + 1).tolist()
+    runs = []
+    for start, stop in zip([0, *cuts], [*cuts, rows], strict=True):
+        if start == stop:  # no rows at all
+            continue
+        block = config[start:stop]
+        runs.append(
+            {
+                "hp": int(hp[start]),
+                "epoch": int(epoch[start]),
+                "start": start,
+                "stop": stop,
+                "seeds": np.unique(seed[start:stop]).tolist(),
+                "dup": bool(np.any(block[1:] == block[:-1])),
+            }
+        )
+    return runs
+
+
+def _space_tables(name: str) -> dict[str, tuple[np.ndarray, None]]:
+    """The #space.* arrays a sidecar of a ``name`` table carries (TSS only: SSS is arithmetic)."""
+    import numpy as np
+
+    from bench.spaces import get_space
+
+    if name != "tss":
+        return {}
+    sp = get_space(name)
+    order = sp._radix_values(sp.codes()).astype("<i2")
+    reps = np.asarray(sp.representatives()).astype("<i2")
+    return {_SPACE_ORDER: (order, None), _SPACE_REPS: (reps, None)}
+
+
 def _write_sidecar(
     target: Path, identity: dict[str, Any], names: list[str], arrays: dict[str, Any], rows: int
 ) -> None:
@@ -640,6 +737,9 @@ def _write_sidecar(
     arch = _arch_map(arrays.get("config"), arrays.get("arch"))
     if arch is not None:
         stored[_ARCH_CONFIG], stored[_ARCH_VALUE] = (arch[0], None), (arch[1], None)
+    spaces = stored["space"][1] if "space" in stored else None
+    if spaces is not None and len(spaces) == 1:
+        stored.update(_space_tables(spaces[0]))
     columns: dict[str, dict[str, Any]] = {}
     offset = 0
     for name, (arr, labels) in stored.items():
@@ -655,6 +755,7 @@ def _write_sidecar(
         "names": names,
         "columns": columns,
         "data_bytes": offset,
+        "runs": _runs(arrays, rows),
     }
     raw = json.dumps(header).encode()
     start = -(-(16 + len(raw)) // 64) * 64  # data begins 64-byte aligned
@@ -674,6 +775,8 @@ def _rebuild_sidecar(path: Path) -> bool:
     import pyarrow.parquet as pq
 
     side = sidecar_path(path)
+    import uuid
+
     tmp = side.with_name(f".{side.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(path, "rb") as fh:  # identity and data of the same open file
@@ -709,10 +812,13 @@ class Sidecar:
         self.path = path
         self._buf = buf
         self._start = start
+        self.version: int = header["version"]
         self.rows: int = header["rows"]
         self.names: tuple[str, ...] = tuple(header["names"])
         self._columns: dict[str, dict[str, Any]] = header["columns"]
-        self._arch_configs: np.ndarray | None = None
+        #: the (hp, epoch) runs of the rows (see ``_runs``), or None (version 1, unsorted rows)
+        self.runs: list[dict[str, Any]] | None = header.get("runs")
+        self._views: dict[str, memoryview | None] = {}
 
     @classmethod
     def open(cls, parquet: Path) -> Sidecar | None:
@@ -728,7 +834,7 @@ class Sidecar:
                 length = int.from_bytes(head[8:], "little")
                 header = json.loads(fh.read(length))
                 start = -(-(16 + length) // 64) * 64
-                if header.get("version") != _SIDECAR_VERSION:
+                if header.get("version") not in _READABLE_VERSIONS:
                     return None
                 if os.fstat(fh.fileno()).st_size < start + header["data_bytes"]:
                     return None  # truncated
@@ -750,22 +856,51 @@ class Sidecar:
         """Whether column ``name`` is stored here (else read it from the parquet file)."""
         return name in self._columns and not name.startswith("#")
 
+    @property
+    def current(self) -> bool:
+        """Whether this sidecar has this calnas's format (an older one is worth rewriting)."""
+        return self.version == _SIDECAR_VERSION
+
+    def view(self, name: str) -> memoryview | None:
+        """Stored column ``name`` as a read-only memoryview of Python values, without numpy.
+
+        None when no such view exists: a coded string column, or a big-endian machine (the
+        arrays are little-endian). Views are cached; they pin the mapping.
+
+        Example:
+            >>> side.view("acc")[123]   # doctest: +SKIP
+            0.9012
+        """
+        if name in self._views:
+            return self._views[name]
+        entry = self._columns.get(name)
+        form = None if entry is None or "labels" in entry else _VIEW_FORMATS.get(entry["dtype"])
+        view = None
+        if form is not None and sys.byteorder == "little":
+            fmt, width = form
+            at = self._start + entry["offset"]
+            rows = entry.get("rows", self.rows)
+            view = memoryview(self._buf)[at : at + rows * width].cast(fmt)
+        self._views[name] = view
+        return view
+
     def arch(self, config: int) -> str | None:
         """The arch string the table stores for ``config`` (None when it has no row for it)."""
-        if _ARCH_CONFIG not in self._columns:
+        entry = self._columns.get(_ARCH_VALUE)
+        configs = self.view(_ARCH_CONFIG)
+        if entry is None or configs is None:
             return None
-        if self._arch_configs is None:
-            self._arch_configs = self.read(_ARCH_CONFIG)
-        pos = int(np.searchsorted(self._arch_configs, config))
-        if pos >= len(self._arch_configs) or self._arch_configs[pos] != config:
+        pos = bisect.bisect_left(configs, config)
+        if pos >= len(configs) or configs[pos] != config:
             return None
-        entry = self._columns[_ARCH_VALUE]
-        width = np.dtype(entry["dtype"]).itemsize
+        width = int(entry["dtype"][2:])  # "|S<width>"
         at = self._start + entry["offset"] + pos * width
         return bytes(self._buf[at : at + width]).rstrip(b"\0").decode()
 
     def read(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Rows ``start:stop`` of column ``name`` (a copy; string columns decoded to str)."""
+        import numpy as np
+
         entry = self._columns[name]
         dtype = np.dtype(entry["dtype"])
         rows = entry.get("rows", self.rows)

@@ -43,9 +43,8 @@ import math
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bench import __version__
 from bench.schema import (
@@ -103,8 +102,9 @@ def arrow_type(name: str) -> pa.DataType:
     return arrow[column_spec(name).dtype]
 
 
-@dataclass(frozen=True)
-class TableInfo:
+# TableInfo and UpsertReport are not dataclasses: importing dataclasses (it imports inspect)
+# would be a third of a new process's cold query (see Benchmark.query)
+class TableInfo(NamedTuple):
     """One parquet file of the store, described from its metadata alone."""
 
     space: str
@@ -124,13 +124,40 @@ class TableInfo:
         }
 
 
-@dataclass
 class UpsertReport:
-    """What an upsert did: rows inserted and updated, per table and in total."""
+    """What an upsert did: rows inserted and updated, per table and in total.
 
-    inserted: int = 0
-    updated: int = 0
-    tables: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
+    Example:
+        >>> UpsertReport(2, 1, {("tss", "cifar10", "computed"): (2, 1)}).inserted
+        2
+    """
+
+    def __init__(
+        self,
+        inserted: int = 0,
+        updated: int = 0,
+        tables: dict[tuple[str, str, str], tuple[int, int]] | None = None,
+    ):
+        self.inserted = inserted
+        self.updated = updated
+        self.tables: dict[tuple[str, str, str], tuple[int, int]] = {} if tables is None else tables
+
+    def __repr__(self) -> str:
+        return (
+            f"UpsertReport(inserted={self.inserted!r}, updated={self.updated!r}, "
+            f"tables={self.tables!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, UpsertReport):
+            return NotImplemented
+        return (self.inserted, self.updated, self.tables) == (
+            other.inserted,
+            other.updated,
+            other.tables,
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
     def __str__(self) -> str:
         parts = [

@@ -273,6 +273,8 @@ class ParetoLocalSampler(BaseSampler):
         p_random: float = 0.05,
         weights: str = "crowding",
         startup: str = "random",
+        model: str = "none",
+        refit_every: int = 5,
         seed: int | None = None,
     ) -> None:
         if isinstance(n_startup, bool) or not isinstance(n_startup, int) or n_startup < 1:
@@ -286,8 +288,15 @@ class ParetoLocalSampler(BaseSampler):
             raise ValueError(f"weights must be 'crowding' or 'uniform', got {weights!r}")
         if startup not in ("random", "tpe"):
             raise ValueError(f"startup must be 'random' or 'tpe', got {startup!r}")
+        if model not in ("none", "xgb"):
+            raise ValueError(f"model must be 'none' or 'xgb', got {model!r}")
+        if isinstance(refit_every, bool) or not isinstance(refit_every, int) or refit_every < 1:
+            raise ValueError(f"refit_every must be a positive integer, got {refit_every!r}")
         self.weights = weights
         self.startup = startup
+        self.model = model
+        self.refit_every = refit_every
+        self._guide: _ModelGuide | None = None
         self._tpe: BaseSampler | None = None
         if startup == "tpe":
             _quiet()
@@ -303,6 +312,8 @@ class ParetoLocalSampler(BaseSampler):
 
     def reseed_rng(self) -> None:
         self._rng = np.random.default_rng()
+        if self._guide is not None:
+            self._guide.rng = self._rng
 
     def infer_relative_search_space(
         self, study: Study, trial: FrozenTrial
@@ -348,11 +359,46 @@ class ParetoLocalSampler(BaseSampler):
                 idx = self.space.index(self.space.from_params(params))
                 if int(self._reps[idx]) not in queried:
                     return params
+        elif len(best) >= self.n_startup and self.model != "none":
+            return self.space.to_params(self._guided(study, best, queried))
         elif len(best) >= self.n_startup and self._rng.random() >= self.p_random:
             child = self._mutate_front(study, best, queried)
             if child is not None:
                 return self.space.to_params(child)
         return self.space.to_params(self._fresh(queried))
+
+    def _guided(self, study: Study, best: dict[int, FrozenTrial], queried: set[int]) -> int:
+        """The model's pick among the front's open neighbours (at rate p_random: all classes)."""
+        reps, losses = self._losses(study, best)
+        pool = None
+        if self._rng.random() >= self.p_random:
+            layer = self._open_layer(reps, losses, queried)
+            if layer is not None:
+                pool = np.unique(np.concatenate(layer[2]))
+        if pool is None:
+            pool = np.setdiff1d(self._unique, np.fromiter(queried, dtype=np.int64))
+            if not len(pool):
+                return self._fresh(queried)
+        if self._guide is None:
+            self._guide = _ModelGuide(self.space, self._rng, self.refit_every)
+        all_reps = np.fromiter(best, dtype=np.int64, count=len(best))
+        all_losses = self._losses(study, best, feasible_only=False)[1]
+        predicted = self._guide.predict(all_reps, all_losses, pool)
+        return int(pool[_acquire(predicted, losses, self._rng)])
+
+    def _losses(
+        self, study: Study, best: dict[int, FrozenTrial], *, feasible_only: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(reps, losses) of the completed classes; the least-violating ones when asked."""
+        reps = np.fromiter(best, dtype=np.int64, count=len(best))
+        done = list(best.values())
+        signs = np.array([-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in study.directions])
+        losses = np.array([t.values for t in done], dtype=np.float64) * signs
+        if not feasible_only:
+            return reps, losses
+        violation = np.array([sum(max(v, 0.0) for v in t.constraints.values()) for t in done])
+        keep = violation == violation.min()
+        return reps[keep], losses[keep]
 
     def _fresh(self, queried: set[int]) -> int:
         """A uniformly drawn class that nobody has queried (any class once all are queried)."""
@@ -367,16 +413,21 @@ class ParetoLocalSampler(BaseSampler):
     def _mutate_front(
         self, study: Study, best: dict[int, FrozenTrial], queried: set[int]
     ) -> int | None:
-        reps = np.fromiter(best, dtype=np.int64, count=len(best))
-        done = list(best.values())
-        violation = np.array([sum(max(v, 0.0) for v in t.constraints.values()) for t in done])
-        signs = np.array([-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in study.directions])
-        losses = np.array([t.values for t in done], dtype=np.float64) * signs
-        # Feasible members first: the front of the least-violating trials (all feasible ones
-        # when any is feasible). Then peel off successive fronts until a parent has a fresh
-        # neighbour, so a fully explored front hands over to the next layer.
-        keep = violation == violation.min()
-        reps, losses = reps[keep], losses[keep]
+        layer = self._open_layer(*self._losses(study, best), queried)
+        if layer is None:
+            return None
+        front, flosses, children = layer
+        weights = _crowding(flosses) if self.weights == "crowding" else np.ones(len(front))
+        p = weights / weights.sum()
+        pick = children[int(self._rng.choice(len(children), p=p))]
+        return int(pick[int(self._rng.integers(len(pick)))])
+
+    def _open_layer(
+        self, reps: np.ndarray, losses: np.ndarray, queried: set[int]
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
+        """(parents, their losses, their unqueried neighbours) of the first non-dominated layer
+        with any unqueried neighbour: successive fronts are peeled off, so a fully explored front
+        hands over to the next layer. None when no completed class has one left."""
         from search.indicators import pareto_mask
 
         while len(reps):
@@ -390,14 +441,8 @@ class ParetoLocalSampler(BaseSampler):
             ]
             has = np.array([len(c) > 0 for c in open_children])
             if has.any():
-                if self.weights == "crowding":
-                    weights = _crowding(flosses)[has]
-                else:
-                    weights = np.ones(len(front))[has]
-                cands = [c for c, h in zip(open_children, has, strict=True) if h]
-                p = weights / weights.sum()
-                pick = cands[int(self._rng.choice(len(cands), p=p))]
-                return int(pick[int(self._rng.integers(len(pick)))])
+                kept = [c for c, h in zip(open_children, has, strict=True) if h]
+                return front[has], flosses[has], kept
             reps, losses = reps[~mask], losses[~mask]
         return None
 
@@ -409,6 +454,87 @@ class ParetoLocalSampler(BaseSampler):
         param_distribution: BaseDistribution,
     ) -> Any:
         return _uniform_choice(self._rng, param_name, param_distribution, "ParetoLocalSampler")
+
+
+class _ModelGuide:
+    """Per-objective XGBoost models of the losses, each fit on a bootstrap resample of the
+    completed classes, so that one fit is one draw from a rough posterior (Thompson sampling).
+
+    Features are :func:`surrogate.features.feature_table` rows (one-hot ops, input-to-output
+    paths, op counts, isomorphism-class features, params and FLOPs). Predictions for every class
+    are computed at each fit; a fit happens after every completed class while fewer than
+    ``_WARM`` are known (the model changes fastest then) and every ``refit_every`` later.
+    """
+
+    _WARM = 40
+
+    def __init__(self, space: Space, rng: np.random.Generator, refit_every: int) -> None:
+        from surrogate.features import feature_table
+
+        self.rng = rng
+        self.refit_every = refit_every
+        self._features = feature_table(space.name)
+        self._fitted_on = -1
+        self._predicted = np.zeros((0, 0))
+
+    def predict(self, reps: np.ndarray, losses: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        """Predicted losses (len(pool), k) of the classes in ``pool`` (NATS indices)."""
+        n = len(reps)
+        if n < self._WARM or n - self._fitted_on >= self.refit_every or self._fitted_on < 0:
+            self._fit(reps, losses)
+        return self._predicted[pool]
+
+    def _fit(self, reps: np.ndarray, losses: np.ndarray) -> None:
+        import xgboost as xgb
+
+        pick = self.rng.integers(len(reps), size=len(reps))  # the bootstrap draw
+        x = self._features[reps[pick]]
+        cols = []
+        for j in range(losses.shape[1]):
+            y = losses[pick, j]
+            if np.ptp(y) == 0:  # a constant target: XGBoost would fit nothing useful
+                cols.append(np.full(len(self._features), y[0]))
+                continue
+            booster = xgb.XGBRegressor(
+                n_estimators=100, max_depth=4, learning_rate=0.1, subsample=0.8,
+                colsample_bytree=0.8, tree_method="hist", n_jobs=1, verbosity=0,
+                random_state=int(self.rng.integers(2**31 - 1)),
+            )  # fmt: skip
+            booster.fit(x, y)
+            cols.append(booster.predict(self._features).astype(np.float64))
+        self._predicted = np.stack(cols, axis=1)
+        self._fitted_on = len(reps)
+
+
+def _acquire(predicted: np.ndarray, losses: np.ndarray, rng: np.random.Generator) -> int:
+    """Row of ``predicted`` (candidate losses) that best improves the front of ``losses``.
+
+    One objective: the lowest predicted loss. Two: the largest hypervolume improvement over the
+    current front, against a reference point 10 % of the observed range beyond the worst loss
+    seen in each objective; when no candidate improves it, the one closest to the front (the
+    smallest range-normalized shift that would make it non-dominated). Three or more: a random augmented Chebyshev scalarization of
+    the range-normalized predictions (ParEGO's rule), a new weight vector per call.
+    """
+    from search.indicators import REFERENCE_MARGIN, hv_improvement_2d, pareto_mask
+
+    k = losses.shape[1]
+    if k == 1:
+        return int(np.argmin(predicted[:, 0]))
+    front = losses[pareto_mask(losses)]
+    lo, hi = losses.min(axis=0), losses.max(axis=0)
+    span = np.where(hi > lo, hi - lo, np.maximum(1.0, np.abs(hi)))
+    if k == 2:
+        # The reference point lies beyond the worst loss seen, not the front's nadir: a tight box
+        # around an early front hides the gains of extending it (measured: 138 vs 87 queries to
+        # normalized HV 0.95 on NB201).
+        gain = hv_improvement_2d(front, hi + REFERENCE_MARGIN * span, predicted)
+        if gain.max() > 0:
+            return int(np.argmax(gain))
+        shift = ((predicted[:, None, :] - front[None, :, :]) / span).max(axis=2).min(axis=1)
+        return int(np.argmin(shift))
+    w = rng.dirichlet(np.ones(k))
+    z = (predicted - lo) / span
+    return int(np.argmin((w * z).max(axis=1) + 0.05 * (w * z).sum(axis=1)))
 
 
 def _uniform_choice(
@@ -487,6 +613,12 @@ def _pls(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
     return ParetoLocalSampler(space, seed=seed, **kw)
 
 
+def _mpls(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
+    kw.setdefault("model", "xgb")
+    kw.setdefault("p_random", 0.2)
+    return ParetoLocalSampler(space, seed=seed, **kw)
+
+
 def _brute(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
     return ExhaustiveSampler.for_space(space, seed=seed, **kw)
 
@@ -500,6 +632,7 @@ STRATEGIES: dict[str, Callable[..., BaseSampler]] = {
     "gp": _gp,
     "rea": _rea,
     "pls": _pls,
+    "mpls": _mpls,
     "brute": _brute,
 }
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import optuna
 import pytest
 
@@ -8,6 +9,7 @@ from search.strategies import (
     STRATEGIES,
     ExhaustiveSampler,
     REASampler,
+    _acquire,
     make_sampler,
     parse_strategy,
 )
@@ -118,3 +120,56 @@ def test_pls_tpe_start_and_sss():
                 n_trials=40)  # fmt: skip
     assert len({tuple(t.params.values()) for t in st.trials}) == 40
     assert st.best_value <= 8 * 5 + 8 * 3  # local search walks down towards the smallest widths
+
+
+def test_mpls_never_repeats_is_seeded_and_checks_parameters():
+    a, space = _tss_study(make_sampler("mpls", get_space("tss"), seed=4), 60)
+    b, _ = _tss_study(make_sampler("mpls", get_space("tss"), seed=4), 60)
+    assert [t.params for t in a.trials] == [t.params for t in b.trials]
+    reps = [space.representative(space.from_params(t.params)) for t in a.trials]
+    assert len(set(reps)) == 60
+    for bad, match in [("mpls:model='gp'", "model"), ("mpls:refit_every=0", "refit_every")]:
+        with pytest.raises(ValueError, match=match):
+            make_sampler(bad, get_space("tss"))
+
+
+def test_mpls_follows_the_model_to_the_front():
+    # Same toy problem, same 40 trials, three seeds: the model-guided search ends on a front
+    # with more hypervolume than random search's.
+    from search.indicators import hypervolume, pareto_mask
+
+    def front_hv(study):
+        pts = [[t.values[0], -t.values[1]] for t in study.trials]
+        pts = np.array(pts)
+        return hypervolume(pts[pareto_mask(pts)], np.array([25.0, 1.0]))
+
+    guided = [front_hv(_tss_study(make_sampler("mpls", get_space("tss"), seed=s), 40)[0])
+              for s in range(3)]  # fmt: skip
+    blind = [front_hv(_tss_study(make_sampler("random", get_space("tss"), seed=s), 40)[0])
+             for s in range(3)]  # fmt: skip
+    assert np.mean(guided) > np.mean(blind)
+
+
+def test_acquire_by_number_of_objectives():
+    rng = np.random.default_rng(0)
+    cands = np.array([[0.5, 0.5], [3.0, 3.0], [0.1, 0.1]])
+    front = np.array([[0.0, 1.0], [1.0, 0.0]])
+    assert _acquire(cands[:, :1], front[:, :1], rng) == 2  # one objective: the lowest loss
+    assert _acquire(cands, front, rng) == 2  # the largest hypervolume gain
+    # nothing improves the front: the candidate that needs the smallest shift
+    assert _acquire(np.array([[2.0, 2.0], [1.1, 1.1]]), front, rng) == 1
+    three = rng.random((50, 3))
+    assert 0 <= _acquire(three, rng.random((5, 3)), rng) < 50
+
+
+def test_mpls_on_sss_and_three_objectives():
+    sss = get_space("sss")
+    st = optuna.create_study(directions=["minimize"] * 3,
+                             sampler=make_sampler("mpls", sss, seed=0))  # fmt: skip
+
+    def f(t):
+        w = [t.suggest_categorical(n, c) for n, c in sss.param_space().items()]
+        return sum(w), -min(w), float(w[0] - w[-1])
+
+    st.optimize(f, n_trials=30)
+    assert len({tuple(t.params.values()) for t in st.trials}) == 30

@@ -608,7 +608,7 @@ def _missing_like(col: pd.Series, n: int) -> Any:
 # (hp, epoch) of the rows sorted by (hp, epoch, config, seed), with its row range, its seeds and
 # whether a config repeats in it (several seeds), so a reader finds a config's rows by bisection;
 # and for TSS tables the space's index order and isomorphism representatives (#space.*, 31 KB
-# each), which cost a new process ~90 ms of pure Python to rebuild. A version-1 sidecar is still
+# each), which cost a new process ~85 ms of pure Python to rebuild. A version-1 sidecar is still
 # read (the numpy path needs nothing more) and is rewritten by the first reader that can.
 
 _MAGIC = b"CALNASC1"

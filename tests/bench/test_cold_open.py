@@ -1,4 +1,4 @@
-"""Cold open: a new process answers a query with numpy alone; the store's sidecars stay honest."""
+"""Cold open: a new process answers a query without pandas or pyarrow; the sidecars stay honest."""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _common(run)
     run.add_argument("--strategy", default=None,
-                     help="random, tpe, nsga2, nsga3, gp, rea, pls, brute (name:key=value,... "
-                     "for parameters; default: the measured best)")  # fmt: skip
+                     help="random, tpe, nsga2, nsga3, gp, rea, pls, mpls, brute "
+                     "(name:key=value,... for parameters; default: the measured best)")  # fmt: skip
     budget = run.add_mutually_exclusive_group()
     budget.add_argument("--trials", type=int, help="budget: distinct architectures (default 100)")
     budget.add_argument("--budget-seconds", type=float, help="budget: simulated training seconds")

@@ -128,7 +128,9 @@ def test_mpls_never_repeats_is_seeded_and_checks_parameters():
     assert [t.params for t in a.trials] == [t.params for t in b.trials]
     reps = [space.representative(space.from_params(t.params)) for t in a.trials]
     assert len(set(reps)) == 60
-    for bad, match in [("mpls:model='gp'", "model"), ("mpls:refit_every=0", "refit_every")]:
+    bad_specs = [("mpls:model='gp'", "model"), ("mpls:refit_every=0", "refit_every"),
+                 ("mpls:members=0", "members")]  # fmt: skip
+    for bad, match in bad_specs:
         with pytest.raises(ValueError, match=match):
             make_sampler(bad, get_space("tss"))
 
@@ -160,6 +162,12 @@ def test_acquire_by_number_of_objectives():
     assert _acquire(np.array([[2.0, 2.0], [1.1, 1.1]]), front, rng) == 1
     three = rng.random((50, 3))
     assert 0 <= _acquire(three, rng.random((5, 3)), rng) < 50
+    # an ensemble: the gain is averaged over members, so a candidate that improves the front
+    # under one member only loses to one that improves it under both
+    members = np.array([[[0.5, 0.5], [0.4, 0.4]], [[0.5, 0.5], [3.0, 3.0]]])
+    assert _acquire(members, front, rng) == 0
+    # one objective with members: the expected improvement on the best loss
+    assert _acquire(np.array([[[0.2], [-1.0]], [[0.2], [5.0]]]), np.array([[0.5]]), rng) == 1
 
 
 def test_mpls_on_sss_and_three_objectives():

@@ -435,8 +435,9 @@ class ParetoLocalSampler(BaseSampler):
         layer = self._open_layer(*self._losses(study, best), queried)
         if layer is None:
             return None
-        front, flosses, children = layer
-        weights = _crowding(flosses) if self.weights == "crowding" else np.ones(len(front))
+        flosses, has, children = layer
+        # crowding is measured on the whole layer, then restricted to parents with open children
+        weights = _crowding(flosses)[has] if self.weights == "crowding" else np.ones(len(children))
         p = weights / weights.sum()
         pick = children[int(self._rng.choice(len(children), p=p))]
         return int(pick[int(self._rng.integers(len(pick)))])
@@ -444,9 +445,10 @@ class ParetoLocalSampler(BaseSampler):
     def _open_layer(
         self, reps: np.ndarray, losses: np.ndarray, queried: set[int]
     ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
-        """(parents, their losses, their unqueried neighbours) of the first non-dominated layer
-        with any unqueried neighbour: successive fronts are peeled off, so a fully explored front
-        hands over to the next layer. None when no completed class has one left."""
+        """(losses of the layer, which members have an unqueried neighbour, those members'
+        unqueried neighbours) for the first non-dominated layer with any: successive fronts are
+        peeled off, so a fully explored front hands over to the next layer. None when no
+        completed class has one left."""
         from search.indicators import pareto_mask
 
         while len(reps):
@@ -461,7 +463,7 @@ class ParetoLocalSampler(BaseSampler):
             has = np.array([len(c) > 0 for c in open_children])
             if has.any():
                 kept = [c for c, h in zip(open_children, has, strict=True) if h]
-                return front[has], flosses[has], kept
+                return flosses, has, kept
             reps, losses = reps[~mask], losses[~mask]
         return None
 

@@ -253,9 +253,10 @@ class ParetoLocalSampler(BaseSampler):
     ``startup="tpe"`` lets TPE propose the first ``n_startup`` architectures (measured no better
     on NB201, kept for comparison). Constraint values are not modelled beyond feasible-first.
 
-    ``model="xgb"`` (strategy ``mpls``) replaces the random parent-then-child draw by a model's
-    choice: the candidates are the unqueried neighbours of the whole first layer that has any
-    (with probability ``p_random``, every unqueried class), and each objective's loss is
+    ``model="xgb"`` (strategy ``mpls``) starts from ``n_startup`` classes drawn at once without
+    replacement and replaces the random parent-then-child draw by a model's choice: the
+    candidates are the unqueried neighbours of the whole first layer that has any (with
+    probability ``p_random``, every unqueried class), and each objective's loss is
     predicted by an XGBoost model fitted on a bootstrap resample of the completed classes
     (features: :func:`surrogate.features.feature_table`; ``members`` models per objective, each
     on its own bootstrap resample, refitted after every completed class for the first 40, then
@@ -316,6 +317,7 @@ class ParetoLocalSampler(BaseSampler):
         self.refit_every = refit_every
         self.members = members
         self._guide: _ModelGuide | None = None
+        self._design: np.ndarray | None = None
         self._tpe: BaseSampler | None = None
         if startup == "tpe":
             _quiet()
@@ -384,7 +386,20 @@ class ParetoLocalSampler(BaseSampler):
             child = self._mutate_front(study, best, queried)
             if child is not None:
                 return self.space.to_params(child)
-        return self.space.to_params(self._fresh(queried))
+        guided_start = self.model != "none" and len(best) < self.n_startup
+        return self.space.to_params(self._start(queried) if guided_start else self._fresh(queried))
+
+    def _start(self, queried: set[int]) -> int:
+        """The next unqueried class of mpls's start design: n_startup classes drawn at once
+        without replacement (measured on NB201, 20 seeds: 64.6 queries to normalized HV 0.95,
+        against 102.5 when each start class is drawn on its own; see the README)."""
+        if self._design is None:
+            size = min(self.n_startup, len(self._unique))
+            self._design = self._rng.choice(self._unique, size=size, replace=False)
+        for rep in self._design:
+            if int(rep) not in queried:
+                return int(rep)
+        return self._fresh(queried)
 
     def _guided(self, study: Study, best: dict[int, FrozenTrial], queried: set[int]) -> int:
         """The model's pick among the front's open neighbours (at rate p_random: all classes)."""

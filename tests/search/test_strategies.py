@@ -128,6 +128,8 @@ def test_mpls_never_repeats_is_seeded_and_checks_parameters():
     assert [t.params for t in a.trials] == [t.params for t in b.trials]
     reps = [space.representative(space.from_params(t.params)) for t in a.trials]
     assert len(set(reps)) == 60
+    # the first n_startup trials are the start design, drawn at once without replacement
+    assert reps[:10] == [int(r) for r in a.sampler._design]
     bad_specs = [("mpls:model='gp'", "model"), ("mpls:refit_every=0", "refit_every"),
                  ("mpls:members=0", "members")]  # fmt: skip
     for bad, match in bad_specs:

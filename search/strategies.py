@@ -403,10 +403,11 @@ class ParetoLocalSampler(BaseSampler):
 
     def _guided(self, study: Study, best: dict[int, FrozenTrial], queried: set[int]) -> int:
         """The model's pick among the front's open neighbours (at rate p_random: all classes)."""
-        reps, losses = self._losses(study, best)
+        all_reps, all_losses, keep = self._losses(study, best)
+        losses = all_losses[keep]  # the front is feasible-first; the models learn from every class
         pool = None
         if self._rng.random() >= self.p_random:
-            layer = self._open_layer(reps, losses, queried)
+            layer = self._open_layer(all_reps[keep], losses, queried)
             if layer is not None:
                 pool = np.unique(np.concatenate(layer[2]))
         if pool is None:
@@ -415,24 +416,20 @@ class ParetoLocalSampler(BaseSampler):
                 return self._fresh(queried)
         if self._guide is None:
             self._guide = _ModelGuide(self.space, self._rng, self.refit_every, self.members)
-        all_reps = np.fromiter(best, dtype=np.int64, count=len(best))
-        all_losses = self._losses(study, best, feasible_only=False)[1]
         predicted = self._guide.predict(all_reps, all_losses, pool)
         return int(pool[_acquire(predicted, losses, self._rng)])
 
     def _losses(
-        self, study: Study, best: dict[int, FrozenTrial], *, feasible_only: bool = True
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(reps, losses) of the completed classes; the least-violating ones when asked."""
+        self, study: Study, best: dict[int, FrozenTrial]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(reps, losses, least-violating mask) of the completed classes (all feasible ones when
+        any is feasible)."""
         reps = np.fromiter(best, dtype=np.int64, count=len(best))
         done = list(best.values())
         signs = np.array([-1.0 if d == StudyDirection.MAXIMIZE else 1.0 for d in study.directions])
         losses = np.array([t.values for t in done], dtype=np.float64) * signs
-        if not feasible_only:
-            return reps, losses
         violation = np.array([sum(max(v, 0.0) for v in t.constraints.values()) for t in done])
-        keep = violation == violation.min()
-        return reps[keep], losses[keep]
+        return reps, losses, violation == violation.min()
 
     def _fresh(self, queried: set[int]) -> int:
         """A uniformly drawn class that nobody has queried (any class once all are queried)."""
@@ -447,7 +444,8 @@ class ParetoLocalSampler(BaseSampler):
     def _mutate_front(
         self, study: Study, best: dict[int, FrozenTrial], queried: set[int]
     ) -> int | None:
-        layer = self._open_layer(*self._losses(study, best), queried)
+        reps, losses, keep = self._losses(study, best)
+        layer = self._open_layer(reps[keep], losses[keep], queried)
         if layer is None:
             return None
         flosses, has, children = layer

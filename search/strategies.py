@@ -512,17 +512,23 @@ class _ModelGuide:
         self.rng = rng
         self.refit_every = refit_every
         self.members = members
-        self._features = feature_table(space.name)
+        # Only class representatives are ever candidates: predicting those alone (TSS: 6,466 of
+        # 15,625 rows) keeps a fit's prediction pass at 40 % of the whole table's cost.
+        self._rows = space.unique_indices()
+        self._features = feature_table(space.name)[self._rows]
+        self._row_of = np.full(space.size, -1, dtype=np.int64)
+        self._row_of[self._rows] = np.arange(len(self._rows))
         self._fitted_on = -1
         self._predicted = np.zeros((0, 0, 0))
 
     def predict(self, reps: np.ndarray, losses: np.ndarray, pool: np.ndarray) -> np.ndarray:
-        """Predicted losses (members, len(pool), k) of the classes in ``pool`` (NATS indices)."""
+        """Predicted losses (members, len(pool), k) of the classes in ``pool`` (NATS indices of
+        class representatives, as are ``reps``)."""
         n = len(reps)
         gap = max(self.refit_every, n // 40)
         if self._fitted_on < 0 or n < self._WARM or n - self._fitted_on >= gap:
             self._fit(reps, losses)
-        return self._predicted[:, pool]
+        return self._predicted[:, self._row_of[pool]]
 
     def _fit(self, reps: np.ndarray, losses: np.ndarray) -> None:
         import xgboost as xgb
@@ -534,7 +540,7 @@ class _ModelGuide:
         members = []
         for _ in range(self.members):
             pick = self.rng.integers(len(reps), size=len(reps))  # this member's bootstrap draw
-            x = self._features[reps[pick]]
+            x = self._features[self._row_of[reps[pick]]]
             cols = []
             for j in range(losses.shape[1]):
                 y = (losses[pick, j] - mean[j]) / scale[j]

@@ -19,7 +19,7 @@ def test_search_run_table_and_json(nb201_path, tmp_path, capsys):
     rc = main(["search", "run", "--bench", str(nb201_path), *ARGS, "--trials", "20",
                "--format", "json", "--out", str(out)])  # fmt: skip
     rep = json.loads(capsys.readouterr().out)
-    assert rc == 0 and rep["queries"] == 20 and rep["strategy"] == DEFAULT_STRATEGY == "pls"
+    assert rc == 0 and rep["queries"] == 20 and rep["strategy"] == DEFAULT_STRATEGY == "mpls"
 
 
 def test_search_run_errors_are_one_line(nb201_path, tmp_path, capsys):

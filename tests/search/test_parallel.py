@@ -15,6 +15,7 @@ import optuna
 from optuna.storages.journal._storage import JournalOperation
 
 from search.runner import open_storage, run_search
+from search.strategies import DEFAULT_STRATEGY
 
 DATASET = "cifar10-valid"
 OBJECTIVES = "valid_acc,params_m"
@@ -38,6 +39,15 @@ def test_two_workers_on_one_journal(nb201_path, tmp_path):
     res = run_search("tss", DATASET, OBJECTIVES, "nsga2:population_size=10", trials=60,
                      bench=str(nb201_path), storage=storage, workers=2, seed=0)  # fmt: skip
     _check_no_duplicates(res, 60)
+
+
+def test_default_strategy_with_two_workers_on_one_journal(nb201_path, tmp_path):
+    # each worker process fits its own models; the classes they query are read from the study
+    storage = str(tmp_path / "default.journal")
+    res = run_search("tss", DATASET, OBJECTIVES, DEFAULT_STRATEGY, trials=30,
+                     bench=str(nb201_path), storage=storage, workers=2, seed=0)  # fmt: skip
+    _check_no_duplicates(res, 30)
+    assert res.report["strategy"] == "mpls"
 
 
 def test_two_workers_on_postgres(nb201_path, postgres_url):

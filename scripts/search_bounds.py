@@ -1,0 +1,188 @@
+"""How far ahead of random search can any strategy get on a table? Oracle bounds (issue 8).
+
+For a TSS table and two objectives (default: the embedded demo table, acc vs pre_ECE_15) it prints
+the queries (distinct classes) needed to reach normalized hypervolume 0.95, mean over --seeds
+seeds, for:
+
+* ``random``: the real ``random`` strategy through ``run_search`` (the peer of perf_search.py);
+* ``blind``: uniform draws among the unqueried isomorphism classes (random search without the
+  class-size bias of drawing NATS indices);
+* ``threshold oracle``: knows the --exact objective of every class and draws uniformly among the
+  classes in its best fraction q (then among the rest); the best q of a grid is shown;
+* ``model oracle, <exact> known``: knows the --exact objective of every class, and the other
+  through an out-of-fold XGBoost model fitted on 80 % of *all* classes (5 folds, the mpls
+  features); from a 10-class uniform start it queries the largest predicted hypervolume
+  improvement, against a reference point beyond the worst loss seen, as mpls does;
+* ``model oracle, both learned``: the same with both objectives from out-of-fold models.
+
+The oracles know what no search knows (an objective exactly, or models learned from some 5,000
+classes where a search that beats the quarter has queried at most a few hundred), so the last row
+bounds what a model-guided strategy can reach: where it needs more than a quarter of random's
+queries, no strategy that learns from its own queries should be expected to reach the quarter.
+The script also prints how learnable each objective is (Kendall tau of the out-of-fold
+predictions).
+
+Usage:
+    python scripts/search_bounds.py                                  # demo, acc vs pre_ECE_15
+    python scripts/search_bounds.py --bench STORE --dataset cifar10-valid \\
+        --objectives valid_acc,params_m --exact valid_acc            # NB201
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+
+TARGET = 0.95
+FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
+
+
+def _goal(losses: np.ndarray) -> tuple[np.ndarray, float]:
+    """The documented reference point of the true front (search.indicators) and TARGET x its HV."""
+    from search.indicators import REFERENCE_MARGIN, hypervolume, pareto_mask
+
+    front = losses[pareto_mask(losses)]
+    nadir, ideal = front.max(axis=0), front.min(axis=0)
+    ref = nadir + REFERENCE_MARGIN * (nadir - ideal)
+    return ref, TARGET * hypervolume(front, ref)
+
+
+def queries_to(order: np.ndarray, losses: np.ndarray, true_losses: np.ndarray) -> int:
+    """Queries until the front of ``losses[order]`` reaches TARGET (len(order) + 1 if never)."""
+    from search.indicators import hypervolume, pareto_mask
+
+    ref, goal = _goal(true_losses)
+    front = np.zeros((0, 2))
+    for i, point in enumerate(losses[order]):
+        if len(front) and np.any(np.all(front <= point, axis=1)):
+            continue
+        front = np.vstack((front, point))
+        front = front[pareto_mask(front)]
+        if hypervolume(front, ref) >= goal:
+            return i + 1
+    return len(order) + 1
+
+
+def greedy(losses: np.ndarray, guess: np.ndarray, start: np.ndarray) -> int:
+    """Queries of the model oracle: greedy largest predicted HV improvement after ``start``."""
+    from search.indicators import REFERENCE_MARGIN, hv_improvement_2d, hypervolume, pareto_mask
+
+    ref_true, goal = _goal(losses)
+    left = np.ones(len(losses), dtype=bool)
+    left[start] = False
+    seen = list(start)
+    while left.any():
+        q = losses[seen]
+        front = q[pareto_mask(q)]
+        if hypervolume(front, ref_true) >= goal:
+            break
+        span = np.where(q.max(0) > q.min(0), q.max(0) - q.min(0), 1.0)
+        ref = q.max(0) + REFERENCE_MARGIN * span  # what mpls uses: beyond the worst loss seen
+        cand = np.flatnonzero(left)
+        gain = hv_improvement_2d(front, ref, guess[cand])
+        pick = cand[np.argmax(gain)] if gain.max() > 0 else cand[np.argmin(guess[cand, 1])]
+        seen.append(int(pick))
+        left[pick] = False
+    return len(seen)
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """5-fold out-of-fold XGBoost predictions of ``y``."""
+    import xgboost as xgb
+
+    fold = np.random.default_rng(seed).integers(5, size=len(y))
+    mean, scale = y.mean(), y.std() or 1.0
+    out = np.empty(len(y))
+    for k in range(5):
+        train = fold != k
+        model = xgb.XGBRegressor(
+            n_estimators=300, max_depth=5, learning_rate=0.05, subsample=0.8,
+            colsample_bytree=0.8, tree_method="hist", n_jobs=2, random_state=seed,
+        )  # fmt: skip
+        model.fit(x[train], (y[train] - mean) / scale)
+        out[~train] = model.predict(x[~train]) * scale + mean
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench", help="store to read (default: the embedded demo table)")
+    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--objectives", default="acc,pre_ECE_15")
+    ap.add_argument("--exact", help="the objective the oracles know exactly (default: the first)")
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--random-cap", type=int, default=4000, help="query cap of the random runs")
+    ap.add_argument("--no-random", action="store_true", help="skip the real random strategy")
+    args = ap.parse_args(argv)
+
+    from scipy.stats import kendalltau
+
+    from bench.api import Benchmark
+    from bench.spaces import get_space
+    from search.objectives import parse_objectives
+    from search.runner import run_search
+    from surrogate.features import feature_table
+
+    objs = parse_objectives(args.objectives)
+    if len(objs) != 2:
+        raise SystemExit("search_bounds: exactly two objectives, e.g. acc,pre_ECE_15")
+    names = [o.name for o in objs]
+    if (args.exact or names[0]) not in names:
+        raise SystemExit(f"search_bounds: --exact must be one of {names}")
+    exact = names.index(args.exact or names[0])
+    bench = (
+        Benchmark.open(args.bench, demo=False)
+        if args.bench
+        else Benchmark.open(tempfile.mkdtemp(prefix="calnas-empty-"))
+    )
+    space = get_space("tss")
+    classes = space.unique_indices()
+    table = bench.query_many("tss", args.dataset, list(classes), names)
+    losses = np.stack([table[o.name].to_numpy(float) * o.sign for o in objs], axis=1)
+    x = feature_table("tss")[classes]
+    print(f"== tss/{args.dataset}: {args.objectives}, {len(classes)} classes, {args.seeds} seeds, "
+          f"queries to normalized HV {TARGET}; oracles know {names[exact]} exactly")  # fmt: skip
+
+    t0 = time.perf_counter()
+    learned = np.stack([out_of_fold(x, losses[:, j]) for j in range(2)], axis=1)
+    for j, name in enumerate(names):
+        tau = kendalltau(learned[:, j], losses[:, j])[0]
+        print(f"  learnable: {name} out-of-fold Kendall tau {tau:.3f} (5 folds, 80 % of all "
+              "classes to train)")  # fmt: skip
+    guess = learned.copy()
+    guess[:, exact] = losses[:, exact]
+    rows = {}
+    if not args.no_random:
+        got = []
+        for s in range(args.seeds):
+            rep = run_search("tss", args.dataset, args.objectives, "random",
+                             trials=args.random_cap, bench=bench, seed=s)  # fmt: skip
+            hit = np.flatnonzero(rep.hv_history >= TARGET)
+            got.append(int(hit[0]) + 1 if hit.size else args.random_cap)
+        rows["random (the strategy)"] = got
+    rngs = [np.random.default_rng(1000 + s) for s in range(args.seeds)]
+    perms = [r.permutation(len(classes)) for r in rngs]
+    rows["blind (uniform over classes)"] = [queries_to(p, losses, losses) for p in perms]
+    key = losses[:, exact]
+    best_q, best = None, None
+    for q in FRACTIONS:
+        top = key <= np.quantile(key, q)
+        got = [queries_to(np.concatenate((p[top[p]], p[~top[p]])), losses, losses) for p in perms]
+        if best is None or np.mean(got) < np.mean(best):
+            best_q, best = q, got
+    rows[f"threshold oracle (best q = {best_q})"] = best
+    rows[f"model oracle, {names[exact]} known"] = [greedy(losses, guess, p[:10]) for p in perms]
+    rows["model oracle, both learned"] = [greedy(losses, learned, p[:10]) for p in perms]
+    base = np.mean(rows.get("random (the strategy)", rows["blind (uniform over classes)"]))
+    for label, got in rows.items():
+        print(f"  {label:36s} mean {np.mean(got):7.1f}  median {np.median(got):7.1f}  "
+              f"ratio to random {np.mean(got) / base:.2f}")  # fmt: skip
+    print(f"  ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,34 @@
+"""scripts/search_bounds.py: the query counts its oracle bounds rest on."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+_PATH = Path(__file__).resolve().parents[2] / "scripts" / "search_bounds.py"
+_spec = importlib.util.spec_from_file_location("search_bounds", _PATH)
+bounds = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bounds)
+
+# losses (both minimized): a 3-point true front and 5 dominated points
+LOSSES = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0],
+                   [0.9, 0.9], [0.8, 1.0], [1.0, 0.8], [0.95, 0.95], [1.0, 1.0]])  # fmt: skip
+
+
+def test_queries_to_counts_until_the_front_is_found():
+    # the dominated points first: the target needs all three front points (each holds > 5 %)
+    order = np.array([3, 4, 5, 6, 7, 0, 1, 2])
+    assert bounds.queries_to(order, LOSSES, LOSSES) == 8
+    assert bounds.queries_to(np.array([0, 1, 2, 3]), LOSSES, LOSSES) == 3
+    # an order that never holds the middle point never reaches the target
+    assert bounds.queries_to(np.array([0, 2, 3]), LOSSES, LOSSES) == 4
+
+
+def test_greedy_follows_exact_predictions_and_pays_for_wrong_ones():
+    start = np.array([7])
+    assert bounds.greedy(LOSSES, LOSSES, start) == 4  # the start, then the three front points
+    wrong = LOSSES.copy()
+    wrong[:3] += 2.0  # the front predicted worst of all: the dominated points come first
+    assert bounds.greedy(LOSSES, wrong, start) == 8

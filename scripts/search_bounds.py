@@ -36,48 +36,42 @@ import time
 
 import numpy as np
 
+from search.objectives import Objective, parse_objectives
+
 TARGET = 0.95
+#: The two columns of a loss array: already minimized, so the indicators take them as they are.
+LOSSES = [Objective("loss 1", "min"), Objective("loss 2", "min")]
 FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0)
-
-
-def _goal(losses: np.ndarray) -> tuple[np.ndarray, float]:
-    """The documented reference point of the true front (search.indicators) and TARGET x its HV."""
-    from search.indicators import REFERENCE_MARGIN, hypervolume, pareto_mask
-
-    front = losses[pareto_mask(losses)]
-    nadir, ideal = front.max(axis=0), front.min(axis=0)
-    ref = nadir + REFERENCE_MARGIN * (nadir - ideal)
-    return ref, TARGET * hypervolume(front, ref)
 
 
 def queries_to(order: np.ndarray, losses: np.ndarray, true_losses: np.ndarray) -> int:
     """Queries until the front of ``losses[order]`` reaches TARGET (len(order) + 1 if never)."""
-    from search.indicators import hypervolume, pareto_mask
+    from search.indicators import hv_history, pareto_mask
 
-    ref, goal = _goal(true_losses)
-    front = np.zeros((0, 2))
-    for i, point in enumerate(losses[order]):
-        if len(front) and np.any(np.all(front <= point, axis=1)):
-            continue
-        front = np.vstack((front, point))
-        front = front[pareto_mask(front)]
-        if hypervolume(front, ref) >= goal:
-            return i + 1
-    return len(order) + 1
+    front = true_losses[pareto_mask(true_losses)]
+    hit = np.flatnonzero(hv_history(losses[order], front, LOSSES) >= TARGET)
+    return int(hit[0]) + 1 if hit.size else len(order) + 1
 
 
 def greedy(losses: np.ndarray, guess: np.ndarray, start: np.ndarray) -> int:
     """Queries of the model oracle: greedy largest predicted HV improvement after ``start``."""
-    from search.indicators import REFERENCE_MARGIN, hv_improvement_2d, hypervolume, pareto_mask
+    from search.indicators import (
+        REFERENCE_MARGIN,
+        hv_improvement_2d,
+        normalized_hypervolume,
+        pareto_mask,
+        reference_point,
+    )
 
-    ref_true, goal = _goal(losses)
+    true_front = losses[pareto_mask(losses)]
+    ref_true = reference_point(true_front, LOSSES)
     left = np.ones(len(losses), dtype=bool)
     left[start] = False
     seen = list(start)
     while left.any():
         q = losses[seen]
         front = q[pareto_mask(q)]
-        if hypervolume(front, ref_true) >= goal:
+        if normalized_hypervolume(front, true_front, LOSSES, ref_true) >= TARGET:
             break
         span = np.where(q.max(0) > q.min(0), q.max(0) - q.min(0), 1.0)
         ref = q.max(0) + REFERENCE_MARGIN * span  # what mpls uses: beyond the worst loss seen
@@ -122,25 +116,31 @@ def main(argv=None) -> int:
 
     from bench.api import Benchmark
     from bench.spaces import get_space
-    from search.objectives import parse_objectives
     from search.runner import run_search
     from surrogate.features import feature_table
 
-    objs = parse_objectives(args.objectives)
+    try:
+        objs = parse_objectives(args.objectives)
+    except ValueError as err:
+        raise SystemExit(f"search_bounds: {err}") from None
     if len(objs) != 2:
         raise SystemExit("search_bounds: exactly two objectives, e.g. acc,pre_ECE_15")
     names = [o.name for o in objs]
     if (args.exact or names[0]) not in names:
         raise SystemExit(f"search_bounds: --exact must be one of {names}")
     exact = names.index(args.exact or names[0])
-    bench = (
-        Benchmark.open(args.bench, demo=False)
-        if args.bench
-        else Benchmark.open(tempfile.mkdtemp(prefix="calnas-empty-"))
-    )
-    space = get_space("tss")
-    classes = space.unique_indices()
-    table = bench.query_many("tss", args.dataset, list(classes), names)
+    if args.seeds < 1 or args.random_cap < 1:
+        raise SystemExit("search_bounds: --seeds and --random-cap must be positive")
+    classes = get_space("tss").unique_indices()
+    try:
+        bench = (
+            Benchmark.open(args.bench, demo=False)
+            if args.bench
+            else Benchmark.open(tempfile.mkdtemp(prefix="calnas-empty-"))
+        )
+        table = bench.query_many("tss", args.dataset, list(classes), names)
+    except (ValueError, KeyError, OSError) as err:
+        raise SystemExit(f"search_bounds: {err}") from None
     losses = np.stack([table[o.name].to_numpy(float) * o.sign for o in objs], axis=1)
     x = feature_table("tss")[classes]
     print(f"== tss/{args.dataset}: {args.objectives}, {len(classes)} classes, {args.seeds} seeds, "

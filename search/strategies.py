@@ -515,10 +515,10 @@ class _ModelGuide:
         self.members = members
         # Only class representatives are ever candidates: predicting those alone (TSS: 6,466 of
         # 15,625 rows) keeps a fit's prediction pass at 40 % of the whole table's cost.
-        self._rows = space.unique_indices()
-        self._features = feature_table(space.name)[self._rows]
-        self._row_of = np.full(space.size, -1, dtype=np.int64)
-        self._row_of[self._rows] = np.arange(len(self._rows))
+        rows = space.unique_indices()
+        self._features = feature_table(space.name)[rows]
+        self._row_of = np.full(space.size, -1, dtype=np.int64)  # NATS index -> feature row
+        self._row_of[rows] = np.arange(len(rows))
         self._fitted_on = -1
         self._predicted = np.zeros((0, 0, 0))
 

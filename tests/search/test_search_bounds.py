@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 _PATH = Path(__file__).resolve().parents[2] / "scripts" / "search_bounds.py"
 _spec = importlib.util.spec_from_file_location("search_bounds", _PATH)
@@ -32,3 +33,19 @@ def test_greedy_follows_exact_predictions_and_pays_for_wrong_ones():
     wrong = LOSSES.copy()
     wrong[:3] += 2.0  # the front predicted worst of all: the dominated points come first
     assert bounds.greedy(LOSSES, wrong, start) == 8
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--objectives", "acc"], "exactly two objectives"),
+        (["--objectives", "acc,nope"], "unknown metric 'nope'"),
+        (["--exact", "params_m"], "--exact must be one of"),
+        (["--seeds", "0"], "must be positive"),
+        (["--dataset", "cifar10"], "holds nothing for tss/cifar10"),
+    ],
+)
+def test_bad_arguments_exit_with_one_clear_line(argv, message):
+    with pytest.raises(SystemExit) as info:
+        bounds.main([*argv, "--no-random"])
+    assert str(info.value).startswith("search_bounds: ") and message in str(info.value)

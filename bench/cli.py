@@ -271,8 +271,16 @@ def _bench_export(args: argparse.Namespace) -> None:
     print(f"{len(frame)} rows written to {out}", file=sys.stderr)
 
 
-def validate_tables(store) -> list[dict[str, Any]]:
-    """Data-quality findings of every table, one table read at a time."""
+def _table_filter(table) -> list[tuple[str, str, str]] | None:
+    """Row filter of a table's file: an embedded file holds several (space, dataset) pairs."""
+    if not table.embedded:
+        return None
+    return [("space", "=", table.space), ("dataset", "=", table.dataset)]
+
+
+def validate_tables(bench) -> list[dict[str, Any]]:
+    """Data-quality findings of every table a :class:`Benchmark` sees (the embedded demo tables
+    included), one table read at a time."""
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -281,8 +289,8 @@ def validate_tables(store) -> list[dict[str, Any]]:
     from bench.store import normalize
 
     report = []
-    for info in store.tables():
-        frame = pq.read_table(info.path).to_pandas()
+    for info in bench.tables().values():
+        frame = pq.read_table(info.path, filters=_table_filter(info)).to_pandas()
         entry: dict[str, Any] = {
             "table": f"{info.space}/{info.dataset}/{info.source}",
             "rows": len(frame),
@@ -342,7 +350,7 @@ def validate_tables(store) -> list[dict[str, Any]]:
 
 
 def _bench_validate(args: argparse.Namespace) -> None:
-    report = validate_tables(_store(args))
+    report = validate_tables(_open(args))
     if args.format == "json":
         emit(report, "json")
     else:
@@ -368,23 +376,22 @@ def _view_name(space: str, dataset: str, source: str) -> str:
 
 
 def _bench_sql(args: argparse.Namespace) -> None:
-    try:
-        import duckdb
-    except ImportError:
-        raise CLIError("calnas bench sql needs DuckDB: pip install 'calnas[sql]'") from None
-    tables = _store(args).tables()
+    from bench.extras import require
+
+    duckdb = require("duckdb", "sql", "calnas bench sql")
+    tables = list(_open(args).tables().values())
     con = duckdb.connect(":memory:")
+    selects = []
     for t in tables:
         path = str(t.path).replace("'", "''")
-        con.execute(
-            f"CREATE VIEW {_view_name(t.space, t.dataset, t.source)} AS "
-            f"SELECT * FROM read_parquet('{path}')"
-        )
+        select = f"SELECT * FROM read_parquet('{path}')"
+        if t.embedded:  # one embedded file holds several tables
+            select += f" WHERE space = '{t.space}' AND dataset = '{t.dataset}'"
+        con.execute(f"CREATE VIEW {_view_name(t.space, t.dataset, t.source)} AS {select}")
+        selects.append(select)
     if tables:
-        paths = ", ".join("'" + str(t.path).replace("'", "''") + "'" for t in tables)
-        con.execute(
-            f"CREATE VIEW bench AS SELECT * FROM read_parquet([{paths}], union_by_name=true)"
-        )
+        union = " UNION ALL BY NAME ".join(f"({s})" for s in selects)
+        con.execute(f"CREATE VIEW bench AS {union}")
     try:
         result = con.execute(args.query)
     except duckdb.Error as err:

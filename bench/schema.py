@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 __all__ = [
@@ -41,9 +41,12 @@ __all__ = [
     "COST_COLUMNS",
     "PROVENANCE_COLUMNS",
     "KEY",
+    "BREAKDOWN_BOUNDS",
+    "breakdown_flags",
     "SOURCES",
     "SOURCE_PRIORITY",
     "DATASETS",
+    "NATS_EVAL_SETS",
     "MetricName",
     "ColumnSpec",
     "parse_metric",
@@ -127,8 +130,10 @@ TRAINING_COLUMNS: tuple[str, ...] = (
     "valtest_acc",
     "valtest_loss",
 )
-#: Costs: millions of parameters and FLOPs, seconds. ``train_time_s`` is the simulated time to
-#: train up to ``epoch``; ``valid_time_s``/``test_time_s`` one pass over that evaluation set.
+#: Costs: millions of parameters and FLOPs, seconds. The ``*_time_s`` columns are cumulative, as
+#: NATS-Bench's "all-time": ``train_time_s`` the simulated time spent training up to ``epoch``,
+#: ``valid_time_s``/``test_time_s``/``valtest_time_s`` the time spent evaluating that set after
+#: each epoch up to ``epoch`` (divide by ``epoch`` for the time of one pass).
 COST_COLUMNS: tuple[str, ...] = (
     "params_m",
     "flops_m",
@@ -136,6 +141,7 @@ COST_COLUMNS: tuple[str, ...] = (
     "train_time_s",
     "valid_time_s",
     "test_time_s",
+    "valtest_time_s",
 )
 #: Where a row comes from. ``flags`` lists data-quality findings of the importer (";"-joined).
 PROVENANCE_COLUMNS: tuple[str, ...] = (
@@ -153,6 +159,32 @@ PROVENANCE_COLUMNS: tuple[str, ...] = (
 )
 _OTHER_PLAIN: tuple[str, ...] = ("temperature",)
 
+#: Estimators that can leave their range, and the bound they break. The study's KDECE (a kernel
+#: density estimate with its carry-forward rule) exceeds 1 near chance accuracy (36.19 was seen on
+#: a random-label cell): the value is kept as computed and the row flagged ``breakdown:<column>``,
+#: like the study's silent zeros, so that analyses can leave it out.
+BREAKDOWN_BOUNDS: dict[str, float] = {"pre_KDECE": 1.0, "post_KDECE": 1.0}
+
+
+def breakdown_flags(columns: Mapping[str, Iterable[object]], n: int) -> list[list[str]]:
+    """Per row of ``n``, the ``breakdown:<column>`` flags of :data:`BREAKDOWN_BOUNDS`.
+
+    ``columns`` maps names to the rows' values (a pandas DataFrame works); absent columns and
+    missing values raise no flag.
+
+    Example:
+        >>> breakdown_flags({"pre_KDECE": [0.2, 36.19, None]}, 3)
+        [[], ['breakdown:pre_KDECE'], []]
+    """
+    flags: list[list[str]] = [[] for _ in range(n)]
+    for name, bound in BREAKDOWN_BOUNDS.items():
+        if name in columns:
+            for row, value in enumerate(columns[name]):
+                if isinstance(value, (int, float)) and value > bound:
+                    flags[row].append(f"breakdown:{name}")
+    return flags
+
+
 #: Upsert key. ``hp`` (length of the training schedule) is part of it because NATS-Bench's hp
 #: tags 12 and 200 are different training runs that both have, for example, an epoch 12.
 KEY: tuple[str, ...] = ("space", "dataset", "config", "source", "hp", "epoch", "seed")
@@ -164,6 +196,15 @@ SOURCE_PRIORITY: tuple[str, ...] = ("official", "robustness", "computed", "nats"
 #: Dataset names of the store: NATS-Bench's, ``cifar10-valid`` (NATS-Bench's CIFAR-10 run trained
 #: on the 25k train split, the one whose validation accuracy NATS searches use) and ``digits``.
 DATASETS: tuple[str, ...] = ("cifar10", "cifar10-valid", "cifar100", "ImageNet16-120", "digits")
+#: NATS-Bench's evaluation sets per dataset key -> the column prefix holding them (``valid_acc``,
+#: ``test_time_s``...): ``valtest`` is the ori-test set of cifar100/ImageNet16-120 (its valid and
+#: test halves together), and on the CIFAR-10 keys ori-test is plain ``test``.
+NATS_EVAL_SETS: dict[str, dict[str, str]] = {
+    "cifar10-valid": {"x-valid": "valid", "ori-test": "test"},
+    "cifar10": {"ori-test": "test"},
+    "cifar100": {"x-valid": "valid", "x-test": "test", "ori-test": "valtest"},
+    "ImageNet16-120": {"x-valid": "valid", "x-test": "test", "ori-test": "valtest"},
+}
 
 # KDECE is not bounded by 1: the study's estimator carries g forward over grid points where both
 # densities vanish, so near-chance networks can exceed 1 (faithfully reproduced, not clipped).

@@ -10,6 +10,7 @@ import bench.cli
 import surrogate.cli
 from bench import __version__
 from bench.cliutil import ArgumentParser, CLIError, add_format, emit
+from bench.extras import MissingExtra
 
 __all__ = ["main", "build_parser", "register"]
 
@@ -200,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (CLIError, ValueError, FileNotFoundError) as err:
+    except (CLIError, ValueError, FileNotFoundError, MissingExtra) as err:
         print(f"calnas: error: {err}", file=sys.stderr)
         return 2
     return 0

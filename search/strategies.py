@@ -491,6 +491,14 @@ class ParetoLocalSampler(BaseSampler):
         return _uniform_choice(self._rng, param_name, param_distribution, "ParetoLocalSampler")
 
 
+#: Booster settings of the model guide's members (100 rounds each). XGBoost's own training API
+#: needs nothing beyond the core install (its scikit-learn wrapper would need scikit-learn).
+_GUIDE_PARAMS = {
+    "max_depth": 4, "eta": 0.1, "subsample": 0.8, "colsample_bytree": 0.8,
+    "tree_method": "hist", "nthread": 1, "verbosity": 0, "objective": "reg:squarederror",
+}  # fmt: skip
+
+
 class _ModelGuide:
     """A small ensemble of per-objective XGBoost models of the losses, each member fitted on its
     own bootstrap resample of the completed classes (the spread between members stands in for
@@ -548,13 +556,10 @@ class _ModelGuide:
                 if np.ptp(y) == 0:  # a constant target: XGBoost would fit nothing useful
                     cols.append(np.full(len(self._features), losses[pick[0], j]))
                     continue
-                booster = xgb.XGBRegressor(
-                    n_estimators=100, max_depth=4, learning_rate=0.1, subsample=0.8,
-                    colsample_bytree=0.8, tree_method="hist", n_jobs=1, verbosity=0,
-                    random_state=int(self.rng.integers(2**31 - 1)),
-                )  # fmt: skip
-                booster.fit(x, y)
-                cols.append(booster.predict(self._features) * scale[j] + mean[j])
+                params = {**_GUIDE_PARAMS, "seed": int(self.rng.integers(2**31 - 1))}
+                booster = xgb.train(params, xgb.DMatrix(x, label=y), num_boost_round=100)
+                pred = booster.inplace_predict(self._features)
+                cols.append(pred * scale[j] + mean[j])
             members.append(np.stack(cols, axis=1))
         self._predicted = np.stack(members)
         self._fitted_on = len(reps)

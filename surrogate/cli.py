@@ -245,6 +245,10 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    from bench.extras import require
+
+    for module in ("fastapi", "uvicorn"):
+        require(module, "serve", "calnas serve")
     from surrogate.model import Surrogate
     from surrogate.server import DEFAULT_MAX_ARCHS, DEFAULT_MAX_BODY_BYTES, serve
 

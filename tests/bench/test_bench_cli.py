@@ -203,3 +203,23 @@ def test_bad_metric_and_validate_problem(capsys, tmp_path, official_dir):
 def test_space_commands_still_work(capsys):
     code, out, _ = run(capsys, "space", "info", "--space", "sss", "--format", "json")
     assert code == 0 and json.loads(out)["size"] == 32768
+
+
+def test_every_command_sees_the_embedded_tables(capsys, tmp_path):
+    """A fresh install: info, sql and validate list the same tables, the demo ones included."""
+    b = str(tmp_path / "fresh")
+    code, out, _ = run(capsys, "bench", "info", "--bench", b, "--format", "json")
+    listed = {(t["space"], t["dataset"], t["source"]): t["rows"] for t in json.loads(out)}
+    assert code == 0 and ("tss", "digits", "demo") in listed
+    query = "SELECT space, dataset, source, count(*) AS n FROM bench GROUP BY ALL ORDER BY ALL"
+    code, out, _ = run(capsys, "bench", "sql", "--bench", b, "--format", "json", query)
+    counted = {(r["space"], r["dataset"], r["source"]): r["n"] for r in json.loads(out)}
+    assert code == 0 and counted == listed
+    code, out, _ = run(
+        capsys, "bench", "sql", "--bench", b, "--format", "csv",
+        "SELECT count(*) AS n FROM tss_digits_demo",
+    )  # fmt: skip
+    assert out.splitlines() == ["n", str(listed[("tss", "digits", "demo")])]
+    code, out, _ = run(capsys, "bench", "validate", "--bench", b, "--format", "json")
+    checked = {tuple(e["table"].split("/")): e["rows"] for e in json.loads(out)}
+    assert code == 0 and checked == listed

@@ -108,6 +108,9 @@ def test_cifar10_with_ood_sets(tmp_path):
     assert len(frame) == 1 and frame["epoch"].iloc[0] == 1
     assert 0 <= frame["auc_cifar10c"].iloc[0] <= 1 and 0 <= frame["auc_svhn"].iloc[0] <= 1
     assert "skeleton=C2N1" in frame["protocol"].iloc[0]
+    # random labels are near chance, where KDECE can break down: a value over 1 is kept, flagged
+    broken = [f"breakdown:{c}" for c in ("pre_KDECE", "post_KDECE") if frame[c].iloc[0] > 1]
+    assert frame["flags"].iloc[0] == (";".join(broken) or None)
 
 
 def test_imagenet16_and_missing_files(tmp_path):

@@ -37,6 +37,7 @@ def official_dir(tmp_path_factory):
     tss = official_frame("tss", seed=1)
     tss.loc[7, "pre_KSCE"] = 0.0  # what the authors' try/except produced on failure
     tss.loc[8, ["acc", "pre_ECE_15", "post_ECE_15"]] = [0.1, 0.0, 0.0]  # degenerate cell
+    tss.loc[9, "pre_KDECE"] = 36.19  # the KDECE estimator's breakdown near chance
     write_official(d, "cifar10_tss.csv", tss)
     write_official(d, "cifar10_sss.csv", official_frame("sss", seed=2, columns=SSS_COLUMNS))
     return d
@@ -57,6 +58,9 @@ def test_official_full_size(official_dir, tmp_path):
     row7 = tss.set_index("config").loc[7]
     assert row7["pre_KSCE"] == 0.0 and row7["flags"] == "zero:pre_KSCE"  # kept, flagged
     assert "ece0-at-chance" in tss.set_index("config").loc[8, "flags"]
+    row9 = tss.set_index("config").loc[9]
+    assert row9["pre_KDECE"] == 36.19 and row9["flags"] == "breakdown:pre_KDECE"  # kept, flagged
+    assert report.flags["cifar10_tss.csv: estimator breakdown (pre_KDECE > 1)"] == 1
     assert (tss["hp"] == 200).all() and (tss["epoch"] == 200).all() and (tss["seed"] == -1).all()
     sss = store.read("sss", "cifar10", "official")
     assert (sss["hp"] == 90).all() and "post_NLL" not in sss.columns

@@ -93,3 +93,31 @@ def test_sample_archives(nats_sample_dir, space):
                 expected = cost(space, index, base)
                 assert float(result["params"]) == pytest.approx(expected["params_m"], abs=1e-6)
                 assert float(result["flop"]) == pytest.approx(expected["flops_m"], abs=1e-5)
+
+
+def test_protocol2_bytes_from_python3_read_with_latin1_only(tmp_path):
+    """Python 3 writes bytes at protocol 2 through _codecs.encode(text, 'latin1'): a CIFAR-format
+    batch written that way is read; the same global with another codec is refused."""
+    from bench.datasets import read_cifar
+
+    payload = bytes(range(256))
+    data = pickle.dumps({"raw": payload}, protocol=2)
+    assert ("_codecs", "encode") in safe_pickle.referenced_globals(data)
+    assert safe_pickle.loads(data, allowed=safe_pickle.CIFAR, encoding="latin1") == {"raw": payload}
+    with pytest.raises(safe_pickle.ForbiddenGlobal, match=r"_codecs\.encode"):
+        safe_pickle.loads(data, allowed=safe_pickle.NATS)  # not on the NATS allow-list
+    evil = data.replace(b"latin1", b"utf_16")
+    with pytest.raises(safe_pickle.ForbiddenGlobal, match="only the latin1 codec"):
+        safe_pickle.loads(evil, allowed=safe_pickle.CIFAR, encoding="latin1")
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    images = rng.integers(0, 256, (6, 3 * 32 * 32), dtype=np.uint8)
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        record = {b"batch_label": b"batch", b"labels": list(range(6)), b"data": images,
+                  b"filenames": [b"a.png"] * 6}  # fmt: skip
+        (folder / name).write_bytes(pickle.dumps(record, protocol=2))
+    assert b"_codecs" in (folder / "test_batch").read_bytes()
+    got = read_cifar(tmp_path, "cifar10", "test")
+    assert len(got[1]) == 6 and list(got[1]) == list(range(6))

@@ -7,8 +7,11 @@ training and of each evaluation set, params, FLOPs, latency and times (spec nats
 Every file is read through :mod:`bench.safe_pickle` with the NATS allow-list.
 
 :func:`record_rows` turns one record into calnas rows: accuracies divided by 100 (NATS stores
-percent), epochs 1-based (NATS's ``@199`` is epoch 200), ``train_time_s`` the cumulative training
-time up to the epoch, evaluation sets mapped to columns per dataset key:
+percent), epochs 1-based (NATS's ``@199`` is epoch 200), ``train_time_s`` and ``<set>_time_s`` the
+cumulative training and evaluation times up to the epoch (NATS-Bench's "all-time"; the archives
+hold evaluation times at every epoch even where TSS '200' keeps an accuracy only at the last), the
+latency the mean of the run's list (NATS's ``get_latency``; none when not positive), evaluation
+sets mapped to columns per dataset key:
 
 =================  ===========  ===========  ============
 dataset key        x-valid      x-test       ori-test
@@ -35,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from bench import safe_pickle
+from bench.schema import NATS_EVAL_SETS
 from bench.spaces import get_space
 
 __all__ = [
@@ -52,12 +56,7 @@ __all__ = [
 ARCHIVE_NAMES: dict[str, str] = {"tss": "NATS-tss-v1_0-3ffb9", "sss": "NATS-sss-v1_0-50262"}
 HP_TAGS: dict[str, tuple[str, ...]] = {"tss": ("12", "200"), "sss": ("01", "12", "90")}
 #: evaluation set -> column prefix, per NATS dataset key
-EVAL_SETS: dict[str, dict[str, str]] = {
-    "cifar10-valid": {"x-valid": "valid", "ori-test": "test"},
-    "cifar10": {"ori-test": "test"},
-    "cifar100": {"x-valid": "valid", "x-test": "test", "ori-test": "valtest"},
-    "ImageNet16-120": {"x-valid": "valid", "x-test": "test", "ori-test": "valtest"},
-}
+EVAL_SETS: dict[str, dict[str, str]] = NATS_EVAL_SETS
 _RECORD = re.compile(r"^(\d+)\.pickle\.pbz2$")
 _RESULT_KEYS = ("train_acc1es", "train_losses", "train_times", "eval_acc1es", "eval_losses")
 
@@ -208,6 +207,7 @@ def _result_rows(
     for name in r.get("eval_names") or []:
         if name not in mapping:
             raise ValueError(f"{what}: unexpected evaluation set {name!r}")
+    eval_times = r.get("eval_times") or {}
     for set_name, prefix in mapping.items():
         acc = np.full(epochs, np.nan)
         loss = np.full(epochs, np.nan)
@@ -217,18 +217,23 @@ def _result_rows(
             if s == set_name:
                 acc[int(e)] = float(value) / 100.0
                 loss[int(e)] = float(r["eval_losses"][key])
-                times[int(e)] = float(r.get("eval_times", {}).get(key, np.nan))
-        if np.isnan(acc).all():
-            continue
-        cols[f"{prefix}_acc"] = acc
-        cols[f"{prefix}_loss"] = loss
-        if prefix in ("valid", "test"):
-            cols[f"{prefix}_time_s"] = times
-    latency = [float(x) for x in (r.get("latency") or []) if float(x) > 0]
+        for key, value in eval_times.items():
+            s, _, e = str(key).partition("@")
+            if s == set_name:
+                times[int(e)] = float(value)
+        if not np.isnan(acc).all():
+            cols[f"{prefix}_acc"] = acc
+            cols[f"{prefix}_loss"] = loss
+        if not np.isnan(times).all():
+            # an epoch without a time leaves the later sums unknown (NaN), as NATS raises there
+            cols[f"{prefix}_time_s"] = np.cumsum(times)
+    # NATS's ResultsCount.get_latency: the mean of the list, -1 (unknown) when there is none
+    latency = [float(x) for x in (r.get("latency") or [])]
+    mean_latency = float(np.mean(latency)) if latency else -1.0
     frame = pd.DataFrame(cols)
     frame["params_m"] = float(r["params"])
     frame["flops_m"] = float(r["flop"])
-    frame["latency_s"] = float(np.mean(latency)) if latency else np.nan
+    frame["latency_s"] = mean_latency if mean_latency > 0 else np.nan
     frame["space"] = space
     frame["dataset"] = dataset
     frame["source"] = "nats"

@@ -13,10 +13,14 @@ timing), plus the six equivalent CSV files. Then prints, side by side:
 - single-query latency: ``Benchmark.query`` against ``DataFrame.loc`` on the loaded CSV, once
   with the dense arrays built (after ``frame``) and once without (the plain-Python path a new
   process uses);
-- batch throughput: ``Benchmark.query_many`` against ``DataFrame.iloc`` (lookups per second).
+- batch throughput: ``Benchmark.query_many`` against ``DataFrame.iloc`` (lookups per second);
+- the NATS-Bench facade against ``nats_bench`` on the sample archives (``../shared/fixtures/
+  nats-bench-sample``, imported into a temporary store): new processes timing the import, ``create``
+  and ``create`` + the first ``get_more_info`` of each (``--nats-only``: just this part).
 
 Usage:
     python scripts/perf_bench.py [--repeats 5] [--batch 1000000] [--keep DIR] [--cold-only]
+    python scripts/perf_bench.py --nats-only [--nats-sample DIR]
 
 Targets (issue 4): cold open <= 1 s and >= 20x faster than read_csv; >= 1,000,000 lookups/s.
 """
@@ -43,6 +47,7 @@ from bench.spaces import get_space  # noqa: E402
 from bench.store import Store  # noqa: E402
 
 METRICS = ["acc", "pre_ECE_15"]
+NATS_SAMPLE = ROOT.parent / "shared" / "fixtures" / "nats-bench-sample"
 
 
 def _table(space: str, seed: int) -> pd.DataFrame:
@@ -154,13 +159,86 @@ def cold_open(bench_dir: Path, csv_dir: Path, repeats: int) -> dict[str, float]:
     return out
 
 
+def nats_facade(sample: Path, repeats: int) -> None:
+    """Print create and create + first query of calnas's facade beside nats_bench's, per space.
+
+    Each child times its own import, ``create`` and first ``get_more_info`` (the same question on
+    both sides: index 0, cifar10, the longest hp, mean over seeds); best of ``repeats`` children.
+    """
+    import importlib.util
+
+    from bench import importers
+    from bench.nats_archive import ARCHIVE_NAMES
+
+    if not sample.is_dir() or importlib.util.find_spec("nats_bench") is None:
+        print(f"\nNATS-Bench facade: skipped ({sample} or the nats_bench package is absent)")
+        return
+    hps = {"tss": "200", "sss": "90"}
+    compileall.compile_dir(str(ROOT / "bench"), quiet=1)  # as installed (nats_bench is compiled)
+    with tempfile.TemporaryDirectory() as tmp:
+        importers.import_nats(Store(tmp), sample)
+        timed = "t0=time.perf_counter()\n{}\nt1=time.perf_counter()\n{}\nt2=time.perf_counter()\n"
+        print(
+            f"\nNATS-Bench facade vs nats_bench {_nats_version()} on the sample archives: new "
+            f"process each, best of {repeats} (ms)"
+        )
+        print(
+            f"{'space':6s} {'':9s} {'import':>8s} {'create':>8s} {'create+query':>13s} "
+            f"{'import+create+query':>20s}"
+        )
+        for space, base in ARCHIVE_NAMES.items():
+            archive = sample / f"{base}-simple"
+            query = f"a.get_more_info(0, 'cifar10', None, {hps[space]!r}, False)"
+            ours = "t=time.perf_counter()\nfrom bench.api import create\n" + timed.format(
+                f"a=create({tmp!r}, {space!r})", query
+            )
+            ours += "import sys\nassert 'numpy' not in sys.modules, 'numpy imported'\n"
+            theirs = "t=time.perf_counter()\nfrom nats_bench import create\n" + timed.format(
+                f"a=create({str(archive)!r}, {space!r}, fast_mode=True, verbose=False)", query
+            )
+            best = {}
+            for name, code in (("calnas", ours), ("nats_bench", theirs)):
+                code = "import time\n" + code + "print(t0-t, t1-t0, t2-t0, t2-t)"
+                runs = []
+                for _ in range(repeats):
+                    out = subprocess.run(
+                        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+                    )
+                    runs.append([float(x) for x in out.stdout.split()])
+                best[name] = [min(r[k] for r in runs) * 1e3 for k in range(4)]
+            for name in ("calnas", "nats_bench"):
+                b = best[name]
+                print(f"{space:6s} {name:9s} {b[0]:8.2f} {b[1]:8.3f} {b[2]:13.2f} {b[3]:20.2f}")
+            ratio = [n / c for n, c in zip(best["nats_bench"], best["calnas"], strict=True)]
+            print(
+                f"{space:6s} {'ratio':9s} {ratio[0]:7.1f}x {ratio[1]:7.0f}x {ratio[2]:12.1f}x "
+                f"{ratio[3]:19.1f}x   (nats_bench / calnas: > 1 means calnas is faster)"
+            )
+
+
+def _nats_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("nats_bench")
+    except PackageNotFoundError:
+        return "?"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="cold-open runs (best is shown)")
     parser.add_argument("--batch", type=int, default=1_000_000)
     parser.add_argument("--keep", help="build in this directory and keep it (reused when built)")
     parser.add_argument("--cold-only", action="store_true", help="only the cold-open rows")
+    parser.add_argument(
+        "--nats-only", action="store_true", help="only the NATS-Bench facade vs nats_bench rows"
+    )
+    parser.add_argument("--nats-sample", type=Path, default=NATS_SAMPLE, help="sample archives")
     args = parser.parse_args(argv)
+    if args.nats_only:
+        nats_facade(args.nats_sample, args.repeats)
+        return
     from bench.api import Benchmark
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -263,6 +341,7 @@ def main(argv: list[str] | None = None) -> None:
         ratio = ours / csv if "lookups" in name else csv / ours
         print(f"{name:50s} {ours:14,.3f} {csv:14,.3f} {ratio:8.1f}x")
     print(f">= 1,000,000 lookups/s: {'met' if batch_ours >= 1e6 else 'NOT met'}")
+    nats_facade(args.nats_sample, args.repeats)
 
 
 if __name__ == "__main__":

@@ -192,7 +192,9 @@ def test_nats_facade(bench_dir):
         pytest.approx(0.312)
     )
     assert api.find_best("cifar10", "test", hp=200)[0] == 0
-    with pytest.raises(ValueError, match="unknown evaluation set"):
+    with pytest.raises(ValueError, match="unknown evaluation set 'x-test' for cifar10"):
+        api.find_best("cifar10", "x-test")
+    with pytest.raises(MissingEntry, match="no source holds train_acc"):  # 'train' is a set
         api.find_best("cifar10", "train")
     with pytest.raises(ValueError, match="unknown search space"):
         create(root, "xss")

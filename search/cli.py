@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--study-name", help="study to create or resume (default: from the options)")
     run.add_argument("--workers", type=int, default=1, help="processes sharing the study")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress bar (none either when stderr is not a TTY)")  # fmt: skip
     run.add_argument("--out", help="folder for report.json, front.png, hv.png "
                      "(default: ./calnas-search/<space>-<dataset>-<strategy>-s<seed>)")  # fmt: skip
     add_format(run)
@@ -61,6 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="query budgets at which HV is reported")  # fmt: skip
     cmp_.add_argument("--target", type=float, default=0.95, help="normalized HV to reach")
     cmp_.add_argument("--seed", type=int, default=0, help="first seed")
+    cmp_.add_argument("--quiet", action="store_true",
+                      help="no progress bar (none either when stderr is not a TTY)")  # fmt: skip
     add_format(cmp_)
     cmp_.set_defaults(func=_compare)
 
@@ -99,7 +103,7 @@ def _open(args: argparse.Namespace):
 def _run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from search.report import summary_rows, write_report
+    from search.report import INDICATOR_NOTES, describe_table, summary_rows, write_report
     from search.runner import run_search
     from search.strategies import DEFAULT_STRATEGY
 
@@ -132,6 +136,7 @@ def _run(args: argparse.Namespace) -> None:
         constraints=args.constraints,
         source=args.source,
         compute=compute,
+        progress=not args.quiet and sys.stderr.isatty(),
     )
     name = strategy.split(":")[0]
     out = Path(
@@ -142,12 +147,19 @@ def _run(args: argparse.Namespace) -> None:
     if args.format == "json":
         emit({k: v for k, v in rep.items() if k != "hv_history"}, "json")
         return
+    print(describe_table(rep))
     print(
         f"{rep['space']}/{rep['dataset']} {rep['strategy']} on {rep['backend']}: "
-        f"{rep['queries']} queries ({rep['trials']} trials), "
-        f"{rep['simulated_seconds']:.0f} simulated s; normalized HV {rep['normalized_hv']:.4f}, "
-        f"IGD+ {rep['igd_plus']:.4f} (true front: {rep['true_front_size']} archs)"
+        f"{rep['queries']} of {rep['distinct_architectures']} distinct architectures queried "
+        f"({rep['trials']} trials), {rep['simulated_seconds']:.0f} simulated s"
     )
+    print(f"stopped: {_stopped(rep)}")
+    print(
+        f"normalized HV {rep['normalized_hv']:.4f}, IGD+ {rep['igd_plus']:.4f} "
+        f"(true front: {rep['true_front_size']} archs)"
+    )
+    for note in INDICATOR_NOTES:
+        print(f"  {note}")
     print(f"found front ({len(rep['pareto_front'])}):")
     emit(summary_rows(rep), "table")
     pick = rep.get("hcs_pick")
@@ -155,6 +167,17 @@ def _run(args: argparse.Namespace) -> None:
         print(f"HCS pick: index {pick['index']} HCS {pick['hcs']:.4f} {pick['arch']}")
     print(f"report: {rep['plots'] and out / 'report.json'}  plots: {out / 'front.png'}, "
           f"{out / 'hv.png'}")  # fmt: skip
+
+
+def _stopped(rep: dict) -> str:
+    """The report's stop reason with what it means."""
+    why = {
+        "trials": "the budget of distinct architectures is spent",
+        "budget": "the simulated-time budget is spent",
+        "space exhausted": "every distinct architecture it can answer was queried",
+        "max repeats": f"{rep.get('max_repeats')} trials in a row found nothing new",
+    }.get(rep["stopped"])
+    return f"{rep['stopped']} ({why})" if why else str(rep["stopped"])
 
 
 def _compare(args: argparse.Namespace) -> None:
@@ -180,6 +203,7 @@ def _compare(args: argparse.Namespace) -> None:
         bench=bm,
         constraints=args.constraints,
         source=args.source,
+        progress=not args.quiet and sys.stderr.isatty(),
     )
     emit(rows, args.format)
 

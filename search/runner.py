@@ -35,7 +35,9 @@ from __future__ import annotations
 import math
 import os
 import socket
+import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -100,6 +102,8 @@ class _Problem:
     predicted: bool = False
     compute: Any = None  # bench.evaluate.ComputeConfig for backend="compute"
     bench_root: str | None = None  # the store the compute backend reads and writes
+    sources: list[str] = field(default_factory=list)  # sources of the rows that answer
+    schedule: int | None = None  # training schedule (hp) of those rows, in epochs
 
     def row(self, columns: Mapping[str, np.ndarray], index: int) -> dict[str, float] | None:
         vals = {c: float(a[index]) for c, a in columns.items()}
@@ -161,6 +165,7 @@ def run_search(
     hcs_beta: float = 1.0,
     max_repeats: int = 1000,
     compute: Any = None,
+    progress: bool = False,
 ) -> SearchResult:
     """Search ``space``/``dataset`` for ``objectives`` with ``strategy`` and score the result.
 
@@ -194,11 +199,20 @@ def run_search(
             12-epoch schedule). The search answers from the store's rows measured with exactly
             this protocol (its source, ``hp`` = epochs, seed; final epoch) and trains, measures
             and upserts the missing ones; the clock charges each one's measured train time.
+        progress: show a tqdm bar on stderr (distinct architectures, trials, simulated seconds,
+            best value of each objective, normalized HV). The CLI turns it on only when stderr
+            is a terminal and ``--quiet`` is not given.
+
+    The search stops when the budget is spent, when every distinct architecture the table holds
+    has been queried, or after ``max_repeats`` trials in a row that found nothing new;
+    ``report["stopped"]`` says which (``"trials"``, ``"budget"``, ``"space exhausted"``,
+    ``"max repeats"``).
 
     Returns:
         A :class:`SearchResult`; ``result.report`` holds space, dataset, objectives, strategy,
         pareto_front ([{index, arch, values}]), normalized_hv, igd_plus, queries,
-        simulated_seconds, hcs_pick and the HV history.
+        simulated_seconds, hcs_pick, stopped, the table's sources and schedule, and the HV
+        history.
 
     Example:
         >>> r = run_search("tss", "digits", "acc,pre_ECE_15", "rea", trials=100)  # doctest: +SKIP
@@ -247,11 +261,13 @@ def run_search(
     study = _create_study(store, cfg, problem, backend)
 
     if workers == 1:
-        _work(problem, cfg, 0, storage_obj=store)
+        _work(problem, cfg, 0, storage_obj=store, progress=progress)
     else:
         ctx = get_context("spawn")  # forking a process that may hold torch threads is unsafe
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_work, problem, cfg, w) for w in range(workers)]
+            # one bar, from worker 0: its ledger reads every worker's trials from the storage
+            futures = [pool.submit(_work, problem, cfg, w, None, progress and w == 0)
+                       for w in range(workers)]  # fmt: skip
             for fut in futures:
                 fut.result()
     study = optuna.load_study(study_name=study_name, storage=store)
@@ -440,8 +456,20 @@ def _load_problem(
         signal = _surrogate_signal(bm, sp, dataset, needed, source, surrogate, seed, reps)
         signal.update({c: final[c] for c in extras})
         predicted = True
-    return _Problem(space, dataset, objs, cons, reps, signal, final, cost, curves,
-                    signal_epoch, final_epoch, predicted)  # fmt: skip
+    problem = _Problem(space, dataset, objs, cons, reps, signal, final, cost, curves,
+                       signal_epoch, final_epoch, predicted)  # fmt: skip
+    problem.sources, problem.schedule = _provenance(final_frame)
+    return problem
+
+
+def _provenance(frame) -> tuple[list[str], int | None]:
+    """The sources and the (longest) training schedule of the rows a search answers from."""
+    sources = sorted(str(s) for s in frame["source"].dropna().unique()) if (
+        "source" in frame.columns) else []  # fmt: skip
+    hp = None
+    if "hp" in frame.columns and not frame["hp"].isna().all():
+        hp = int(frame["hp"].max())
+    return sources, hp
 
 
 def _final_epoch(frame) -> int | None:
@@ -570,7 +598,7 @@ def _load_compute_problem(
     reps = sp.representatives().copy() if sp.name == "tss" else np.arange(sp.size)
     final = {c: a[reps] for c, a in final.items()}
     return _Problem(space, dataset, objs, cons, reps, final, final, cost[reps], [], ccfg.epochs,
-                    ccfg.epochs, False, ccfg, str(store.root))  # fmt: skip
+                    ccfg.epochs, False, ccfg, str(store.root), [ccfg.source], ccfg.hp)  # fmt: skip
 
 
 def _computed_rows(store: Any, ccfg: Any, config: int | None = None):
@@ -602,8 +630,6 @@ def _compute_row(problem: _Problem, rep: int) -> dict[str, float]:
     Another process computing the same class holds its claim: wait for its rows (a claim of a
     dead process is taken over by ``bench.evaluate.compute``).
     """
-    import time
-
     from bench.evaluate import compute, merge_journal
     from bench.store import Store
 
@@ -685,6 +711,72 @@ class _Ledger:
     def clock(self) -> float:
         return float(sum(self.charges.values()))
 
+    @property
+    def trials(self) -> int:
+        return len(self._seen)
+
+
+class _Progress:
+    """A tqdm bar on stderr: distinct architectures queried (of the budget, else of all the table
+    holds), with trials, simulated seconds, the best value of each objective and the normalized
+    HV of the (final-epoch, feasible) front found so far. Redrawn at most twice a second."""
+
+    _EVERY_S = 0.5
+
+    def __init__(self, problem: _Problem, cfg: _Config, n_unique: int) -> None:
+        from tqdm import tqdm
+
+        self.problem, self.cfg = problem, cfg
+        total = n_unique if cfg.trials is None else min(cfg.trials, n_unique)
+        self.bar = tqdm(total=total, unit="arch", desc=f"{problem.space}/{problem.dataset}",
+                        file=sys.stderr, dynamic_ncols=True, leave=True)  # fmt: skip
+        self.true: np.ndarray | None = None
+        self.ref: np.ndarray | None = None
+        if problem.compute is None:  # the compute backend's true front is known only at the end
+            try:
+                self.true = _true_front(problem)[1]
+                self.ref = reference_point(self.true, problem.objectives)
+            except ValueError:
+                self.true = None
+        self._found: dict[int, list[float]] = {}  # rep -> objective values, usable and feasible
+        self._done: set[int] = set()
+        self._last = -math.inf
+
+    def show(self, ledger: _Ledger, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self._EVERY_S:
+            return
+        self._last = now
+        self.bar.n = min(len(ledger.charges), self.bar.total)
+        self.bar.set_postfix_str(self._postfix(ledger), refresh=False)
+        self.bar.refresh()
+
+    def close(self, ledger: _Ledger) -> None:
+        self.show(ledger, force=True)
+        self.bar.close()
+
+    def _postfix(self, ledger: _Ledger) -> str:
+        objs = self.problem.objectives
+        for rep in ledger.complete - self._done:
+            self._done.add(rep)
+            vals = _values_dict(self.problem, rep, self.problem.final)
+            v = [o.value(vals) for o in objs]
+            if all(math.isfinite(x) for x in v) and _feasible(self.problem, vals):
+                self._found[rep] = v
+        budget = f"/{self.cfg.budget_seconds:,.0f}" if self.cfg.budget_seconds else ""
+        parts = [f"trials {ledger.trials}", f"sim {ledger.clock:,.0f}{budget} s"]
+        if self._found:
+            found = np.array(list(self._found.values()), dtype=np.float64)
+            best = [(found[:, j].max() if o.sign < 0 else found[:, j].min())
+                    for j, o in enumerate(objs)]  # fmt: skip
+            parts.append(
+                "best " + " ".join(f"{o.name} {b:.4g}" for o, b in zip(objs, best, strict=True))
+            )
+            if self.true is not None:
+                nhv = normalized_hypervolume(found, self.true, objs, self.ref)
+                parts.append(f"HV {nhv:.3f}")
+        return ", ".join(parts)
+
 
 def _fail_orphans(study: optuna.Study) -> None:
     """Mark RUNNING trials of dead processes on this host as failed (after a kill)."""
@@ -743,8 +835,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _work(problem: _Problem, cfg: _Config, worker: int, storage_obj: Any = None) -> None:
-    """One worker: ask, answer, tell until the shared budget is spent."""
+def _work(
+    problem: _Problem, cfg: _Config, worker: int, storage_obj: Any = None, progress: bool = False
+) -> None:
+    """One worker: ask, answer, tell until the shared budget is spent (or the space exhausted,
+    or ``max_repeats`` trials in a row found nothing new). ``progress``: a bar on stderr."""
     store = storage_obj if storage_obj is not None else open_storage(cfg.storage)
     sp = get_space(problem.space)
     study = optuna.load_study(study_name=cfg.study_name, storage=store)
@@ -758,37 +853,73 @@ def _work(problem: _Problem, cfg: _Config, worker: int, storage_obj: Any = None)
         study.pruner = optuna.pruners.HyperbandPruner(
             min_resource=epochs[0], max_resource=epochs[-1], reduction_factor=3
         )
-    # Only measured architectures can be queried: once all are seen the search is complete.
-    uniq = np.unique(problem.reps)
-    if problem.compute is not None:
-        n_unique = len(uniq)  # every architecture can be computed
-    else:
-        ok = np.all([np.isfinite(a[uniq]) for a in problem.signal.values()], axis=0)
-        n_unique = int(ok.sum())
+    n_unique = _n_unique(problem)
     names = sp.param_names()
     space_params = sp.param_space()
     me = f"{socket.gethostname()}:{os.getpid()}"
     ledger = _Ledger()
+    bar = _Progress(problem, cfg, n_unique) if progress else None
     repeats = 0
-    while True:
-        ledger.sync(study)
-        if _spent(ledger, cfg, n_unique) or repeats >= cfg.max_repeats:
-            return
-        trial = _ask(study, me)
-        params = {n: trial.suggest_categorical(n, space_params[n]) for n in names}
-        index = sp.index(sp.from_params(params))
-        rep = int(problem.reps[index])
-        trial.set_user_attr("index", index)
-        trial.set_user_attr("rep", rep)
-        cached = rep in ledger.complete
-        state, values = _answer(problem, cfg, trial, rep, cached, ledger)
-        if state == TrialState.FAIL:
-            study.tell(trial, state=TrialState.FAIL)
-        elif state == TrialState.PRUNED:
-            study.tell(trial, state=TrialState.PRUNED)
-        else:
-            study.tell(trial, values)
-        repeats = repeats + 1 if (cached or state == TrialState.FAIL) else 0
+    try:
+        while True:
+            ledger.sync(study)
+            if bar is not None:
+                bar.show(ledger)
+            if _spent(ledger, cfg, n_unique) or repeats >= cfg.max_repeats:
+                return
+            found_new = _step(study, problem, cfg, sp, names, space_params, me, ledger)
+            repeats = 0 if found_new else repeats + 1
+    finally:
+        if bar is not None:
+            ledger.sync(study)
+            bar.close(ledger)
+
+
+def _n_unique(problem: _Problem) -> int:
+    """Distinct architectures (TSS: isomorphism classes) the search can query.
+
+    Only measured architectures can be answered from a table; the compute backend can compute any.
+    Once all of them are queried the space is exhausted and the search stops.
+    """
+    uniq = np.unique(problem.reps)
+    if problem.compute is not None:
+        return len(uniq)
+    ok = np.all([np.isfinite(a[uniq]) for a in problem.signal.values()], axis=0)
+    return int(ok.sum())
+
+
+def _step(
+    study: optuna.Study,
+    problem: _Problem,
+    cfg: _Config,
+    sp: Any,
+    names: Sequence[str],
+    space_params: Mapping[str, Sequence[Any]],
+    me: str,
+    ledger: _Ledger,
+) -> bool:
+    """Ask, answer and tell one trial; True when it taught the search something new.
+
+    New means a class nobody had queried, or the first complete answer for a class that was
+    only pruned so far. A cached repeat, a pruned class pruned again, and a missing row are not.
+    """
+    trial = _ask(study, me)
+    params = {n: trial.suggest_categorical(n, space_params[n]) for n in names}
+    index = sp.index(sp.from_params(params))
+    rep = int(problem.reps[index])
+    trial.set_user_attr("index", index)
+    trial.set_user_attr("rep", rep)
+    cached = rep in ledger.complete
+    state, values = _answer(problem, cfg, trial, rep, cached, ledger)
+    if state == TrialState.FAIL:
+        study.tell(trial, state=TrialState.FAIL)
+    elif state == TrialState.PRUNED:
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, values)
+    if state == TrialState.FAIL:
+        return False
+    return rep not in ledger.charges or (state == TrialState.COMPLETE and not cached)
 
 
 def _spent(ledger: _Ledger, cfg: _Config, n_unique: int) -> bool:
@@ -976,6 +1107,7 @@ def _build_result(
         key=lambda r: key.sign * key.value(r["values"]),
     )
     reached = np.flatnonzero(history >= 0.95)
+    n_unique = _n_unique(problem)
     report = {
         "space": problem.space,
         "dataset": problem.dataset,
@@ -986,18 +1118,23 @@ def _build_result(
         "seed": cfg.seed,
         "workers": workers,
         "budget": {"trials": cfg.trials, "seconds": cfg.budget_seconds},
+        "max_repeats": cfg.max_repeats,
         "pareto_front": front,
         "normalized_hv": float(nhv),
         "igd_plus": float(igd),
         "queries": len(queries),
         "trials": n_trials,
         "simulated_seconds": float(clock),
+        "stopped": _stop_reason(cfg, len(charged), clock, n_unique),
+        "distinct_architectures": n_unique,  # what the table can answer (TSS: classes)
         "hcs_pick": pick,
         "queries_to_hv_0_95": int(reached[0]) + 1 if reached.size else None,
         "true_front_size": len(true_front),
         "reference_point": (ref * np.array([o.sign for o in problem.objectives])).tolist(),
         "signal_epoch": problem.signal_epoch,
         "final_epoch": problem.final_epoch,
+        "sources": list(problem.sources),
+        "schedule_epochs": problem.schedule,
         "multi_fidelity": cfg.multi_fidelity,
         "predicted_signal": problem.predicted,
         # compute backend: networks this search trained, and the protocol of the rows it used;
@@ -1011,14 +1148,26 @@ def _build_result(
     return SearchResult(report, queries, history, true_front, study)
 
 
+def _stop_reason(cfg: _Config, n_queried: int, clock: float, n_unique: int) -> str:
+    """Why the search ended: the budget it was given, the table, or the sampler going round."""
+    if cfg.trials is not None and n_queried >= cfg.trials:
+        return "trials"
+    if cfg.budget_seconds is not None and clock >= cfg.budget_seconds:
+        return "budget"
+    if n_queried >= n_unique:
+        return "space exhausted"
+    return "max repeats"
+
+
 def _pg_driver(url: str) -> str:
     """``postgresql://`` means psycopg 3 to SQLAlchemy 2.1; use psycopg2 when only it is there."""
-    import importlib.util
+    from bench.extras import MissingExtra, has
 
-    if (
-        url.startswith(("postgresql://", "postgres://"))
-        and importlib.util.find_spec("psycopg") is None
-    ) and importlib.util.find_spec("psycopg2") is not None:
+    if url.startswith(("postgresql://", "postgres://")) and not has("psycopg"):
+        if not has("psycopg2"):
+            raise MissingExtra(
+                "a PostgreSQL storage needs psycopg2: pip install 'calnas[postgres]'"
+            )
         return "postgresql+psycopg2://" + url.split("://", 1)[1]
     return url
 
@@ -1045,13 +1194,14 @@ def compare_strategies(
     target: float = 0.95,
     seed: int = 0,
     bench: Any = None,
+    progress: bool = False,
     **kwargs: Any,
 ) -> list[dict[str, Any]]:
     """Mean and std of normalized HV at fixed query budgets, and queries needed to reach ``target``.
 
     Each strategy runs ``runs`` times (seeds ``seed .. seed+runs-1``) with ``max(budgets)``
     queries on the table. ``queries_to_target`` averages over the runs that reached the target;
-    ``reached`` says how many did.
+    ``reached`` says how many did. ``progress``: a tqdm bar over the runs on stderr.
 
     Example:
         >>> compare_strategies("tss", "digits", "acc,pre_ECE_15", ["random", "rea"], runs=3)
@@ -1070,12 +1220,22 @@ def compare_strategies(
         parse_strategy(s)  # fail before any run
     bm = _open_bench(bench)
     rows = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(strategies) * runs, unit="run", desc="compare", file=sys.stderr,
+                   dynamic_ncols=True)  # fmt: skip
     for strat in strategies:
         hv = np.zeros((runs, len(budgets)))
         reach: list[int] = []
         for r in range(runs):
             res = run_search(space, dataset, objectives, strat, trials=budgets[-1],
                              seed=seed + r, bench=bm, **kwargs)  # fmt: skip
+            if bar is not None:
+                nhv = res.report["normalized_hv"]
+                bar.set_postfix_str(f"{strat} seed {seed + r}: HV {nhv:.3f}")
+                bar.update(1)
             h = res.hv_history
             for j, b in enumerate(budgets):
                 hv[r, j] = h[min(b, len(h)) - 1] if len(h) else 0.0
@@ -1089,4 +1249,6 @@ def compare_strategies(
         row[f"queries_to_{target:g}"] = round(float(np.mean(reach)), 1) if reach else None
         row["reached"] = f"{len(reach)}/{runs}"
         rows.append(row)
+    if bar is not None:
+        bar.close()
     return rows

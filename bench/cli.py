@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import compute_cli
 from bench.cliutil import CLIError, add_format, emit
-from bench.datasets import DATASETS
+from bench.compute import cli as compute_cli
+from bench.compute.datasets import DATASETS
 
 __all__ = ["register"]
 
@@ -45,14 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _space_info(args: argparse.Namespace) -> None:
-    from bench.spaces import get_space
+    from bench.arch.spaces import get_space
 
     emit(get_space(args.space).info(), args.format)
 
 
 def _space_show(args: argparse.Namespace) -> None:
-    from bench.costs import cost
-    from bench.spaces import get_space
+    from bench.arch.costs import cost
+    from bench.arch.spaces import get_space
 
     space = get_space(args.space)
     try:
@@ -74,8 +74,8 @@ def _space_show(args: argparse.Namespace) -> None:
 
 # -- calnas bench ----------------------------------------------------------------------------------
 def _register_bench(subparsers: argparse._SubParsersAction) -> None:
-    from bench.schema import DATASETS as STORE_DATASETS
-    from bench.schema import SOURCE_PRIORITY
+    from bench.table.schema import DATASETS as STORE_DATASETS
+    from bench.table.schema import SOURCE_PRIORITY
 
     bench = subparsers.add_parser("bench", help="the benchmark table: import, query, export, sql")
     cmds = bench.add_subparsers(dest="bench_command", required=True, metavar="COMMAND")
@@ -140,13 +140,13 @@ def _register_bench(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace):
-    from bench.api import Benchmark
+    from bench.table.benchmark import Benchmark
 
     return Benchmark.open(args.bench)
 
 
 def _store(args: argparse.Namespace):
-    from bench.store import Store
+    from bench.table.store import Store
 
     return Store(args.bench)
 
@@ -207,7 +207,7 @@ def _bench_import(args: argparse.Namespace) -> None:
 
 
 def _bench_query(args: argparse.Namespace) -> None:
-    from bench.spaces import get_space
+    from bench.arch.spaces import get_space
 
     bench = _open(args)
     target: Any = args.arch if args.arch is not None else args.index
@@ -284,9 +284,9 @@ def validate_tables(bench) -> list[dict[str, Any]]:
     import numpy as np
     import pyarrow.parquet as pq
 
-    from bench.schema import KEY, column_spec
-    from bench.spaces import get_space
-    from bench.store import normalize
+    from bench.arch.spaces import get_space
+    from bench.table.schema import KEY, column_spec
+    from bench.table.store import normalize
 
     report = []
     for info in bench.tables().values():

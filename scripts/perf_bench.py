@@ -41,10 +41,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.arch.spaces import get_space  # noqa: E402
 from bench.importers import OFFICIAL_FILES  # noqa: E402
-from bench.schema import PUBLISHED_COLUMNS, parse_metric  # noqa: E402
-from bench.spaces import get_space  # noqa: E402
-from bench.store import Store  # noqa: E402
+from bench.table.schema import PUBLISHED_COLUMNS, parse_metric  # noqa: E402
+from bench.table.store import Store  # noqa: E402
 
 METRICS = ["acc", "pre_ECE_15"]
 NATS_SAMPLE = ROOT.parent / "shared" / "fixtures" / "nats-bench-sample"
@@ -114,7 +114,7 @@ def cold_open(bench_dir: Path, csv_dir: Path, repeats: int) -> dict[str, float]:
     """
     start = "import time; t=time.perf_counter()\n"
     ours = (
-        "from bench.api import Benchmark\n"
+        "from bench.table.benchmark import Benchmark\n"
         f"b=Benchmark.open({str(bench_dir)!r})\n"
         f"r=b.query('tss','cifar10',123,{METRICS!r})\n"
         "d=time.perf_counter()-t\n"
@@ -168,7 +168,7 @@ def nats_facade(sample: Path, repeats: int) -> None:
     import importlib.util
 
     from bench import importers
-    from bench.nats_archive import ARCHIVE_NAMES
+    from bench.importers.nats_archive import ARCHIVE_NAMES
 
     if not sample.is_dir() or importlib.util.find_spec("nats_bench") is None:
         print(f"\nNATS-Bench facade: skipped ({sample} or the nats_bench package is absent)")
@@ -189,7 +189,7 @@ def nats_facade(sample: Path, repeats: int) -> None:
         for space, base in ARCHIVE_NAMES.items():
             archive = sample / f"{base}-simple"
             query = f"a.get_more_info(0, 'cifar10', None, {hps[space]!r}, False)"
-            ours = "t=time.perf_counter()\nfrom bench.api import create\n" + timed.format(
+            ours = "t=time.perf_counter()\nfrom bench import create\n" + timed.format(
                 f"a=create({tmp!r}, {space!r})", query
             )
             ours += "import sys\nassert 'numpy' not in sys.modules, 'numpy imported'\n"
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.nats_only:
         nats_facade(args.nats_sample, args.repeats)
         return
-    from bench.api import Benchmark
+    from bench.table.benchmark import Benchmark
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep) if args.keep else Path(tmp)

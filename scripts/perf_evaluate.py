@@ -4,7 +4,7 @@ Both ways train the same TSS networks on the digits proxy with the demo benchmar
 (4 epochs, batch 128, measured after epochs 1, 2 and 4) and measure the same kind of metric set,
 in the same run, with the same number of parallel processes:
 
-* calnas: ``bench.evaluate.compute`` -- a pool of ``--jobs`` long-lived workers (data read once
+* calnas: ``bench.compute.run.compute`` -- a pool of ``--jobs`` long-lived workers (data read once
   per worker, one torch thread each), batched tensor training, one-pass prediction,
   ``bench.calibration.evaluate`` (every metric pre and post temperature scaling in one
   vectorized call), rows journaled and merged into the store.
@@ -44,8 +44,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchmetrics.functional.classification import multiclass_calibration_error
 from netcal.metrics import ECE
 import calibration as cal
-from bench.networks import build
-from bench.datasets import digits_split
+from bench.arch.networks import build
+from bench.compute.datasets import digits_split
 
 index, out = int(sys.argv[1]), sys.argv[2]
 torch.manual_seed(777)
@@ -100,7 +100,7 @@ json.dump(rows, open(out, "w"))
 
 
 def _calnas(indices: list[int], jobs: int) -> tuple[float, int]:
-    from bench.evaluate import ComputeConfig, compute
+    from bench.compute.run import ComputeConfig, compute
 
     cfg = ComputeConfig("tss", "digits", epochs=4, fidelities=(1, 2), batch_size=128)
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,7 +143,7 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    from bench.spaces import get_space
+    from bench.arch.spaces import get_space
 
     reps = get_space("tss").unique_indices()
     indices = np.random.default_rng(args.seed).choice(reps, args.networks, replace=False).tolist()

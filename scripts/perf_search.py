@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from search.runner import run_search
-from search.strategies import DEFAULT_STRATEGY, split_strategies
+from search.samplers.registry import DEFAULT_STRATEGY, split_strategies
 
 
 def queries_to(bench, dataset, objectives, strategy, seeds, cap, target=0.95):
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args(argv)
 
-    from bench.api import Benchmark
+    from bench.table.benchmark import Benchmark
 
     def caps(text: str) -> tuple[int, int]:
         a, b = (int(x) for x in text.split(","))
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
         pass
     elif path is None:
         from bench.importers import import_nb201
-        from bench.store import Store
+        from bench.table.store import Store
 
         path = tempfile.mkdtemp(prefix="calnas-nb201-")
         import_nb201(Store(path))

@@ -24,7 +24,7 @@ import time
 import httpx
 import numpy as np
 
-from bench.spaces import get_space
+from bench.arch.spaces import get_space
 from surrogate.model import Surrogate
 
 

@@ -17,7 +17,7 @@ CALNAS = textwrap.dedent(
     """
     import time
     t0 = time.perf_counter()
-    from bench.spaces import get_space
+    from bench.arch.spaces import get_space
     for name in ("tss", "sss"):
         s = get_space(name)
         s.archs()
@@ -88,7 +88,7 @@ def _time(code: str, repeats: int = 3) -> float:
 def main() -> None:
     calnas, loop = _time(CALNAS), _time(LOOP)
     print("enumerate + encode (one-hot and ops/channels) + canonicalize, TSS 15,625 and SSS 32,768")
-    print(f"{'calnas (bench.spaces, cold process)':40s} {calnas * 1000:8.1f} ms")
+    print(f"{'calnas (bench.arch.spaces, cold process)':40s} {calnas * 1000:8.1f} ms")
     print(f"{'plain per-arch Python loop':40s} {loop * 1000:8.1f} ms")
     print(f"{'ratio loop / calnas':40s} {loop / calnas:8.2f} x")
     print(f"target: calnas under 1000 ms -> {'met' if calnas < 1.0 else 'NOT met'}")

@@ -26,8 +26,8 @@ import numpy as np
 import xgboost as xgb
 from scipy.stats import kendalltau
 
-from bench.api import Benchmark
-from bench.spaces import get_space
+from bench.arch.spaces import get_space
+from bench.table.benchmark import Benchmark
 from surrogate.features import feature_table
 from surrogate.model import DEFAULT_MEMBERS, Surrogate
 

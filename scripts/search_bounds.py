@@ -114,8 +114,8 @@ def main(argv=None) -> int:
 
     from scipy.stats import kendalltau
 
-    from bench.api import Benchmark
-    from bench.spaces import get_space
+    from bench.arch.spaces import get_space
+    from bench.table.benchmark import Benchmark
     from search.runner import run_search
     from surrogate.features import feature_table
 

@@ -80,7 +80,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace):
-    from bench.api import Benchmark
+    from bench.table.benchmark import Benchmark
 
     bm = Benchmark.open(args.bench)
     try:
@@ -105,11 +105,11 @@ def _run(args: argparse.Namespace) -> None:
 
     from search.report import INDICATOR_NOTES, describe_table, summary_rows, write_report
     from search.runner import run_search
-    from search.strategies import DEFAULT_STRATEGY
+    from search.samplers.registry import DEFAULT_STRATEGY
 
     compute = None
     if args.backend == "compute":
-        from bench.api import Benchmark
+        from bench.table.benchmark import Benchmark
 
         bm = Benchmark.open(args.bench)  # an empty store is fine: the search fills it
         compute = {"epochs": args.epochs, "batch_size": args.batch_size,
@@ -182,7 +182,7 @@ def _stopped(rep: dict) -> str:
 
 def _compare(args: argparse.Namespace) -> None:
     from search.runner import compare_strategies
-    from search.strategies import split_strategies
+    from search.samplers.registry import split_strategies
 
     bm = _open(args)
     try:

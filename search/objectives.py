@@ -1,7 +1,7 @@
 """What a search optimizes: objectives, the HCS scalarization, and constraints.
 
 An objective is any column of the benchmark table, written ``name``, ``name:max`` or ``name:min``;
-without a suffix the direction follows :func:`bench.schema.direction` (accuracies maximized,
+without a suffix the direction follows :func:`bench.table.schema.direction` (accuracies maximized,
 calibration errors, NLL, Brier, params, FLOPs, latency and train time minimized).
 
 ``hcs`` is the Harmonic Calibration Score of Tao et al. (ICLR 2024),
@@ -264,14 +264,14 @@ def _hcs_ece(name: str) -> str:
 
 
 def _default_direction(name: str) -> str:
-    from bench.schema import direction
+    from bench.table.schema import direction
 
     return direction(name)
 
 
 def _check_metric(name: str, *, what: str) -> None:
     """Reject a name that is not a known column (the schema's grammar decides)."""
-    from bench.schema import direction
+    from bench.table.schema import direction
 
     try:
         direction(name)

@@ -5,7 +5,7 @@ into an arch and its NATS index, answers with the values of that architecture, a
 
 * **Backends.** ``table``: values come from the benchmark table. ``surrogate``: from a
   :class:`surrogate.model.Surrogate` fitted on the table (or the one you pass). ``compute``:
-  measured rows of the table, and missing ones computed through ``bench.evaluate``.
+  measured rows of the table, and missing ones computed through ``bench.compute.run``.
 * **Cache.** An architecture (for TSS, any cell of its isomorphism class, answered with the class
   representative's row) is charged once: a repeat is answered from the cache, still told to the
   sampler, and does not spend the budget. The ledger lives in the study's trials, so it is shared
@@ -49,7 +49,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from bench.spaces import get_space
+from bench.arch.spaces import get_space
 from search.indicators import (
     hcs_pick,
     hv_history,
@@ -68,7 +68,7 @@ from search.objectives import (
     parse_constraints,
     parse_objectives,
 )
-from search.strategies import DEFAULT_STRATEGY, make_sampler, parse_strategy
+from search.samplers.registry import DEFAULT_STRATEGY, make_sampler, parse_strategy
 
 __all__ = ["BACKENDS", "SearchResult", "run_search", "open_storage", "compare_strategies"]
 
@@ -100,7 +100,7 @@ class _Problem:
     signal_epoch: int | None = None
     final_epoch: int | None = None
     predicted: bool = False
-    compute: Any = None  # bench.evaluate.ComputeConfig for backend="compute"
+    compute: Any = None  # bench.compute.run.ComputeConfig for backend="compute"
     bench_root: str | None = None  # the store the compute backend reads and writes
     sources: list[str] = field(default_factory=list)  # sources of the rows that answer
     schedule: int | None = None  # training schedule (hp) of those rows, in epochs
@@ -182,7 +182,7 @@ def run_search(
         study_name: the study to create or resume (default: derived from the arguments).
         workers: processes working on the one study.
         seed: seeds the sampler (worker ``w`` uses ``seed + 1000 * w``).
-        bench: a ``bench.api.Benchmark``, a store path, or None for the default store.
+        bench: a ``bench.table.benchmark.Benchmark``, a store path, or None for the default store.
         constraints: ``"pre_ECE_15<=0.05,params_m<=1"`` or a list.
         source: read only this source of the table (default: the table's priority order).
         proxy_epoch: ``"auto"`` (12 when the table has it below the final epoch), an epoch, or
@@ -193,7 +193,7 @@ def run_search(
             fit one on the table.
         hcs_beta: beta of HCS (objective ``hcs`` and the pick).
         max_repeats: stop after this many consecutive trials that found nothing new.
-        compute: for ``backend="compute"``: a ``bench.evaluate.ComputeConfig`` or a dict of its
+        compute: for ``backend="compute"``: a ``bench.compute.run.ComputeConfig`` or a dict of its
             fields (``epochs``, ``fidelities``, ``batch_size``, ``C``, ``N``, ``data_root``,
             ``device``, ``seed``, ...); default ``ComputeConfig(space, dataset)`` (NATS's
             12-epoch schedule). The search answers from the store's rows measured with exactly
@@ -340,7 +340,7 @@ def _check_budget(
 def _open_bench(bench: Any) -> Any:
     if bench is not None and hasattr(bench, "frame"):
         return bench
-    from bench.api import Benchmark
+    from bench.table.benchmark import Benchmark
 
     return Benchmark.open(bench)
 
@@ -534,7 +534,7 @@ def _surrogate_signal(
 
 def _compute_config(space: str, dataset: str, compute: Any) -> Any:
     """The ComputeConfig of a compute-backend search (checked against space and dataset)."""
-    from bench.evaluate import ComputeConfig
+    from bench.compute.run import ComputeConfig
 
     if compute is None:
         return ComputeConfig(space, dataset)
@@ -548,7 +548,7 @@ def _compute_config(space: str, dataset: str, compute: Any) -> Any:
             raise ValueError(f"compute: bad ComputeConfig fields {sorted(fields)}: {err}") from None
     else:
         raise ValueError(
-            "compute must be a bench.evaluate.ComputeConfig or a dict, "
+            "compute must be a bench.compute.run.ComputeConfig or a dict, "
             f"got {type(compute).__name__}"
         )
     if get_space(cfg.space).name != space or cfg.dataset != dataset:
@@ -570,7 +570,7 @@ def _load_compute_problem(
     compute: Any,
 ) -> _Problem:
     """Arrays of the rows measured with the compute protocol (NaN where none is stored yet)."""
-    from bench.schema import check_columns
+    from bench.table.schema import check_columns
 
     ccfg = _compute_config(space, dataset, compute)
     if source is not None and source != ccfg.source:
@@ -628,10 +628,10 @@ def _compute_row(problem: _Problem, rep: int) -> dict[str, float]:
     """Train and measure architecture ``rep`` with the compute protocol, store it, return its row.
 
     Another process computing the same class holds its claim: wait for its rows (a claim of a
-    dead process is taken over by ``bench.evaluate.compute``).
+    dead process is taken over by ``bench.compute.run.compute``).
     """
-    from bench.evaluate import compute, merge_journal
-    from bench.store import Store
+    from bench.compute.run import compute, merge_journal
+    from bench.table.store import Store
 
     ccfg = problem.compute
     store = Store(problem.bench_root)

@@ -184,7 +184,7 @@ def _read_archs(args: argparse.Namespace, space_size: int) -> list[str | int]:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from bench.spaces import get_space
+    from bench.arch.spaces import get_space
     from surrogate.features import arch_indices
     from surrogate.model import Surrogate
 
@@ -213,7 +213,7 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from surrogate.evaluate import evaluate_benchmark, plot, summarize
+    from surrogate.validation import evaluate_benchmark, plot, summarize
 
     if args.seeds < 1:
         raise CLIError(f"--seeds must be positive, got {args.seeds}")

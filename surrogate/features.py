@@ -1,7 +1,8 @@
 """Numeric features of NATS-Bench architectures for the surrogate models.
 
 Every feature is computed once for the whole space, vectorized over the (size, positions) code
-array of :mod:`bench.spaces`, and cached read-only; :func:`encode` then gathers rows by NATS index,
+array of :mod:`bench.arch.spaces`, and cached read-only; :func:`encode` then gathers rows by NATS
+index,
 so encoding 15,625 architectures costs one dictionary lookup per arch string.
 
 TSS (the NAS-Bench-201 cell: nodes 0..3, edges e0=1<-0, e1=2<-0, e2=2<-1, e3=3<-0, e4=3<-1,
@@ -26,7 +27,7 @@ A path is *live* when none of its edges is ``none``; an edge is live when it lie
   ``is_representative``, ``disconnected`` (the canonical form does not reach the input), and
   ``canon_{conv1|conv3|pool}``: how often each op occurs in NATS-Bench's canonical expression
   (an isomorphism-invariant, path-expanded op count).
-- ``params_m``, ``flops_m`` (2): :func:`bench.costs.cost_all` for the dataset.
+- ``params_m``, ``flops_m`` (2): :func:`bench.arch.costs.cost_all` for the dataset.
 
 SSS (five widths): ``channel_{0..4}`` (5), ``channel_min``, ``channel_mean`` (2), ``params_m``,
 ``flops_m`` (2).
@@ -51,8 +52,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bench.costs import cost_all
-from bench.spaces import CHANNELS, EDGES, OPS, get_space
+from bench.arch.costs import cost_all
+from bench.arch.spaces import CHANNELS, EDGES, OPS, get_space
 
 __all__ = ["PATHS", "feature_names", "feature_table", "encode", "arch_indices", "cost_dataset"]
 
@@ -204,8 +205,8 @@ def cost_dataset(dataset: str | None) -> str:
         >>> cost_dataset("cifar10-valid"), cost_dataset(None)
         ('cifar10', 'cifar10')
     """
-    from bench.datasets import dataset_info
-    from bench.schema import DATASETS
+    from bench.compute.datasets import dataset_info
+    from bench.table.schema import DATASETS
 
     if dataset is None:
         return _REFERENCE_DATASET

@@ -40,7 +40,7 @@ calibration residuals, SHA-256 of each booster) and ``mean.ubj``, ``member_{k}.u
 UBJSON format; it is built in a temporary sibling directory and renamed into place. Never pickle.
 
 Example:
-    >>> from bench.spaces import get_space
+    >>> from bench.arch.spaces import get_space
     >>> sss = get_space("sss")
     >>> archs = [sss.arch(i) for i in range(0, 32768, 97)]
     >>> y = [sum(sss.channels(a)) / 320 for a in archs]  # any real column works the same way
@@ -66,7 +66,7 @@ import numpy as np
 import xgboost as xgb
 
 from bench import __version__ as _calnas_version
-from bench.spaces import get_space
+from bench.arch.spaces import get_space
 from surrogate.features import arch_indices, cost_dataset, feature_names, feature_table
 
 __all__ = ["Surrogate", "DEFAULT_XGB_PARAMS", "FORMAT"]
@@ -313,7 +313,8 @@ class Surrogate:
     ) -> Surrogate:
         """Fit on the benchmark table: ``n_train`` random measured archs (all when None).
 
-        ``bench`` is a :class:`bench.api.Benchmark`, a path to a store, or None for the default
+        ``bench`` is a :class:`bench.table.benchmark.Benchmark`, a path to a store, or None for the
+        default
         store. Rows whose targets are missing (NaN) are not measured and are left out; the
         indices actually trained on are in ``train_indices_``.
 
@@ -321,7 +322,7 @@ class Surrogate:
             >>> s = Surrogate.from_benchmark(None, "tss", "digits", ["acc"], n_train=100)
             ... # doctest: +SKIP
         """
-        from bench.api import Benchmark
+        from bench.table.benchmark import Benchmark
 
         if bench is None or isinstance(bench, (str, os.PathLike)):
             bench = Benchmark.open(bench)

@@ -34,7 +34,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from bench import __version__
-from bench.spaces import get_space
+from bench.arch.spaces import get_space
 from surrogate.features import arch_indices
 from surrogate.model import Surrogate
 

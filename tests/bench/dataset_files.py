@@ -1,4 +1,5 @@
-"""Writers of tiny dataset files in the exact on-disk formats the readers of bench.datasets expect.
+"""Writers of tiny dataset files in the exact on-disk formats the readers of bench.compute.datasets
+expect.
 
 CIFAR and ImageNet16 batches are written as Python 2 pickles (byte strings as BINSTRING, numpy
 arrays reduced through numpy's _reconstruct), as the official files are; SVHN as a MATLAB .mat,

@@ -1,7 +1,7 @@
 """Writers of test files in the exact published formats (calibration CSVs, robustness CSVs).
 
 Values are random but realistic (fractions, small calibration errors); the header is the real
-154-column one from bench.schema (checked against ../shared/specs/official-columns.txt in
+154-column one from bench.table.schema (checked against ../shared/specs/official-columns.txt in
 test_schema.py).
 """
 
@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.schema import (
+from bench.arch.spaces import get_space
+from bench.table.schema import (
     ATTACK_COLUMNS,
     CORRUPTION_COLUMNS,
     PUBLISHED_COLUMNS,
     parse_metric,
 )
-from bench.spaces import get_space
 
 
 def official_frame(space: str, *, seed: int = 0, columns=PUBLISHED_COLUMNS) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""bench.api: selection, source priority, TSS copies, vectorized lookups, Pareto, NATS facade."""
+"""bench.table.benchmark: selection, source priority, TSS copies, vectorized lookups, Pareto, NATS
+facade."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.api import Benchmark, MissingEntry, create
-from bench.spaces import get_space
-from bench.store import Store
+from bench.arch.spaces import get_space
+from bench.table.benchmark import Benchmark, MissingEntry, create
+from bench.table.store import Store
 
 TSS = get_space("tss")
 
@@ -214,7 +215,7 @@ def test_empty_and_demo_dirs(tmp_path):
             _rows("demo", [0], dataset="cifar10", acc=[0.7]),
         ]
     )
-    from bench.store import normalize
+    from bench.table.store import normalize
 
     normalize(rows).to_parquet(demo / "demo.parquet")
     bench = Benchmark(Store(tmp_path / "user"), demo_dir=demo)
@@ -230,8 +231,8 @@ def test_open_and_query_do_not_import_torch(bench_dir):
     root, _, _ = bench_dir
     code = (
         "import sys\n"
-        "from bench.api import Benchmark, create\n"
-        "import bench.store, bench.schema, bench.importers\n"
+        "from bench.table.benchmark import Benchmark, create\n"
+        "import bench.table.store, bench.table.schema, bench.importers\n"
         f"b = Benchmark.open({str(root)!r})\n"
         "b.query('tss', 'cifar10', 3, ['acc'])\n"
         "b.query_many('tss', 'cifar10', [1, 2], ['acc'])\n"

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import bench.calibration as bc
-from bench.calib_inputs import torch_threads
-from bench.temperature import TEMPERATURE_GRID, fit_temperature_grid
+from bench.calibration.inputs import torch_threads
+from bench.calibration.temperature import TEMPERATURE_GRID, fit_temperature_grid
 
 EDGE_C = np.array([0.5, 0.5, 0.6, 0.75, 0.75, 0.9, 1.0, 1.0])
 EDGE_Z = np.array([0, 0, 1, 1, 1, 1, 0, 0])

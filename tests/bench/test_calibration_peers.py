@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import bench.calibration as bc
-from bench.kernel_metrics import _triweight_fftkde
+from bench.calibration.kernel import _triweight_fftkde
 
 vc = pytest.importorskip("calibration")  # uncertainty-calibration
 tm_f = pytest.importorskip("torchmetrics.functional.classification")

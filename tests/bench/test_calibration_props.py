@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import bench.calibration as bc
-from bench.calib_inputs import torch_threads
+from bench.calibration.inputs import torch_threads
 
 # derandomize: the same examples on every run, so CI never flakes on a new draw.
 SETTINGS = settings(

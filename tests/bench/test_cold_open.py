@@ -13,9 +13,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from bench.api import Benchmark, _embedded_pairs, _group_mean
-from bench.spaces import get_space
-from bench.store import Sidecar, Store, normalize, sidecar_path
+from bench.arch.spaces import get_space
+from bench.table.benchmark import Benchmark, _embedded_pairs, _group_mean
+from bench.table.store import Sidecar, Store, normalize, sidecar_path
 
 TSS = get_space("tss")
 
@@ -59,7 +59,7 @@ def _child(code: str, cache: str) -> subprocess.CompletedProcess[str]:
 def _query_code(root) -> str:
     return (
         "import sys\n"
-        "from bench.api import Benchmark\n"
+        "from bench.table.benchmark import Benchmark\n"
         f"b = Benchmark.open({str(root)!r})\n"  # with the embedded demo table, as by default
         "r = b.query('tss', 'cifar10', 126, ['acc', 'pre_ECE_15', 'post_NLL'])\n"
         "r2 = b.query('tss', 'cifar10', b.arch(7), ['post_NLL'])\n"

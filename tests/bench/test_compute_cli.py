@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.schema import KEY
-from bench.store import Store
+from bench.table.schema import KEY
+from bench.table.store import Store
 from search.cli import main as calnas
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ from dataset_files import (
     write_svhn_test,
 )
 
-from bench.datasets import (
+from bench.compute.datasets import (
     DATASETS,
     augment,
     dataset_info,
@@ -201,6 +201,6 @@ def test_augment_flip_and_crop():
 
 
 def test_import_does_not_import_torch():
-    code = "import sys, bench.datasets; print('torch' in sys.modules)"
+    code = "import sys, bench.compute.datasets; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

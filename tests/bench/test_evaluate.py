@@ -12,8 +12,10 @@ import pytest
 import torch
 from dataset_files import write_cifar10, write_cifar10c, write_imagenet16, write_svhn_test
 
-from bench.datasets import read_digits, to_tensor
-from bench.evaluate import (
+from bench.arch.networks import build
+from bench.arch.spaces import get_space
+from bench.compute.datasets import read_digits, to_tensor
+from bench.compute.run import (
     ComputeConfig,
     _Claims,
     _journal_dir,
@@ -23,11 +25,9 @@ from bench.evaluate import (
     merge_journal,
     select_targets,
 )
-from bench.networks import build
-from bench.schema import KEY
-from bench.spaces import get_space
-from bench.store import Store
-from bench.training import Schedule, lr_at, predict, seed_everything, train
+from bench.compute.training import Schedule, lr_at, predict, seed_everything, train
+from bench.table.schema import KEY
+from bench.table.store import Store
 
 torch.set_num_threads(1)
 

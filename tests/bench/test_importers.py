@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from published_files import official_frame, write_csv, write_official, write_robustness
 
-from bench import importers, safe_pickle
-from bench.api import Benchmark
-from bench.schema import PUBLISHED_COLUMNS
-from bench.spaces import get_space
-from bench.store import Store
+from bench import importers
+from bench.arch.spaces import get_space
+from bench.importers import safe_pickle
+from bench.table.benchmark import Benchmark
+from bench.table.schema import PUBLISHED_COLUMNS
+from bench.table.store import Store
 
 # SSS files may lack metric columns: the SSS test file keeps the plain columns and a few metrics
 SSS_COLUMNS = (

@@ -21,10 +21,10 @@ nats_bench = pytest.importorskip(
 )
 
 from bench import importers  # noqa: E402
-from bench.api import MissingEntry, create  # noqa: E402
-from bench.nats_archive import ARCHIVE_NAMES, HP_TAGS, record_files  # noqa: E402
-from bench.schema import NATS_EVAL_SETS  # noqa: E402
-from bench.store import Store  # noqa: E402
+from bench.importers.nats_archive import ARCHIVE_NAMES, HP_TAGS, record_files  # noqa: E402
+from bench.table.benchmark import MissingEntry, create  # noqa: E402
+from bench.table.schema import NATS_EVAL_SETS  # noqa: E402
+from bench.table.store import Store  # noqa: E402
 
 # -- the meant differences (README "NATS-Bench compatibility" lists the same) ---------------------
 #: calnas gives accuracies as fractions, nats_bench in percent: its accuracies are divided by this.

@@ -1,4 +1,5 @@
-"""bench.networks and bench.costs: module structure, NATS state_dict names, params and FLOPs."""
+"""bench.arch.networks and bench.arch.costs: module structure, NATS state_dict names, params and
+FLOPs."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.costs import cost, cost_all
-from bench.networks import build, count_flops, count_params
-from bench.spaces import get_space
+from bench.arch.costs import cost, cost_all
+from bench.arch.networks import build, count_flops, count_params
+from bench.arch.spaces import get_space
 
 # spec natsbench 3.3 and 3.4: (space, index) -> {dataset: (params_m, flops_m)}
 REFERENCE = {
@@ -158,7 +159,7 @@ def test_sss_projection_names_follow_nats() -> None:
 
 
 def test_pool_projection_when_widths_differ() -> None:
-    from bench.networks import Cell
+    from bench.arch.networks import Cell
 
     cell = Cell(["avg_pool_3x3", "none", "none", "none", "none", "none"], 8, 16)
     names = set(cell.state_dict())

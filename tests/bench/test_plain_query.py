@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import bench.store as store_mod
-from bench.api import DEMO_DIR, Benchmark
-from bench.spaces import get_space
-from bench.store import Sidecar, Store, _runs, sidecar_path
+import bench.table.store as store_mod
+from bench.arch.spaces import get_space
+from bench.table.benchmark import DEMO_DIR, Benchmark
+from bench.table.store import Sidecar, Store, _runs, sidecar_path
 
 TSS, SSS = get_space("tss"), get_space("sss")
 
@@ -316,7 +316,7 @@ def test_a_new_process_queries_without_numpy(store, tmp_path):
     sss = SSS.arch(int(dense.frame("sss", "cifar10", ["test_acc"])["config"].iloc[3]))
     code = (
         "import sys\n"
-        "from bench.api import Benchmark\n"
+        "from bench.table.benchmark import Benchmark\n"
         f"b = Benchmark.open({str(store.root)!r})\n"  # with the embedded demo table, as by default
         "r = b.query('tss', 'cifar10', 123, ['acc', 'pre_ECE_15'])\n"
         "r2 = b.query('tss', 'cifar100', 4000, 'post_NLL')\n"

@@ -1,4 +1,5 @@
-"""bench.safe_pickle: allow-listed unpickling; the NATS-Bench sample archives read through it."""
+"""bench.importers.safe_pickle: allow-listed unpickling; the NATS-Bench sample archives read
+through it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import pickle
 import numpy as np
 import pytest
 
-from bench import safe_pickle
-from bench.costs import cost
-from bench.safe_pickle import NATS, ForbiddenGlobal, load, loads, referenced_globals
-from bench.spaces import get_space
+from bench.arch.costs import cost
+from bench.arch.spaces import get_space
+from bench.importers import safe_pickle
+from bench.importers.safe_pickle import NATS, ForbiddenGlobal, load, loads, referenced_globals
 
 
 class _Evil:
@@ -98,7 +99,7 @@ def test_sample_archives(nats_sample_dir, space):
 def test_protocol2_bytes_from_python3_read_with_latin1_only(tmp_path):
     """Python 3 writes bytes at protocol 2 through _codecs.encode(text, 'latin1'): a CIFAR-format
     batch written that way is read; the same global with another codec is refused."""
-    from bench.datasets import read_cifar
+    from bench.compute.datasets import read_cifar
 
     payload = bytes(range(256))
     data = pickle.dumps({"raw": payload}, protocol=2)

@@ -1,11 +1,11 @@
-"""bench.schema: metric grammar, published columns, types and directions."""
+"""bench.table.schema: metric grammar, published columns, types and directions."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench import schema
-from bench.schema import (
+from bench.table import schema
+from bench.table.schema import (
     PUBLISHED_COLUMNS,
     column_spec,
     direction,

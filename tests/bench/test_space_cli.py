@@ -69,7 +69,7 @@ def test_space_show_table_and_duplicate_class(capsys) -> None:
     assert code == 0
     assert "64:64:64:64:64" in out and "0.713674" in out and "274.399882" in out
     # an isomorphic duplicate names its representative
-    from bench.spaces import get_space
+    from bench.arch.spaces import get_space
 
     tss = get_space("tss")
     dup = int(next(i for i in range(tss.size) if tss.representative(i) != i))

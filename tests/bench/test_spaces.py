@@ -1,4 +1,4 @@
-"""bench.spaces: NATS index order, isomorphism, encodings, neighbours, params, bad input."""
+"""bench.arch.spaces: NATS index order, isomorphism, encodings, neighbours, params, bad input."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.spaces import CHANNELS, OPS, get_space
+from bench.arch.spaces import CHANNELS, OPS, get_space
 
 TSS = get_space("tss")
 SSS = get_space("sss")
@@ -228,6 +228,6 @@ def test_unknown_space() -> None:
 
 
 def test_importing_spaces_does_not_import_torch() -> None:
-    code = "import sys, bench, bench.spaces, bench.costs; print('torch' in sys.modules)"
+    code = "import sys, bench, bench.arch.spaces, bench.arch.costs; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

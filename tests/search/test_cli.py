@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from search.cli import main
-from search.strategies import DEFAULT_STRATEGY
+from search.samplers.registry import DEFAULT_STRATEGY
 
 ARGS = ["--dataset", "cifar10-valid", "--objectives", "valid_acc,params_m"]
 

@@ -10,7 +10,7 @@ from search.runner import run_search
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from bench.api import Benchmark
+    from bench.table.benchmark import Benchmark
 
     bench = Benchmark.open(tmp_path_factory.mktemp("user"))
     if not bench.sources("tss", "digits"):

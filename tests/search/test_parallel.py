@@ -15,7 +15,7 @@ import optuna
 from optuna.storages.journal._storage import JournalOperation
 
 from search.runner import open_storage, run_search
-from search.strategies import DEFAULT_STRATEGY
+from search.samplers.registry import DEFAULT_STRATEGY
 
 DATASET = "cifar10-valid"
 OBJECTIVES = "valid_acc,params_m"

@@ -6,9 +6,9 @@ import numpy as np
 import optuna
 import pytest
 
-from bench.spaces import get_space
+from bench.arch.spaces import get_space
 from search.runner import open_storage, run_search
-from search.strategies import STRATEGIES
+from search.samplers.registry import STRATEGIES
 
 DATASET = "cifar10-valid"  # NB201 cifar10 is NATS cifar10-valid
 OBJECTIVES = "valid_acc,params_m"
@@ -54,7 +54,7 @@ COMPUTE_TRIALS = 3
 
 def _compute_search(name: str, path) -> None:
     """Search on the compute backend: every query is trained, measured and stored for real."""
-    from bench.store import Store
+    from bench.table.store import Store
 
     strategy = {"gp": "gp:n_startup_trials=2"}.get(name, name)
     res = run_search("tss", "digits", "acc,pre_ECE_15", strategy, trials=COMPUTE_TRIALS,
@@ -78,7 +78,7 @@ def _compute_search(name: str, path) -> None:
 
 
 def test_compute_backend_answers_stored_rows_without_training(tmp_path):
-    from bench.store import Store
+    from bench.table.store import Store
 
     first = run_search("tss", "digits", "acc,pre_ECE_15", "random", trials=2, bench=tmp_path,
                        backend="compute", compute=TINY, seed=3)  # fmt: skip

@@ -7,7 +7,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from bench.spaces import get_space
+from bench.arch.spaces import get_space
 from search.cli import main
 from search.runner import run_search
 
@@ -19,8 +19,8 @@ COLUMNS = ["space", "dataset", "config", "hp", "epoch", "seed", "acc", "pre_ECE_
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A store holding K TSS classes of the demo table (epochs 1, 2, 4) as computed rows."""
-    from bench.api import Benchmark
-    from bench.store import Store
+    from bench.table.benchmark import Benchmark
+    from bench.table.store import Store
 
     demo = Benchmark.open(tmp_path_factory.mktemp("home"))
     if not demo.sources("tss", "digits"):

@@ -4,8 +4,8 @@ import numpy as np
 import optuna
 import pytest
 
-from bench.spaces import get_space
-from search.strategies import (
+from bench.arch.spaces import get_space
+from search.samplers.registry import (
     STRATEGIES,
     ExhaustiveSampler,
     REASampler,

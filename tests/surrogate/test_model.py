@@ -9,7 +9,7 @@ import pytest
 import xgboost as xgb
 from scipy.stats import kendalltau
 
-from bench.spaces import get_space
+from bench.arch.spaces import get_space
 from surrogate.model import DEFAULT_MEMBERS, Surrogate, _conformal_quantile
 
 TARGET = "valid_acc"  # NB201 200-epoch validation accuracy (fraction)

@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
-from bench.spaces import get_space
+from bench.arch.spaces import get_space
 from surrogate.model import Surrogate
 
 TARGET = "valid_acc"  # NB201 200-epoch validation accuracy (fraction)

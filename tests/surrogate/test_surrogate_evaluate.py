@@ -1,11 +1,11 @@
-"""surrogate.evaluate (White et al. 2021 protocol) on the real NB201 cifar10 table."""
+"""surrogate.validation (White et al. 2021 protocol) on the real NB201 cifar10 table."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from surrogate.evaluate import default_sizes, evaluate, evaluate_benchmark, plot, score, summarize
+from surrogate.validation import default_sizes, evaluate, evaluate_benchmark, plot, score, summarize
 
 TARGET = "valid_acc"  # NB201 200-epoch validation accuracy (fraction)
 

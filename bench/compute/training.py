@@ -7,9 +7,9 @@ datasets calnas trains on fit), and augmentation runs batched on that tensor.
 
 Example:
     >>> import torch
-    >>> from bench.networks import build
-    >>> from bench.datasets import read_digits, to_tensor
-    >>> from bench.training import Schedule, seed_everything, train, predict
+    >>> from bench.arch.networks import build
+    >>> from bench.compute.datasets import read_digits, to_tensor
+    >>> from bench.compute.training import Schedule, seed_everything, train, predict
     >>> x, y = read_digits("train")
     >>> seed_everything(0)
     >>> net = build("tss", 11, 10, C=8, N=1, in_channels=1)
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.datasets import augment
+from bench.compute.datasets import augment
 
 __all__ = ["Schedule", "lr_at", "seed_everything", "train", "predict"]
 
@@ -175,7 +175,7 @@ def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1024) -
 
     Example:
         >>> import torch
-        >>> from bench.networks import build
+        >>> from bench.arch.networks import build
         >>> net = build("sss", 0, 10, in_channels=1)
         >>> predict(net, torch.zeros(3, 1, 8, 8)).shape
         torch.Size([3, 10])

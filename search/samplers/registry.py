@@ -25,7 +25,7 @@ A strategy is written ``name`` or ``name:key=value,key=value``, for example
 ``nsga2:population_size=20`` or ``rea:population_size=20,tournament_size=5``.
 
 Example:
-    >>> from bench.spaces import get_space
+    >>> from bench.arch.spaces import get_space
     >>> sampler = make_sampler("rea:tournament_size=4", get_space("tss"), seed=0)
     >>> type(sampler).__name__, sampler.tournament_size
     ('REASampler', 4)
@@ -45,7 +45,7 @@ from optuna.samplers import BaseSampler
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from bench.spaces import Space
+from bench.arch.spaces import Space
 
 __all__ = [
     "STRATEGIES",
@@ -177,7 +177,7 @@ class ExhaustiveSampler(BaseSampler):
     a study that runs past the end starts again (those repeats are answered from the cache).
 
     Example:
-        >>> from bench.spaces import get_space
+        >>> from bench.arch.spaces import get_space
         >>> s = ExhaustiveSampler.for_space(get_space("sss"))
         >>> len(s.candidates)
         32768
@@ -270,7 +270,7 @@ class ParetoLocalSampler(BaseSampler):
 
     Example:
         >>> import optuna
-        >>> from bench.spaces import get_space
+        >>> from bench.arch.spaces import get_space
         >>> sp = get_space("sss")
         >>> s = ParetoLocalSampler(sp, seed=0, n_startup=5)
         >>> study = optuna.create_study(directions=["minimize", "minimize"], sampler=s)

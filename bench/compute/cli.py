@@ -12,7 +12,7 @@ import logging
 import sys
 
 from bench.cliutil import CLIError, add_format, emit
-from bench.datasets import DATASETS
+from bench.compute.datasets import DATASETS
 
 __all__ = ["register"]
 
@@ -93,7 +93,7 @@ def register(bench_subcommands: argparse._SubParsersAction) -> None:
 
 
 def _compute(args: argparse.Namespace) -> None:
-    from bench.evaluate import ComputeConfig, compute
+    from bench.compute.run import ComputeConfig, compute
 
     if args.backend == "dask" and not args.scheduler:
         raise CLIError("--backend dask needs --scheduler tcp://HOST:PORT")

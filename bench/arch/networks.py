@@ -7,7 +7,7 @@ networks do. Smaller skeletons (``C``, ``N``) and grayscale input serve proxy ta
 
 Example:
     >>> import torch
-    >>> from bench.networks import build
+    >>> from bench.arch.networks import build
     >>> net = build("tss", 11, num_classes=10)
     >>> features, logits = net(torch.zeros(2, 3, 32, 32))
     >>> tuple(logits.shape)
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from bench.costs import cost, cost_all
-from bench.spaces import EDGES, get_space
+from bench.arch.costs import cost, cost_all
+from bench.arch.spaces import EDGES, get_space
 
 __all__ = ["build", "cost", "cost_all", "count_params", "count_flops", "SSS_GENOTYPE"]
 

@@ -6,7 +6,7 @@ millions; FLOPs are multiply-accumulates of Conv2d and Linear layers for one ima
 input channels, resolution and class count, so the digits proxy is costed like CIFAR.
 
 Example:
-    >>> from bench.costs import cost
+    >>> from bench.arch.costs import cost
     >>> cost("tss", 11, "cifar10")
     {'params_m': 0.802426, 'flops_m': 113.95137}
     >>> cost("sss", "64:64:64:64:64", "cifar10")
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.datasets import dataset_info
-from bench.spaces import OPS, get_space
+from bench.arch.spaces import OPS, get_space
+from bench.compute.datasets import dataset_info
 
 __all__ = ["cost", "cost_all"]
 

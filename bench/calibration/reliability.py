@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.binning import bin_sums, check_edges, mass_cuts, width_cuts
-from bench.calib_inputs import TopLabel, check_bins, check_labels, check_probs, torch_threads
+from bench.calibration.binned import bin_sums, check_edges, mass_cuts, width_cuts
+from bench.calibration.inputs import TopLabel, check_bins, check_labels, check_probs, torch_threads
 
 __all__ = ["bootstrap_ci", "plot_reliability", "reliability_data"]
 
@@ -158,7 +158,7 @@ def bootstrap_ci(
     ``low``, ``high``, ``std``. The same seed gives the same interval.
 
     >>> import numpy as np
-    >>> from bench.binning import ece
+    >>> from bench.calibration.binned import ece
     >>> rng = np.random.default_rng(0)
     >>> c = rng.uniform(0.5, 1, 300); z = (rng.uniform(size=300) < c).astype(int)
     >>> ci = bootstrap_ci(ece, c, z, n_resamples=50)

@@ -5,7 +5,8 @@ the *cut positions* of the bins in the sorted scores: with float64 prefix sums S
 sorted positions [a, b) has n = b - a, score sum S_c[b] - S_c[a] and target sum S_z[b] - S_z[a].
 Cuts come from one `searchsorted` of the B+1 edges into the sorted scores, so a bin count costs
 O(B log N) once the scores are sorted, and all bin counts share one sort (see
-`bench.calib_inputs`). Classwise metrics do the same for K rows at once (batched searchsorted).
+`bench.calibration.inputs`).
+Classwise metrics do the same for K rows at once (batched searchsorted).
 
 Edge conventions (`edges=`), with the spec's §6 edge vector giving 0.475 / 0.400 / 0.400 / 0.250:
 
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.calib_inputs import Classwise, TopLabel, check_bins, check_labels, check_probs
+from bench.calibration.inputs import Classwise, TopLabel, check_bins, check_labels, check_probs
 
 __all__ = [
     "EDGE_CONVENTIONS",

@@ -4,7 +4,7 @@ An archive directory holds ``meta.pickle.pbz2`` (the arch strings in index order
 bz2-compressed pickle per architecture (``000123.pickle.pbz2``) with, per hp tag ('12'/'200' for
 TSS, '01'/'12'/'90' for SSS) and per (dataset key, seed), the per-epoch accuracy and loss of
 training and of each evaluation set, params, FLOPs, latency and times (spec natsbench 6.2).
-Every file is read through :mod:`bench.safe_pickle` with the NATS allow-list.
+Every file is read through :mod:`bench.importers.safe_pickle` with the NATS allow-list.
 
 :func:`record_rows` turns one record into calnas rows: accuracies divided by 100 (NATS stores
 percent), epochs 1-based (NATS's ``@199`` is epoch 200), ``train_time_s`` and ``<set>_time_s`` the
@@ -22,7 +22,7 @@ cifar100, IN16     valid_*      test_*       valtest_*
 =================  ===========  ===========  ============
 
 Example:
-    >>> from bench.nats_archive import read_record, record_rows
+    >>> from bench.importers.nats_archive import read_record, record_rows
     >>> rec = read_record("NATS-tss-v1_0-3ffb9-simple/000000.pickle.pbz2")   # doctest: +SKIP
     >>> rows = record_rows(rec, 0, "tss")                                     # doctest: +SKIP
 """
@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench import safe_pickle
-from bench.schema import NATS_EVAL_SETS
-from bench.spaces import get_space
+from bench.arch.spaces import get_space
+from bench.importers import safe_pickle
+from bench.table.schema import NATS_EVAL_SETS
 
 __all__ = [
     "ARCHIVE_NAMES",

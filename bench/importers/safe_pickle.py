@@ -10,7 +10,7 @@ importing the module the file names.
 
 Example:
     >>> import pickle
-    >>> from bench.safe_pickle import loads, NATS
+    >>> from bench.importers.safe_pickle import loads, NATS
     >>> loads(pickle.dumps({"a": [1, 2.5]}), allowed=NATS)
     {'a': [1, 2.5]}
 """

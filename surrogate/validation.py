@@ -187,7 +187,7 @@ def evaluate_benchmark(
     Example:
         >>> evaluate_benchmark(None, "tss", "digits", ["acc"], seeds=2)  # doctest: +SKIP
     """
-    from bench.api import Benchmark
+    from bench.table.benchmark import Benchmark
 
     if bench is None or isinstance(bench, (str, Path)):
         bench = Benchmark.open(bench)

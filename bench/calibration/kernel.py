@@ -25,7 +25,7 @@ import numpy as np
 import scipy.signal
 import torch
 
-from bench.calib_inputs import TopLabel, UndefinedMetricError, check_labels, check_probs
+from bench.calibration.inputs import TopLabel, UndefinedMetricError, check_labels, check_probs
 
 __all__ = ["kdece", "ksce", "mmce", "smece"]
 

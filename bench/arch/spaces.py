@@ -9,7 +9,7 @@ string, parsing and range checks are plain Python (a cold benchmark query never 
 and nothing here imports torch.
 
 Example:
-    >>> from bench.spaces import get_space
+    >>> from bench.arch.spaces import get_space
     >>> tss = get_space("tss")
     >>> tss.arch(11)
     '|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|'

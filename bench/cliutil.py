@@ -8,10 +8,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
+from bench.errors import CalnasError
+
 __all__ = ["CLIError", "ArgumentParser", "emit", "add_format"]
 
 
-class CLIError(Exception):
+class CLIError(CalnasError):
     """A bad command-line request: printed as one line, exit status 2."""
 
 

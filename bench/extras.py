@@ -19,10 +19,12 @@ import importlib
 import importlib.util
 from types import ModuleType
 
+from bench.errors import CalnasError
+
 __all__ = ["MissingExtra", "require", "has"]
 
 
-class MissingExtra(ImportError):
+class MissingExtra(CalnasError, ImportError):
     """A command needs an optional dependency that is not installed; the message names the extra."""
 
 

@@ -10,7 +10,7 @@ import bench.cli
 import surrogate.cli
 from bench import __version__
 from bench.cliutil import ArgumentParser, CLIError, add_format, emit
-from bench.extras import MissingExtra
+from bench.errors import CalnasError
 
 __all__ = ["main", "build_parser", "register"]
 
@@ -220,15 +220,25 @@ def build_parser() -> ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``calnas``; bad requests print one line and return exit status 2."""
+    """Run ``calnas``; a bad request prints one line and returns exit status 2.
+
+    A :class:`~bench.errors.CalnasError` (bad input or data) and an ``OSError`` (the system
+    refused: a missing path, permissions, a full disk) are the user's to fix and print as one
+    line; any other exception is a bug in calnas and keeps its traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (CLIError, ValueError, FileNotFoundError, MissingExtra) as err:
-        print(f"calnas: error: {err}", file=sys.stderr)
+    except (CalnasError, OSError) as err:
+        print(f"calnas: error: {_one_line(err)}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(err: BaseException) -> str:
+    """The error's message on one line (some libraries' messages span several)."""
+    return " ".join(str(err).split())
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bench.errors import InputError
 from search.objectives import Objective, hcs
 
 __all__ = [
@@ -101,7 +102,7 @@ def reference_point(true_values: np.ndarray, objectives: Sequence[Objective]) ->
     """
     losses = to_losses(true_values, objectives)
     if len(losses) == 0:
-        raise ValueError(
+        raise InputError(
             "the true front is empty: the table has no complete row for these objectives"
         )
     ideal, nadir = losses.min(axis=0), losses.max(axis=0)
@@ -175,7 +176,7 @@ def normalized_hypervolume(
     ref = reference_point(true_values, objectives) if ref is None else np.asarray(ref, float)
     true_hv = hypervolume(to_losses(true_values, objectives), ref)
     if true_hv <= 0:
-        raise ValueError("the true front has zero hypervolume; cannot normalize")
+        raise InputError("the true front has zero hypervolume; cannot normalize")
     if len(found_values) == 0:
         return 0.0
     return hypervolume(to_losses(found_values, objectives), ref) / true_hv
@@ -197,7 +198,7 @@ def igd_plus(
     """
     true = to_losses(true_values, objectives)
     if len(true) == 0:
-        raise ValueError("the true front is empty")
+        raise InputError("the true front is empty")
     if len(found_values) == 0:
         return float("inf")
     found = to_losses(found_values, objectives)
@@ -277,7 +278,7 @@ def _as_points(values: np.ndarray, k: int) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr.reshape(-1, k)
     if arr.ndim != 2 or arr.shape[1] != k:
-        raise ValueError(f"expected an (n, {k}) array of objective values, got shape {arr.shape}")
+        raise InputError(f"expected an (n, {k}) array of objective values, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError("objective values must be finite (a NaN or inf reached the indicators)")
+        raise InputError("objective values must be finite (a NaN or inf reached the indicators)")
     return arr

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.errors import InputError
+
 __all__ = [
     "HCS_ECE",
     "Objective",
@@ -59,7 +61,7 @@ def hcs(acc: float | np.ndarray, ece: float | np.ndarray, beta: float = 1.0) -> 
         1.0
     """
     if not beta > 0:
-        raise ValueError(f"HCS beta must be positive, got {beta!r}")
+        raise InputError(f"HCS beta must be positive, got {beta!r}")
     a = np.asarray(acc, dtype=np.float64)
     c = 1.0 - np.asarray(ece, dtype=np.float64)
     den = beta * a + c
@@ -85,18 +87,18 @@ class Objective:
     def parse(cls, text: str, *, beta: float = 1.0) -> Objective:
         """Parse ``name``, ``name:max`` or ``name:min`` (ValueError naming the problem)."""
         if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"an objective must be a non-empty string, got {text!r}")
+            raise InputError(f"an objective must be a non-empty string, got {text!r}")
         name, _, suffix = text.strip().partition(":")
         name, suffix = name.strip(), suffix.strip().lower()
         if suffix and suffix not in _DIRECTIONS:
-            raise ValueError(
+            raise InputError(
                 f"objective {text!r}: direction must be 'max' or 'min' (write name:max or name:min)"
             )
         if name.lower().startswith(_HCS):
             ece = _hcs_ece(name)
             _check_metric(ece, what=f"objective {text!r}")
             if suffix == "min":
-                raise ValueError(f"objective {text!r}: HCS is a score and is only maximized")
+                raise InputError(f"objective {text!r}: HCS is a score and is only maximized")
             return cls(_HCS if ece == HCS_ECE else f"{_HCS}@{ece}", "max", float(beta))
         _check_metric(name, what=f"objective {text!r}")
         return cls(name, suffix or _default_direction(name), float(beta))
@@ -149,7 +151,7 @@ class Constraint:
         """Parse ``metric<=bound`` or ``metric>=bound``."""
         match = _CONSTRAINT.match(text) if isinstance(text, str) else None
         if match is None:
-            raise ValueError(
+            raise InputError(
                 f"constraint {text!r} is not of the form metric<=bound or metric>=bound "
                 "(for example pre_ECE_15<=0.05 or params_m<=1)"
             )
@@ -157,9 +159,9 @@ class Constraint:
         try:
             value = float(bound)
         except ValueError:
-            raise ValueError(f"constraint {text!r}: bound {bound!r} is not a number") from None
+            raise InputError(f"constraint {text!r}: bound {bound!r} is not a number") from None
         if not np.isfinite(value):
-            raise ValueError(f"constraint {text!r}: bound must be finite")
+            raise InputError(f"constraint {text!r}: bound must be finite")
         if metric.lower().startswith(_HCS):
             _check_metric(_hcs_ece(metric), what=f"constraint {text!r}")
         else:
@@ -197,7 +199,7 @@ def parse_objectives(spec: str | Sequence[str], *, beta: float = 1.0) -> list[Ob
     names = [o.name for o in objectives]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise ValueError(f"objectives repeat {', '.join(dupes)}; give each column once")
+        raise InputError(f"objectives repeat {', '.join(dupes)}; give each column once")
     return objectives
 
 
@@ -250,16 +252,16 @@ def _split(spec: str | Sequence[str], what: str) -> list[str]:
     elif isinstance(spec, Sequence):
         items = [s.strip() if isinstance(s, str) else s for s in spec]
     else:
-        raise ValueError(f"{what} must be a comma-separated string or a list of strings")
+        raise InputError(f"{what} must be a comma-separated string or a list of strings")
     if not items or any(not isinstance(s, str) or not s for s in items):
-        raise ValueError(f"{what} {spec!r} has an empty entry; give names separated by commas")
+        raise InputError(f"{what} {spec!r} has an empty entry; give names separated by commas")
     return items
 
 
 def _hcs_ece(name: str) -> str:
     _, at, ece = name.partition("@")
     if name.split("@")[0].lower() != _HCS:
-        raise ValueError(f"{name!r} is not hcs or hcs@<ece column>")
+        raise InputError(f"{name!r} is not hcs or hcs@<ece column>")
     return ece.strip() if at else HCS_ECE
 
 
@@ -276,4 +278,4 @@ def _check_metric(name: str, *, what: str) -> None:
     try:
         direction(name)
     except (ValueError, KeyError) as err:
-        raise ValueError(f"{what}: unknown metric {name!r} ({err})") from None
+        raise InputError(f"{what}: unknown metric {name!r} ({err})") from None

@@ -50,6 +50,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from bench.arch.spaces import get_space
+from bench.errors import InputError, MissingFileError
 from search.indicators import (
     hcs_pick,
     hv_history,
@@ -222,32 +223,32 @@ def run_search(
     cons = parse_constraints(constraints)
     name, _ = parse_strategy(strategy)
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}")
+        raise InputError(f"unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}")
     trials, budget_seconds = _check_budget(trials, budget_seconds, brute=name == "brute")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        raise InputError(f"workers must be a positive integer, got {workers!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+        raise InputError(f"seed must be an integer, got {seed!r}")
     if not isinstance(max_repeats, int) or max_repeats < 1:
-        raise ValueError(f"max_repeats must be a positive integer, got {max_repeats!r}")
+        raise InputError(f"max_repeats must be a positive integer, got {max_repeats!r}")
 
     bm = _open_bench(bench)
     if backend == "compute":
         problem = _load_compute_problem(bm, sp.name, dataset, objs, cons, source, compute)
     else:
         if compute is not None:
-            raise ValueError("compute= configures backend='compute' only")
+            raise InputError("compute= configures backend='compute' only")
         problem = _load_problem(
             bm, sp.name, dataset, objs, cons, backend, source, proxy_epoch, surrogate, seed
         )
     if budget_seconds is not None and problem.cost is None:
-        raise ValueError(
+        raise InputError(
             f"the {sp.name}/{dataset} table has no train_time_s column, so a simulated-time "
             "budget cannot be charged; give trials=N instead"
         )
     mf = _multi_fidelity(multi_fidelity, problem, backend)
     if mf and len(objs) != 1:
-        raise ValueError("multi-fidelity (Hyperband pruning) needs exactly one objective, e.g. hcs")
+        raise InputError("multi-fidelity (Hyperband pruning) needs exactly one objective, e.g. hcs")
 
     temp_dir = None
     if storage is None and workers > 1:
@@ -290,13 +291,13 @@ def open_storage(storage: str | None) -> optuna.storages.BaseStorage:
     if storage is None:
         return optuna.storages.InMemoryStorage()
     if not isinstance(storage, str) or not storage.strip():
-        raise ValueError(f"storage must be a journal file path or a database URL, got {storage!r}")
+        raise InputError(f"storage must be a journal file path or a database URL, got {storage!r}")
     if "://" not in storage:
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
         folder = os.path.dirname(os.path.abspath(storage))
         if not os.path.isdir(folder):
-            raise FileNotFoundError(f"journal storage {storage!r}: folder {folder} does not exist")
+            raise MissingFileError(f"journal storage {storage!r}: folder {folder} does not exist")
         # The open-lock works on every file system (the symlink lock does not on some mounts).
         # A process killed inside a write leaves the lock behind; our writes take milliseconds,
         # so a lock older than 5 s is stale (Optuna's default waits 30 s).
@@ -304,13 +305,13 @@ def open_storage(storage: str | None) -> optuna.storages.BaseStorage:
         return optuna.storages.JournalStorage(JournalFileBackend(storage, lock_obj=lock))
     scheme = storage.split("://", 1)[0]
     if not scheme or not all(c.isalnum() or c in "+_-" for c in scheme):
-        raise ValueError(f"storage URL {storage!r} has no valid scheme (e.g. sqlite:///x.db)")
+        raise InputError(f"storage URL {storage!r} has no valid scheme (e.g. sqlite:///x.db)")
     storage = _pg_driver(storage)
     try:
         return optuna.storages.RDBStorage(storage, engine_kwargs={"pool_pre_ping": True})
     except Exception as err:  # SQLAlchemy raises many types; say which URL failed and why
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"cannot open storage {_redact(storage)!r}: {first}") from None
+        raise InputError(f"cannot open storage {_redact(storage)!r}: {first}") from None
 
 
 # -- loading ---------------------------------------------------------------------------------------
@@ -318,22 +319,22 @@ def _check_budget(
     trials: int | None, budget_seconds: float | None, *, brute: bool
 ) -> tuple[int | None, float | None]:
     if trials is not None and budget_seconds is not None:
-        raise ValueError("give either trials or budget_seconds, not both")
+        raise InputError("give either trials or budget_seconds, not both")
     if trials is None and budget_seconds is None:
         if brute:
             return None, None  # brute force without a budget visits every architecture
-        raise ValueError("empty budget: give trials=N (distinct archs) or budget_seconds=T")
+        raise InputError("empty budget: give trials=N (distinct archs) or budget_seconds=T")
     if trials is not None and (
         isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1
     ):
-        raise ValueError(f"empty budget: trials must be a positive integer, got {trials!r}")
+        raise InputError(f"empty budget: trials must be a positive integer, got {trials!r}")
     if budget_seconds is not None:
         try:
             budget_seconds = float(budget_seconds)
         except (TypeError, ValueError):
-            raise ValueError(f"budget_seconds must be a number, got {budget_seconds!r}") from None
+            raise InputError(f"budget_seconds must be a number, got {budget_seconds!r}") from None
         if not budget_seconds > 0 or not math.isfinite(budget_seconds):
-            raise ValueError(f"empty budget: budget_seconds must be > 0, got {budget_seconds!r}")
+            raise InputError(f"empty budget: budget_seconds must be > 0, got {budget_seconds!r}")
     return (None if trials is None else int(trials)), budget_seconds
 
 
@@ -357,7 +358,7 @@ def _frame(
     have = _columns(bm, space, dataset, source)
     missing = [c for c in cols if c not in have]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"unknown metric {', '.join(map(repr, missing))}: not a column of the "
             f"{space}/{dataset} table (it has {len(have)} columns: {', '.join(have[:12])}"
             + (", ..." if len(have) > 12 else "")
@@ -366,7 +367,7 @@ def _frame(
     kw = {"hp": hp} if hp is not None else {}
     frame = bm.frame(space, dataset, cols, source=source, epoch=epoch, **kw)
     if frame is None or len(frame) == 0:
-        raise ValueError(
+        raise InputError(
             f"the benchmark has no {space}/{dataset} rows with {', '.join(cols)}"
             + (f" from source {source!r}" if source else "")
             + "; import or compute them first (calnas bench ...)"
@@ -377,7 +378,7 @@ def _frame(
 def _columns(bm: Any, space: str, dataset: str, source: str | None) -> list[str]:
     cols = list(bm.columns(space, dataset, source))
     if not cols:
-        raise ValueError(
+        raise InputError(
             f"the benchmark holds nothing for {space}/{dataset}"
             + (f" from source {source!r}" if source else "")
             + "; import or compute it first (calnas bench ...)"
@@ -490,9 +491,9 @@ def _proxy(proxy_epoch: int | str | None, epochs: list[int], final: int | None) 
     if proxy_epoch == "auto":
         return PROXY_EPOCH if PROXY_EPOCH in epochs and final and final > PROXY_EPOCH else None
     if isinstance(proxy_epoch, bool) or not isinstance(proxy_epoch, (int, np.integer)):
-        raise ValueError(f"proxy_epoch must be 'auto', None or an epoch, got {proxy_epoch!r}")
+        raise InputError(f"proxy_epoch must be 'auto', None or an epoch, got {proxy_epoch!r}")
     if int(proxy_epoch) not in epochs:
-        raise ValueError(f"proxy_epoch {proxy_epoch} is not in the table; epochs: {epochs}")
+        raise InputError(f"proxy_epoch {proxy_epoch} is not in the table; epochs: {epochs}")
     return int(proxy_epoch)
 
 
@@ -501,7 +502,7 @@ def _multi_fidelity(flag: bool | None, problem: _Problem, backend: str) -> bool:
     if flag is None:
         return usable and len(problem.objectives) == 1
     if flag and not usable:
-        raise ValueError(
+        raise InputError(
             "multi-fidelity needs the table backend and a table with several epochs "
             f"(this one has {len(problem.curves) or 1})"
         )
@@ -521,7 +522,7 @@ def _surrogate_signal(
         model = surrogate
     missing = [c for c in cols if c not in model.targets]
     if missing:
-        raise ValueError(f"the surrogate does not predict {missing}; it predicts {model.targets}")
+        raise InputError(f"the surrogate does not predict {missing}; it predicts {model.targets}")
     uniq = np.unique(reps)
     pred = np.asarray(model.predict(uniq))
     out = {}
@@ -545,18 +546,18 @@ def _compute_config(space: str, dataset: str, compute: Any) -> Any:
         try:
             cfg = ComputeConfig(space, dataset, **fields)
         except TypeError as err:
-            raise ValueError(f"compute: bad ComputeConfig fields {sorted(fields)}: {err}") from None
+            raise InputError(f"compute: bad ComputeConfig fields {sorted(fields)}: {err}") from None
     else:
-        raise ValueError(
+        raise InputError(
             "compute must be a bench.compute.run.ComputeConfig or a dict, "
             f"got {type(compute).__name__}"
         )
     if get_space(cfg.space).name != space or cfg.dataset != dataset:
-        raise ValueError(
+        raise InputError(
             f"compute config is for {cfg.space}/{cfg.dataset}, the search for {space}/{dataset}"
         )
     if cfg.weights is not None:
-        raise ValueError("the compute backend trains networks; a weights archive is not used here")
+        raise InputError("the compute backend trains networks; a weights archive is not used here")
     return cfg
 
 
@@ -574,12 +575,12 @@ def _load_compute_problem(
 
     ccfg = _compute_config(space, dataset, compute)
     if source is not None and source != ccfg.source:
-        raise ValueError(
+        raise InputError(
             f"the compute backend reads and writes source {ccfg.source!r}, not {source!r}"
         )
     store = getattr(bm, "store", None)
     if store is None:
-        raise ValueError("the compute backend needs a store to write to: give bench=PATH")
+        raise InputError("the compute backend needs a store to write to: give bench=PATH")
     sp = get_space(space)
     needed = objective_columns(objs, cons)
     check_columns(needed)  # a name no computation can produce fails before any training
@@ -618,7 +619,7 @@ def _computed_rows(store: Any, ccfg: Any, config: int | None = None):
 def _check_computed_columns(frame: Any, needed: list[str], ccfg: Any) -> None:
     absent = [c for c in needed if c not in frame.columns or frame[c].isna().all()]
     if absent:
-        raise ValueError(
+        raise InputError(
             f"unknown metric {', '.join(map(repr, absent))}: the compute pipeline does not "
             f"measure it for {ccfg.space}/{ccfg.dataset}"
         )
@@ -680,7 +681,7 @@ def _create_study(store, cfg: _Config, problem: _Problem, backend: str) -> optun
     if held is None:
         study.set_user_attr("calnas", identity)
     elif held != identity:
-        raise ValueError(
+        raise InputError(
             f"study {cfg.study_name!r} already holds a different search ({held}); "
             "give another study_name"
         )
@@ -1006,7 +1007,7 @@ def _true_front(problem: _Problem) -> tuple[np.ndarray, np.ndarray]:
             parse_objectives([c.metric]), cols)[:, 0]  # fmt: skip
         ok &= np.isfinite(v) & (np.array([c.violation(x) for x in v]) <= 0)
     if not ok.any():
-        raise ValueError("no architecture of the table satisfies the constraints: empty true front")
+        raise InputError("no architecture of the table satisfies the constraints: empty true front")
     idx, vals = uniq[ok], vals[ok]
     mask = pareto_mask(to_losses(vals, problem.objectives))
     return idx[mask], vals[mask]
@@ -1208,14 +1209,14 @@ def compare_strategies(
         ... # doctest: +SKIP
     """
     if not strategies:
-        raise ValueError("give at least one strategy to compare")
+        raise InputError("give at least one strategy to compare")
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise ValueError(f"runs must be a positive integer, got {runs!r}")
+        raise InputError(f"runs must be a positive integer, got {runs!r}")
     budgets = sorted({int(b) for b in budgets})
     if not budgets or budgets[0] < 1:
-        raise ValueError(f"budgets must be positive integers, got {list(budgets)}")
+        raise InputError(f"budgets must be positive integers, got {list(budgets)}")
     if not 0 < target <= 1:
-        raise ValueError(f"target must be in (0, 1], got {target}")
+        raise InputError(f"target must be in (0, 1], got {target}")
     for s in strategies:
         parse_strategy(s)  # fail before any run
     bm = _open_bench(bench)

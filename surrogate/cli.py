@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.cliutil import CLIError, add_format, emit
+from bench.errors import MissingFileError
 
 __all__ = ["register"]
 
@@ -171,7 +172,7 @@ def _read_archs(args: argparse.Namespace, space_size: int) -> list[str | int]:
     if args.archs_file:
         path = Path(args.archs_file)
         if not path.is_file():
-            raise FileNotFoundError(f"--archs-file {path} does not exist")
+            raise MissingFileError(f"--archs-file {path} does not exist")
         for line in path.read_text().splitlines():
             line = line.strip()
             if line:

@@ -54,6 +54,7 @@ import numpy as np
 
 from bench.arch.costs import cost_all
 from bench.arch.spaces import CHANNELS, EDGES, OPS, get_space
+from bench.errors import InputError
 
 __all__ = ["PATHS", "feature_names", "feature_table", "encode", "arch_indices", "cost_dataset"]
 
@@ -211,7 +212,7 @@ def cost_dataset(dataset: str | None) -> str:
     if dataset is None:
         return _REFERENCE_DATASET
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; accepted: {', '.join(DATASETS)}")
+        raise InputError(f"unknown dataset {dataset!r}; accepted: {', '.join(DATASETS)}")
     name = _COST_ALIASES.get(dataset, dataset)
     dataset_info(name)
     return name
@@ -226,12 +227,12 @@ def arch_indices(space: str, archs: Sequence[str | int] | np.ndarray) -> np.ndar
     """
     sp = _resolve_space(space)
     if isinstance(archs, (str, bytes)):
-        raise ValueError("archs must be a sequence of arch strings or indices, not one string")
+        raise InputError("archs must be a sequence of arch strings or indices, not one string")
     if isinstance(archs, np.ndarray) and archs.dtype.kind in "iu":
         out = archs.astype(np.int64, copy=False).reshape(-1)
         bad = np.flatnonzero((out < 0) | (out >= sp.size))
         if bad.size:
-            raise ValueError(
+            raise InputError(
                 f"archs[{bad[0]}] = {out[bad[0]]} is out of range; accepted: 0 <= index < {sp.size}"
             )
         return out
@@ -243,7 +244,7 @@ def arch_indices(space: str, archs: Sequence[str | int] | np.ndarray) -> np.ndar
             try:
                 found = sp.index(a.item() if isinstance(a, np.generic) else a)
             except ValueError as err:
-                raise ValueError(f"archs[{i}]: {err}") from None
+                raise InputError(f"archs[{i}]: {err}") from None
         out[i] = found
     return out
 

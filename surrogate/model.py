@@ -67,6 +67,7 @@ import xgboost as xgb
 
 from bench import __version__ as _calnas_version
 from bench.arch.spaces import get_space
+from bench.errors import InputError, MissingFileError
 from surrogate.features import arch_indices, cost_dataset, feature_names, feature_table
 
 __all__ = ["Surrogate", "DEFAULT_XGB_PARAMS", "FORMAT"]
@@ -104,9 +105,9 @@ def _as_targets(targets: str | Sequence[str]) -> tuple[str, ...]:
         targets = [targets]
     targets = tuple(targets)
     if not targets or not all(isinstance(t, str) and t for t in targets):
-        raise ValueError(f"targets must be one or more column names, got {targets!r}")
+        raise InputError(f"targets must be one or more column names, got {targets!r}")
     if len(set(targets)) != len(targets):
-        raise ValueError(f"targets repeat a column: {list(targets)}")
+        raise InputError(f"targets repeat a column: {list(targets)}")
     return targets
 
 
@@ -114,7 +115,7 @@ def _conformal_quantile(scores: np.ndarray, alpha: float) -> float:
     """The finite-sample conformal (1 - alpha) quantile; the largest score when m is too small."""
     m = scores.size
     if m == 0:
-        raise ValueError(
+        raise InputError(
             "no out-of-bag residuals to calibrate intervals: fit on at least 2 archs with "
             "n_members >= 1"
         )
@@ -169,18 +170,18 @@ class Surrogate:
         cost_dataset(dataset)  # ValueError for an unknown dataset
         self.dataset = dataset
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
+            raise InputError(f"seed must be an integer, got {seed!r}")
         self.seed = int(seed)
         if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 0:
-            raise ValueError(f"n_members must be an integer >= 0, got {n_members!r}")
+            raise InputError(f"n_members must be an integer >= 0, got {n_members!r}")
         self.n_members = n_members
         params = {**DEFAULT_XGB_PARAMS, **xgb_params}
         rounds = params.get("n_estimators")
         if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-            raise ValueError(f"n_estimators must be a positive integer, got {rounds!r}")
+            raise InputError(f"n_estimators must be a positive integer, got {rounds!r}")
         for reserved in ("seed", "random_state", "num_target"):
             if reserved in params:
-                raise ValueError(f"{reserved!r} is set by Surrogate; pass seed= instead")
+                raise InputError(f"{reserved!r} is set by Surrogate; pass seed= instead")
         self.xgb_params = params
 
     # -- state ---------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ class Surrogate:
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
-            raise ValueError(
+            raise InputError(
                 "this Surrogate is not fitted yet: call fit(archs, y) or Surrogate.load(path) "
                 "before predicting"
             )
@@ -219,25 +220,25 @@ class Surrogate:
         if hasattr(y, "columns"):  # a DataFrame: take the target columns by name
             missing = [t for t in self.targets if t not in y.columns]
             if missing:
-                raise ValueError(
+                raise InputError(
                     f"target column(s) {missing} are not in y; it has: {list(y.columns)}"
                 )
             y = y[list(self.targets)].to_numpy()
         try:
             arr = np.asarray(y, dtype=np.float64)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"y must be numeric: {err}") from None
+            raise InputError(f"y must be numeric: {err}") from None
         if arr.ndim == 1 and len(self.targets) == 1:
             arr = arr[:, None]
         if arr.shape != (n, len(self.targets)):
-            raise ValueError(
+            raise InputError(
                 f"y has shape {arr.shape}, expected ({n}, {len(self.targets)}) for {n} archs and "
                 f"targets {list(self.targets)}"
             )
         bad = ~np.isfinite(arr)
         if bad.any():
             row, col = np.argwhere(bad)[0]
-            raise ValueError(
+            raise InputError(
                 f"y holds {int(bad.sum())} NaN/inf value(s), e.g. row {row} of target "
                 f"{self.targets[col]!r}: drop unmeasured archs before fitting"
             )
@@ -254,9 +255,9 @@ class Surrogate:
             True
         """
         if isinstance(archs, (str, bytes)):
-            raise ValueError("archs must be a sequence of arch strings or indices, not one string")
+            raise InputError("archs must be a sequence of arch strings or indices, not one string")
         if len(archs) == 0:
-            raise ValueError("cannot fit on an empty training set: give at least one arch")
+            raise InputError("cannot fit on an empty training set: give at least one arch")
         idx, x = self._features(archs)
         y = self._check_y(y, len(idx))
         started = time.perf_counter()
@@ -330,22 +331,22 @@ class Surrogate:
         frame = bench.frame(space, dataset, list(targets), source=source, epoch=epoch)
         missing = [t for t in targets if t not in frame.columns]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"target(s) {missing} are not columns of the {space}/{dataset} table; "
                 f"it has: {[c for c in frame.columns if c not in ('config', 'arch')]}"
             )
         measured = frame.dropna(subset=list(targets))
         if measured.empty:
-            raise ValueError(
+            raise InputError(
                 f"no {space}/{dataset} rows have all of {list(targets)} measured"
                 + (f" for source {source!r}" if source else "")
                 + ": nothing to train on"
             )
         if n_train is not None:
             if isinstance(n_train, bool) or not isinstance(n_train, int) or n_train < 1:
-                raise ValueError(f"n_train must be a positive integer, got {n_train!r}")
+                raise InputError(f"n_train must be a positive integer, got {n_train!r}")
             if n_train > len(measured):
-                raise ValueError(
+                raise InputError(
                     f"n_train={n_train} exceeds the {len(measured)} measured {space}/{dataset} "
                     f"rows of {list(targets)}"
                 )
@@ -376,7 +377,7 @@ class Surrogate:
         """``(mean, lower, upper)``, each (n, n_targets): a ``1 - alpha`` prediction interval."""
         self._check_fitted()
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-            raise ValueError(f"alpha must be a number with 0 < alpha < 1, got {alpha!r}")
+            raise InputError(f"alpha must be a number with 0 < alpha < 1, got {alpha!r}")
         q = np.array([_conformal_quantile(r, alpha) for r in self.scores_])  # raises if none
         _, x = self._features(archs)
         mean = self.booster_.inplace_predict(x).reshape(len(x), -1)
@@ -437,7 +438,7 @@ class Surrogate:
         self._check_fitted()
         path = Path(path)
         if path.exists() and not (path.is_dir() and (path / _META).is_file()):
-            raise ValueError(
+            raise InputError(
                 f"{path} exists and is not a saved surrogate; choose a new path "
                 "(a surrogate is saved as a directory)"
             )
@@ -491,22 +492,22 @@ class Surrogate:
         path = Path(path)
         meta_path = path / _META
         if not meta_path.is_file():
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"no saved surrogate at {path} (expected a directory with {_META})"
             )
         try:
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as err:
-            raise ValueError(f"{meta_path} is not valid JSON: {err}") from None
+            raise InputError(f"{meta_path} is not valid JSON: {err}") from None
         if not isinstance(meta, Mapping) or meta.get("format") != FORMAT:
-            raise ValueError(f"{meta_path} is not a calnas surrogate (format != {FORMAT!r})")
+            raise InputError(f"{meta_path} is not a calnas surrogate (format != {FORMAT!r})")
         if meta.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(
+            raise InputError(
                 f"{meta_path} has format_version {meta.get('format_version')!r}; this calnas "
                 f"reads {_FORMAT_VERSION}"
             )
         if list(meta["features"]) != list(feature_names(meta["space"])):
-            raise ValueError(
+            raise InputError(
                 f"{path} was fitted on other features than this calnas computes; refit it"
             )
         model = cls(
@@ -521,10 +522,10 @@ class Surrogate:
         for name, digest in meta["files"].items():
             fpath = path / name
             if not fpath.is_file():
-                raise FileNotFoundError(f"{fpath} is missing from the saved surrogate")
+                raise MissingFileError(f"{fpath} is missing from the saved surrogate")
             raw = fpath.read_bytes()
             if hashlib.sha256(raw).hexdigest() != digest:
-                raise ValueError(f"{fpath} does not match its checksum: the file is corrupt")
+                raise InputError(f"{fpath} does not match its checksum: the file is corrupt")
             booster = xgb.Booster()
             booster.load_model(bytearray(raw))
             boosters.append(booster)

@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from bench import __version__
 from bench.arch.spaces import get_space
+from bench.errors import InputError
 from surrogate.features import arch_indices
 from surrogate.model import Surrogate
 
@@ -110,15 +111,15 @@ def create_app(
     table: dict[tuple[str, str | None], Surrogate] = {}
     for m in models:
         if not isinstance(m, Surrogate) or not m.is_fitted:
-            raise ValueError(f"every served model must be a fitted Surrogate, got {m!r}")
+            raise InputError(f"every served model must be a fitted Surrogate, got {m!r}")
         key = (m.space, m.dataset)
         if key in table:
-            raise ValueError(f"two models for space={key[0]} dataset={key[1]}: serve one of them")
+            raise InputError(f"two models for space={key[0]} dataset={key[1]}: serve one of them")
         table[key] = m
     if not table:
-        raise ValueError("give at least one fitted model to serve")
+        raise InputError("give at least one fitted model to serve")
     if isinstance(max_archs, bool) or not isinstance(max_archs, int) or max_archs < 1:
-        raise ValueError(f"max_archs must be a positive integer, got {max_archs!r}")
+        raise InputError(f"max_archs must be a positive integer, got {max_archs!r}")
     loaded = ", ".join(f"{s}/{d}" for s, d in table)
 
     class PredictRequest(BaseModel):

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
+from bench.errors import InputError
 from surrogate.features import arch_indices
 from surrogate.model import DEFAULT_MEMBERS, Surrogate, _as_targets
 
@@ -105,21 +106,21 @@ def evaluate(
     n = len(idx)
     sizes = default_sizes(n, n_test) if sizes is None else sorted({int(s) for s in sizes})
     if not sizes or sizes[0] < 1:
-        raise ValueError(f"training sizes must be positive integers, got {sizes}")
+        raise InputError(f"training sizes must be positive integers, got {sizes}")
     if n_test is not None and (isinstance(n_test, bool) or n_test < 1):
-        raise ValueError(f"n_test must be a positive integer or None (the rest), got {n_test!r}")
+        raise InputError(f"n_test must be a positive integer or None (the rest), got {n_test!r}")
     held = 0 if n_test is None else n_test
     too_big = [s for s in sizes if s + max(held, 1) > n]
     if too_big:
-        raise ValueError(
+        raise InputError(
             f"training sizes {too_big} leave no room for "
             f"{n_test if n_test is not None else 'any'} test archs among {n} measured rows"
         )
     if not 0 < alpha < 1:
-        raise ValueError(f"alpha must satisfy 0 < alpha < 1, got {alpha!r}")
+        raise InputError(f"alpha must satisfy 0 < alpha < 1, got {alpha!r}")
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
-        raise ValueError("seeds must be a positive count or a non-empty list")
+        raise InputError("seeds must be a positive count or a non-empty list")
 
     bar = None
     if progress:
@@ -195,10 +196,10 @@ def evaluate_benchmark(
     frame = bench.frame(space, dataset, list(targets), source=source, epoch=epoch)
     missing = [t for t in targets if t not in frame.columns]
     if missing:
-        raise ValueError(f"target(s) {missing} are not columns of the {space}/{dataset} table")
+        raise InputError(f"target(s) {missing} are not columns of the {space}/{dataset} table")
     frame = frame.dropna(subset=list(targets))
     if frame.empty:
-        raise ValueError(f"no {space}/{dataset} rows have all of {list(targets)} measured")
+        raise InputError(f"no {space}/{dataset} rows have all of {list(targets)} measured")
     return evaluate(
         space,
         frame["config"].to_numpy(dtype=np.int64),
@@ -215,7 +216,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     Columns: target, n_train, seeds, n_test, then ``<metric>`` and ``<metric>_std``.
     """
     if results.empty:
-        raise ValueError("no evaluation results to summarize")
+        raise InputError("no evaluation results to summarize")
     metrics = [m for m in (*METRICS, "fit_s") if m in results.columns]
     grouped = results.groupby(["target", "n_train"], sort=True)
     mean = grouped[metrics].mean()

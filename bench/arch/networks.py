@@ -23,6 +23,7 @@ from torch import nn
 
 from bench.arch.costs import cost, cost_all
 from bench.arch.spaces import EDGES, get_space
+from bench.errors import InputError
 
 __all__ = ["build", "cost", "cost_all", "count_params", "count_flops", "SSS_GENOTYPE"]
 
@@ -97,7 +98,7 @@ def _edge_op(op: str, c_in: int, c_out: int) -> nn.Module:
         return ReLUConvBN(c_in, c_out, 3, 1, 1)
     if op == "avg_pool_3x3":
         return Pooling(c_in, c_out)
-    raise ValueError(f"unknown operation {op!r}")
+    raise InputError(f"unknown operation {op!r}")
 
 
 class Cell(nn.Module):
@@ -200,7 +201,7 @@ def build(
         ("in_channels", in_channels),
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
     if sp.name == "tss":
         ops = _ops(arch)
         blocks: list[nn.Module] = []

@@ -29,6 +29,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bench.errors import InputError
+
 if TYPE_CHECKING:  # numpy is imported where arrays are built: see the module docstring
     import numpy as np
 
@@ -65,10 +67,10 @@ def _check_index(index: Any, size: int) -> int:
     bools: tuple[type, ...] = (bool,) if np_ is None else (bool, np_.bool_)
     ints: tuple[type, ...] = (int,) if np_ is None else (int, np_.integer)
     if isinstance(index, bools) or not isinstance(index, ints):
-        raise ValueError(f"an arch index must be an integer, got {type(index).__name__} {index!r}")
+        raise InputError(f"an arch index must be an integer, got {type(index).__name__} {index!r}")
     index = int(index)
     if not 0 <= index < size:
-        raise ValueError(f"arch index {index} is out of range; accepted: 0 <= index < {size}")
+        raise InputError(f"arch index {index} is out of range; accepted: 0 <= index < {size}")
     return index
 
 
@@ -142,7 +144,7 @@ class Space(ABC):
             '8:16:24:32:40'
         """
         if not isinstance(arch, str):
-            raise ValueError(
+            raise InputError(
                 f"an arch must be a string of the form {self.form}, got {type(arch).__name__}"
             )
         self._parse(arch)
@@ -246,7 +248,7 @@ class Space(ABC):
         """Encode every architecture at once: an array whose first axis is the NATS index."""
         kind = self.encodings[0] if kind is None else kind
         if kind not in self.encodings:
-            raise ValueError(
+            raise InputError(
                 f"unknown encoding {kind!r} for {self.name}; accepted: {', '.join(self.encodings)}"
             )
         return self._encode_codes(self.codes(), kind)
@@ -300,12 +302,12 @@ class Space(ABC):
     def from_params(self, params: Mapping[str, Any]) -> str:
         """Optuna parameter dict -> arch string (ValueError on a missing or bad entry)."""
         if not isinstance(params, Mapping):
-            raise ValueError(f"params must be a mapping, got {type(params).__name__}")
+            raise InputError(f"params must be a mapping, got {type(params).__name__}")
         names = self.param_names()
         missing = [n for n in names if n not in params]
         extra = [k for k in params if k not in names]
         if missing or extra:
-            raise ValueError(
+            raise InputError(
                 f"{self.name} params need exactly the keys {', '.join(names)}; "
                 f"missing: {missing or 'none'}, unexpected: {extra or 'none'}"
             )
@@ -314,7 +316,7 @@ class Space(ABC):
         for name in names:
             value = params[name]
             if value not in choices or isinstance(value, bool):
-                raise ValueError(
+                raise InputError(
                     f"param {name}={value!r} is not a choice of {self.name}; "
                     f"accepted: {', '.join(map(str, choices))}"
                 )
@@ -363,10 +365,10 @@ class TopologySpace(Space):
 
     def _parse(self, arch: str) -> tuple[int, ...]:
         if not (arch.startswith("|") and arch.endswith("|")):
-            raise ValueError(f"TSS arch {arch!r} must start and end with '|'; expected {self.form}")
+            raise InputError(f"TSS arch {arch!r} must start and end with '|'; expected {self.form}")
         nodes = arch.split("+")
         if len(nodes) != 3:
-            raise ValueError(
+            raise InputError(
                 f"TSS arch {arch!r} has {len(nodes)} node(s) separated by '+', expected 3; "
                 f"expected {self.form}"
             )
@@ -374,21 +376,21 @@ class TopologySpace(Space):
         for target, node in enumerate(nodes, start=1):
             tokens = node.strip("|").split("|")
             if len(tokens) != target or not node.startswith("|") or not node.endswith("|"):
-                raise ValueError(
+                raise InputError(
                     f"node {target} of TSS arch {arch!r} must have {target} edge(s) written "
                     f"'|op~src|', got {node!r}; expected {self.form}"
                 )
             for source, token in enumerate(tokens):
                 op, sep, src = token.partition("~")
                 if not sep:
-                    raise ValueError(f"edge {token!r} of TSS arch {arch!r} lacks '~source'")
+                    raise InputError(f"edge {token!r} of TSS arch {arch!r} lacks '~source'")
                 if op not in OPS:
-                    raise ValueError(
+                    raise InputError(
                         f"unknown operation {op!r} on edge {source}->{target} of TSS arch; "
                         f"accepted: {', '.join(OPS)}"
                     )
                 if src != str(source):
-                    raise ValueError(
+                    raise InputError(
                         f"edge {token!r} into node {target} names source node {src!r}, expected "
                         f"{source} (edges into a node list sources 0..{target - 1} in order)"
                     )
@@ -470,14 +472,14 @@ class SizeSpace(Space):
     def _parse(self, arch: str) -> tuple[int, ...]:
         parts = arch.split(":")
         if len(parts) != NUM_LAYERS:
-            raise ValueError(
+            raise InputError(
                 f"SSS arch {arch!r} has {len(parts)} layer(s), expected {NUM_LAYERS}; "
                 f"expected {self.form}"
             )
         code = []
         for layer, part in enumerate(parts):
             if not part.isdigit() or int(part) not in CHANNELS:
-                raise ValueError(
+                raise InputError(
                     f"layer {layer} of SSS arch {arch!r} has channel count {part!r}; "
                     f"accepted: {', '.join(map(str, CHANNELS))}"
                 )
@@ -523,7 +525,7 @@ def get_space(name: str) -> Space:
     """
     aliases = {"tss": TopologySpace, "topology": TopologySpace, "sss": SizeSpace, "size": SizeSpace}
     if not isinstance(name, str) or name.lower() not in aliases:
-        raise ValueError(f"unknown search space {name!r}; accepted: tss, sss")
+        raise InputError(f"unknown search space {name!r}; accepted: tss, sss")
     cls = aliases[name.lower()]
     return _instance(cls)
 

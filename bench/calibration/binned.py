@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from bench.calibration.inputs import Classwise, TopLabel, check_bins, check_labels, check_probs
+from bench.errors import InputError
 
 __all__ = [
     "EDGE_CONVENTIONS",
@@ -46,7 +47,7 @@ _VARIANT_ALIASES = {"ace": "ace", "a": "ace", "marginal": "marginal", "m": "marg
 def check_edges(edges: str) -> str:
     """Validate an edge-convention name."""
     if edges not in EDGE_CONVENTIONS:
-        raise ValueError(f"edges must be one of {EDGE_CONVENTIONS}, got {edges!r}")
+        raise InputError(f"edges must be one of {EDGE_CONVENTIONS}, got {edges!r}")
     return edges
 
 
@@ -54,7 +55,7 @@ def check_variant(variant: str) -> str:
     """Validate a cwCE_em variant name ('ace'/'A' or 'marginal'/'M')."""
     v = _VARIANT_ALIASES.get(str(variant).lower())
     if v is None:
-        raise ValueError(f"variant must be 'ace' (A) or 'marginal' (M), got {variant!r}")
+        raise InputError(f"variant must be 'ace' (A) or 'marginal' (M), got {variant!r}")
     return v
 
 
@@ -96,7 +97,7 @@ def width_cuts(s: torch.Tensor, n_bins: int, edges: str, dtype: torch.dtype) -> 
         key = (s.to(dtype) / (1.0 / n_bins)).to(torch.int64).contiguous()
         j = torch.arange(n_bins + 2, device=dev, dtype=torch.int64)
         return _search(key, j, right=False)
-    raise ValueError(f"edges must be one of {EDGE_CONVENTIONS}, got {edges!r}")
+    raise InputError(f"edges must be one of {EDGE_CONVENTIONS}, got {edges!r}")
 
 
 def mass_cuts(s: torch.Tensor, n_bins: int, dtype: torch.dtype) -> torch.Tensor:
@@ -179,7 +180,7 @@ def ece_view(top: TopLabel, n_bins: int, edges: str = "dataset", norm: str = "l1
         return float(_l2(cuts, top.cs_conf, top.cs_correct, top.n))
     if norm == "max":
         return float(_max(cuts, top.cs_conf, top.cs_correct))
-    raise ValueError(f"norm must be 'l1', 'l2' or 'max', got {norm!r}")
+    raise InputError(f"norm must be 'l1', 'l2' or 'max', got {norm!r}")
 
 
 def mce_view(top: TopLabel, n_bins: int, edges: str = "dataset") -> float:
@@ -222,7 +223,7 @@ def l2_debiased_view(top: TopLabel, n_bins: int, binning: str = "mass") -> float
         )
         cuts = _append(torch.searchsorted(top.s_conf, b, right=True), 0, front=True)
     else:
-        raise ValueError(f"binning must be 'mass' or 'width', got {binning!r}")
+        raise InputError(f"binning must be 'mass' or 'width', got {binning!r}")
     cnt, sc, sz = bin_sums(cuts, top.cs_conf, top.cs_correct)
     ok = cnt >= 2
     c = cnt.clamp_min(2.0)
@@ -237,9 +238,9 @@ def tl_ece_view(
 ) -> float:
     """Gupta & Ramdas top-label ECE: sum_k P(pred = k) ECE(c | pred = k)."""
     if top.pred is None:
-        raise ValueError("TL-ECE needs (N, K) probabilities: it bins within each predicted class")
+        raise InputError("TL-ECE needs (N, K) probabilities: it bins within each predicted class")
     if binning not in ("width", "mass"):
-        raise ValueError(f"binning must be 'width' or 'mass', got {binning!r}")
+        raise InputError(f"binning must be 'width' or 'mass', got {binning!r}")
     c64 = top.conf.to(torch.float64)
     # Sort by (class, confidence): each predicted class is one sorted run.
     o1 = torch.argsort(c64, stable=True)
@@ -276,7 +277,7 @@ def _top(probs: Any, labels: Any) -> TopLabel:
 def _classwise(probs: Any, labels: Any) -> Classwise:
     p = check_probs(probs)
     if p.ndim != 2:
-        raise ValueError("classwise metrics need (N, K) probabilities, not 1-D confidences")
+        raise InputError("classwise metrics need (N, K) probabilities, not 1-D confidences")
     y = check_labels(labels, p.shape[0], p.shape[1], p.device)
     return Classwise.from_probs(p, y)
 

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.errors import InputError
+
 __all__ = [
     "Classwise",
     "UndefinedMetricError",
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 
-class UndefinedMetricError(ValueError):
+class UndefinedMetricError(InputError):
     """A metric that is mathematically undefined for this input (e.g. KDECE with no correct
     prediction). A ValueError, so callers that only catch ValueError still see it."""
 
@@ -52,11 +54,11 @@ def as_tensor(x: Any, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         if x.device.type == "mps":
             # Every sum here is float64, which Apple's MPS backend does not implement.
-            raise ValueError(f"{name} is on an MPS device, which has no float64; pass .cpu()")
+            raise InputError(f"{name} is on an MPS device, which has no float64; pass .cpu()")
         return x.detach()
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "biuf":
-            raise ValueError(f"{name} is not numeric (dtype {x.dtype}); pass a numeric array")
+            raise InputError(f"{name} is not numeric (dtype {x.dtype}); pass a numeric array")
         if not x.dtype.isnative:  # big-endian data from some file formats
             x = x.astype(x.dtype.newbyteorder("="))
         if not x.flags.writeable or not x.flags.c_contiguous:
@@ -65,16 +67,16 @@ def as_tensor(x: Any, name: str) -> torch.Tensor:
     try:
         arr = np.asarray(x)
     except Exception as exc:  # re-raised with the argument name
-        raise ValueError(f"{name} could not be read as an array: {exc}") from exc
+        raise InputError(f"{name} could not be read as an array: {exc}") from exc
     if arr.dtype == object or arr.dtype.kind in "USV":
-        raise ValueError(f"{name} is not numeric (dtype {arr.dtype})")
+        raise InputError(f"{name} is not numeric (dtype {arr.dtype})")
     return torch.from_numpy(np.ascontiguousarray(arr))
 
 
 def _float_view(t: torch.Tensor, name: str) -> torch.Tensor:
     if t.dtype not in _FLOATS:
         if t.dtype == torch.bool or t.dtype.is_complex:
-            raise ValueError(f"{name} must be real floating point, got {t.dtype}")
+            raise InputError(f"{name} must be real floating point, got {t.dtype}")
         t = t.to(torch.float64)
     elif t.dtype in (torch.float16, torch.bfloat16):
         # Half precision cannot hold the sums or midpoints we need; float32 is exact for it.
@@ -85,15 +87,15 @@ def _float_view(t: torch.Tensor, name: str) -> torch.Tensor:
 def _check_finite(t: torch.Tensor, name: str) -> None:
     if t.numel() and not bool(torch.isfinite(t).all()):
         bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+        raise InputError(f"{name} contains {bad} NaN or infinite value(s)")
 
 
 def check_bins(n_bins: Any) -> int:
     """Return `n_bins` as an int >= 1 or raise ValueError."""
     if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)):
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
+        raise InputError(f"n_bins must be a positive integer, got {n_bins!r}")
     if int(n_bins) < 1:
-        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
+        raise InputError(f"n_bins must be >= 1, got {n_bins}")
     return int(n_bins)
 
 
@@ -101,11 +103,11 @@ def check_logits(logits: Any, name: str = "logits") -> torch.Tensor:
     """Validate an (N, K) logit matrix (finite, N >= 1, K >= 2) and return it as a float tensor."""
     t = _float_view(as_tensor(logits, name), name)
     if t.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N, K), got shape {tuple(t.shape)}")
+        raise InputError(f"{name} must be 2-D (N, K), got shape {tuple(t.shape)}")
     if t.shape[0] == 0:
-        raise ValueError(f"{name} is empty (N = 0)")
+        raise InputError(f"{name} is empty (N = 0)")
     if t.shape[1] < 2:
-        raise ValueError(f"{name} needs at least 2 classes, got K = {t.shape[1]}")
+        raise InputError(f"{name} needs at least 2 classes, got K = {t.shape[1]}")
     _check_finite(t, name)
     return t
 
@@ -118,17 +120,17 @@ def check_probs(probs: Any, name: str = "probs") -> torch.Tensor:
     """
     t = _float_view(as_tensor(probs, name), name)
     if t.ndim not in (1, 2):
-        raise ValueError(
+        raise InputError(
             f"{name} must be (N, K) probabilities or (N,) confidences, got shape {tuple(t.shape)}"
         )
     if t.shape[0] == 0:
-        raise ValueError(f"{name} is empty (N = 0)")
+        raise InputError(f"{name} is empty (N = 0)")
     if t.ndim == 2 and t.shape[1] < 2:
-        raise ValueError(f"{name} needs at least 2 classes, got K = {t.shape[1]}")
+        raise InputError(f"{name} needs at least 2 classes, got K = {t.shape[1]}")
     _check_finite(t, name)
     lo, hi = float(t.min()), float(t.max())
     if lo < 0.0 or hi > 1.0:
-        raise ValueError(
+        raise InputError(
             f"{name} must lie in [0, 1] (got min {lo:.6g}, max {hi:.6g}); "
             "pass logits to evaluate(), or apply softmax first"
         )
@@ -136,7 +138,7 @@ def check_probs(probs: Any, name: str = "probs") -> torch.Tensor:
         tol = math.sqrt(torch.finfo(t.dtype).eps)
         dev = float((t.sum(dim=1, dtype=torch.float64) - 1.0).abs().max())
         if dev > tol:
-            raise ValueError(
+            raise InputError(
                 f"{name} rows must sum to 1 (largest deviation {dev:.3g} > {tol:.2g}); "
                 "apply softmax to logits first"
             )
@@ -149,20 +151,20 @@ def check_labels(
     """Validate integer labels of length n in [0, k) (k None: 0/1 correctness) -> int64 tensor."""
     t = as_tensor(labels, name)
     if t.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {tuple(t.shape)}")
+        raise InputError(f"{name} must be 1-D, got shape {tuple(t.shape)}")
     if t.shape[0] != n:
-        raise ValueError(f"{name} has length {t.shape[0]} but the predictions have N = {n}")
+        raise InputError(f"{name} has length {t.shape[0]} but the predictions have N = {n}")
     if t.dtype == torch.bool:
         t = t.to(torch.int64)
     if t.dtype.is_floating_point or t.dtype.is_complex:
-        raise ValueError(f"{name} must be integers, got {t.dtype} (cast with .astype(int))")
+        raise InputError(f"{name} must be integers, got {t.dtype} (cast with .astype(int))")
     t = t.to(device=device, dtype=torch.int64)
     if n:
         lo, hi = int(t.min()), int(t.max())
         top = 1 if k is None else k - 1
         if lo < 0 or hi > top:
             what = "correctness flags (0/1)" if k is None else f"class indices in [0, {k - 1}]"
-            raise ValueError(f"{name} must be {what}; got values from {lo} to {hi}")
+            raise InputError(f"{name} must be {what}; got values from {lo} to {hi}")
     return t
 
 
@@ -271,7 +273,7 @@ class Classwise:
     def from_probs(cls, probs: torch.Tensor, labels: torch.Tensor) -> Classwise:
         """Classwise view of validated (N, K) probabilities and int labels."""
         if probs.ndim != 2:
-            raise ValueError("classwise metrics need (N, K) probabilities, not 1-D confidences")
+            raise InputError("classwise metrics need (N, K) probabilities, not 1-D confidences")
         n, k = probs.shape
         classes = torch.arange(k, device=probs.device).unsqueeze(1)
         targets = labels.unsqueeze(0) == classes  # (K, N)

@@ -26,6 +26,7 @@ import scipy.signal
 import torch
 
 from bench.calibration.inputs import TopLabel, UndefinedMetricError, check_labels, check_probs
+from bench.errors import InputError
 
 __all__ = ["kdece", "ksce", "mmce", "smece"]
 
@@ -49,7 +50,7 @@ def ksce_view(top: TopLabel, ties: str = "blocks") -> float:
         order = torch.argsort(c64, stable=True)
         d = torch.cumsum(c64[order] - top.correct[order], 0)
         return float(d.abs().max() / top.n)
-    raise ValueError(f"ties must be one of {KSCE_TIES}, got {ties!r}")
+    raise InputError(f"ties must be one of {KSCE_TIES}, got {ties!r}")
 
 
 # --------------------------------------------------------------------------- MMCE
@@ -216,7 +217,7 @@ def smece_view(top: TopLabel, sigma: float | None = None) -> float:
     z = top.correct.cpu().numpy()
     if sigma is not None:
         if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
-            raise ValueError(f"sigma must be a positive number, got {sigma!r}")
+            raise InputError(f"sigma must be a positive number, got {sigma!r}")
         return smece_sigma(c, z, float(sigma))
     return smece_from(c, z)[0]
 
@@ -256,7 +257,7 @@ def mmce(probs: Any, labels: Any, *, width: float = 0.4) -> float:
     """
     if not (isinstance(width, (int, float)) and math.isfinite(width) and width >= 1 / 600):
         # Below 1/600 exp(-|c - c'| / width) underflows float64 across [0, 1].
-        raise ValueError(f"width must be a number >= 1/600, got {width!r}")
+        raise InputError(f"width must be a number >= 1/600, got {width!r}")
     return mmce_view(_top(probs, labels), float(width))
 
 

@@ -15,6 +15,7 @@ import torch
 
 from bench.calibration.binned import bin_sums, check_edges, mass_cuts, width_cuts
 from bench.calibration.inputs import TopLabel, check_bins, check_labels, check_probs, torch_threads
+from bench.errors import InputError
 
 __all__ = ["bootstrap_ci", "plot_reliability", "reliability_data"]
 
@@ -59,7 +60,7 @@ def reliability_data(
         lower = np.array([0.0, *inner])
         upper = np.array([*inner, 1.0])
     else:
-        raise ValueError(f"binning must be 'width' or 'mass', got {binning!r}")
+        raise InputError(f"binning must be 'width' or 'mass', got {binning!r}")
     cnt, sc, sz = bin_sums(cuts, top.cs_conf, top.cs_correct)
     cnt_np, sc_np, sz_np = (t.cpu().numpy() for t in (cnt, sc, sz))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -166,17 +167,17 @@ def bootstrap_ci(
     True
     """
     if not callable(metric):
-        raise ValueError("metric must be a callable metric(probs, labels) -> float")
+        raise InputError("metric must be a callable metric(probs, labels) -> float")
     if (
         isinstance(n_resamples, bool)
         or not isinstance(n_resamples, (int, np.integer))
         or n_resamples < 2
     ):
-        raise ValueError(f"n_resamples must be an integer >= 2, got {n_resamples!r}")
+        raise InputError(f"n_resamples must be an integer >= 2, got {n_resamples!r}")
     if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+        raise InputError(f"alpha must be in (0, 1), got {alpha!r}")
     if method not in ("percentile", "basic"):
-        raise ValueError(f"method must be 'percentile' or 'basic', got {method!r}")
+        raise InputError(f"method must be 'percentile' or 'basic', got {method!r}")
     p = check_probs(probs)
     y = check_labels(labels, p.shape[0], p.shape[1] if p.ndim == 2 else None, p.device)
     # Hand the metric the caller's own kind of array: numpy stays numpy, torch stays torch.

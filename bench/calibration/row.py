@@ -69,6 +69,7 @@ from bench.calibration.temperature import (
     fit_temperature_nll,
     tao2024_split,
 )
+from bench.errors import InputError
 
 __all__ = ["DATASET_BINS", "evaluate", "temperature_scale"]
 
@@ -87,7 +88,7 @@ def _check_bin_list(bins: Iterable[int]) -> tuple[int, ...]:
     try:
         items = list(bins)
     except TypeError as exc:
-        raise ValueError(f"bins must be a sequence of positive integers, got {bins!r}") from exc
+        raise InputError(f"bins must be a sequence of positive integers, got {bins!r}") from exc
     out: list[int] = []
     for b in items:
         b = check_bins(b)
@@ -231,7 +232,7 @@ def evaluate(
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
-        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+        raise InputError(f"threads must be a positive integer or None, got {threads!r}")
     with torch_threads(threads if lg.device.type == "cpu" else None):
         return _evaluate(
             lg,
@@ -268,23 +269,23 @@ def _evaluate(
     variant = check_variant(cwce_em_variant)
     edges = check_edges(edges)
     if undefined not in _UNDEFINED:
-        raise ValueError(f"undefined must be one of {_UNDEFINED}, got {undefined!r}")
+        raise InputError(f"undefined must be one of {_UNDEFINED}, got {undefined!r}")
     if protocol is not None:
         check_protocol(protocol)
     if ood_score not in OOD_SCORES:
-        raise ValueError(f"ood_score must be one of {OOD_SCORES}, got {ood_score!r}")
+        raise InputError(f"ood_score must be one of {OOD_SCORES}, got {ood_score!r}")
     ood_items: list[tuple[str, torch.Tensor]] = []
     for name, value in (ood or {}).items():
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
-            raise ValueError(f"ood names must be letters, digits or '_', got {name!r}")
+            raise InputError(f"ood names must be letters, digits or '_', got {name!r}")
         o = check_logits(value, f"ood[{name!r}]")
         if o.shape[1] != k:
-            raise ValueError(f"ood[{name!r}] has K = {o.shape[1]} classes, logits have K = {k}")
+            raise InputError(f"ood[{name!r}] has K = {o.shape[1]} classes, logits have K = {k}")
         ood_items.append((name, o.to(lg.device)))
     if not pre and protocol is None:
-        raise ValueError("pre=False and protocol=None leave nothing to compute; pass a protocol")
+        raise InputError("pre=False and protocol=None leave nothing to compute; pass a protocol")
     if ood_items and not pre:
-        raise ValueError("ood AUROC columns are pre-scaling columns; they need pre=True")
+        raise InputError("ood AUROC columns are pre-scaling columns; they need pre=True")
 
     # Check the split first: a bad N should fail before any metric work.
     split = tao2024_split(n) if protocol is not None else None

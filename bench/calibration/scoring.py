@@ -25,6 +25,7 @@ from bench.calibration.inputs import (
     check_logits,
     check_probs,
 )
+from bench.errors import InputError
 
 __all__ = ["OOD_SCORES", "accuracy", "brier", "confidence_means", "nll", "ood_auroc"]
 
@@ -36,7 +37,7 @@ def _probs_labels(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     p = check_probs(probs)
     if need_2d and p.ndim != 2:
-        raise ValueError("this metric needs (N, K) probabilities, not 1-D confidences")
+        raise InputError("this metric needs (N, K) probabilities, not 1-D confidences")
     y = check_labels(labels, p.shape[0], p.shape[1] if p.ndim == 2 else None, p.device)
     return p, y
 
@@ -77,7 +78,7 @@ def brier(probs: Any, labels: Any, *, form: str = "mean") -> float:
     (1.0, 2.0)
     """
     if form not in ("mean", "sum"):
-        raise ValueError(f"form must be 'mean' or 'sum', got {form!r}")
+        raise InputError(f"form must be 'mean' or 'sum', got {form!r}")
     return _brier(*_probs_labels(probs, labels, need_2d=True), form)
 
 
@@ -148,9 +149,9 @@ def ood_auroc(id_logits: Any, ood_logits: Any, *, score: str = "entropy") -> flo
     1.0
     """
     if score not in OOD_SCORES:
-        raise ValueError(f"score must be one of {OOD_SCORES}, got {score!r}")
+        raise InputError(f"score must be one of {OOD_SCORES}, got {score!r}")
     a = check_logits(id_logits, "id_logits")
     b = check_logits(ood_logits, "ood_logits")
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"id_logits has K = {a.shape[1]} classes but ood_logits has {b.shape[1]}")
+        raise InputError(f"id_logits has K = {a.shape[1]} classes but ood_logits has {b.shape[1]}")
     return _auroc(_ood_scores(a, score), _ood_scores(b.to(a.device), score))

@@ -22,6 +22,7 @@ import scipy.optimize
 import torch
 
 from bench.calibration.inputs import check_labels, check_logits
+from bench.errors import InputError
 
 __all__ = [
     "PROTOCOLS",
@@ -48,7 +49,7 @@ TEMPERATURE_GRID: tuple[float, ...] = _grid()
 def check_protocol(protocol: str) -> str:
     """Validate a temperature-scaling protocol name."""
     if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        raise InputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
     return protocol
 
 
@@ -62,10 +63,10 @@ def tao2024_split(
     (2, 8, True)
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+        raise InputError(f"n must be a positive integer, got {n!r}")
     n_fit = math.floor(valid_fraction * n)
     if n_fit < 1 or n_fit >= n:
-        raise ValueError(
+        raise InputError(
             f"the tao2024 split needs N >= 5 (floor(0.2 N) >= 1 fit sample and a "
             f"non-empty post split), got N = {n}"
         )

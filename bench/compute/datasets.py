@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.errors import InputError, MissingFileError
+
 if TYPE_CHECKING:  # torch only for annotations: importing this module must not import torch
     import torch
 
@@ -103,7 +105,7 @@ def dataset_info(name: str) -> DatasetInfo:
     try:
         return DATASETS[name]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}") from None
+        raise InputError(f"unknown dataset {name!r}; accepted: {', '.join(DATASETS)}") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -123,7 +125,7 @@ _SPLITS = ("train", "test")
 
 def _check_split(split: str) -> str:
     if split not in _SPLITS:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise InputError(f"split must be 'train' or 'test', got {split!r}")
     return split
 
 
@@ -142,7 +144,7 @@ def digits_split(
         (899, 898)
     """
     if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+        raise InputError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
     _, labels = _digits_arrays()
     test: list[np.ndarray] = []
     for c in range(10):
@@ -196,7 +198,7 @@ def _find_dir(root: str | Path, names: Sequence[str], subdirs: Sequence[str], wh
     """The directory (``root`` or one of its ``subdirs``) that holds all of ``names``."""
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"{what}: data root {str(root)!r} is not a directory")
+        raise MissingFileError(f"{what}: data root {str(root)!r} is not a directory")
     for cand in (root, *(root / s for s in subdirs)):
         if all((cand / n).is_file() for n in names):
             return cand
@@ -204,7 +206,7 @@ def _find_dir(root: str | Path, names: Sequence[str], subdirs: Sequence[str], wh
     missing = [
         n for n in names if not any((c / n).is_file() for c in (root, *(root / s for s in subdirs)))
     ]
-    raise FileNotFoundError(
+    raise MissingFileError(
         f"{what}: expected the files {', '.join(names)} in {where}; "
         f"missing: {', '.join(missing) or 'some (they are split across folders)'}"
     )
@@ -221,31 +223,31 @@ def _read_pickle(path: Path, what: str) -> Any:
     try:
         return safe_pickle.load(path, allowed=safe_pickle.CIFAR, encoding="latin1")
     except safe_pickle.ForbiddenGlobal as err:
-        raise ValueError(f"{what}: {err}") from None
+        raise InputError(f"{what}: {err}") from None
     except FileNotFoundError:
         raise
     except ValueError as err:  # truncated or foreign file: say which one and why
-        raise ValueError(f"{what}: cannot read {path}: {err}") from None
+        raise InputError(f"{what}: cannot read {path}: {err}") from None
 
 
 def _get(record: Any, key: str, path: Path, what: str) -> Any:
     if not isinstance(record, dict):
-        raise ValueError(f"{what}: {path} holds a {type(record).__name__}, expected a dict")
+        raise InputError(f"{what}: {path} holds a {type(record).__name__}, expected a dict")
     for k in (key, key.encode()):
         if k in record:
             return record[k]
-    raise ValueError(f"{what}: {path} has no {key!r} entry (keys: {sorted(map(str, record))})")
+    raise InputError(f"{what}: {path} has no {key!r} entry (keys: {sorted(map(str, record))})")
 
 
 def _planes_to_hwc(data: Any, n_labels: int, side: int, path: Path, what: str) -> np.ndarray:
     arr = np.asarray(data)
     if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] != 3 * side * side:
-        raise ValueError(
+        raise InputError(
             f"{what}: {path} 'data' must be uint8 of shape (N, {3 * side * side}), "
             f"got {arr.dtype} {arr.shape}"
         )
     if arr.shape[0] != n_labels:
-        raise ValueError(f"{what}: {path} has {arr.shape[0]} images but {n_labels} labels")
+        raise InputError(f"{what}: {path} has {arr.shape[0]} images but {n_labels} labels")
     # rows are three row-major planes R, G, B: (N, 3, H, W) -> (N, H, W, 3)
     return arr.reshape(-1, 3, side, side).transpose(0, 2, 3, 1)
 
@@ -277,7 +279,7 @@ def read_cifar(
     """
     _check_split(split)
     if dataset not in _CIFAR_FILES:
-        raise ValueError(f"read_cifar reads 'cifar10' or 'cifar100', got {dataset!r}")
+        raise InputError(f"read_cifar reads 'cifar10' or 'cifar100', got {dataset!r}")
     subdirs, files, label_key, k = _CIFAR_FILES[dataset]
     what = f"{dataset} {split}"
     folder = _find_dir(root, files[split], subdirs, what)
@@ -290,7 +292,7 @@ def read_cifar(
         ys.append(labels)
     y = np.concatenate(ys)
     if y.size and (y.min() < 0 or y.max() >= k):
-        raise ValueError(f"{what}: labels must lie in 0..{k - 1}, found {y.min()}..{y.max()}")
+        raise InputError(f"{what}: labels must lie in 0..{k - 1}, found {y.min()}..{y.max()}")
     return np.concatenate(xs), y
 
 
@@ -328,7 +330,7 @@ def read_imagenet16(
     """
     _check_split(split)
     if not 1 <= num_classes <= 1000:
-        raise ValueError(f"num_classes must be in 1..1000, got {num_classes}")
+        raise InputError(f"num_classes must be in 1..1000, got {num_classes}")
     what = f"ImageNet16-{num_classes} {split}"
     folder = _find_dir(root, _IN16_FILES[split], ("ImageNet16",), what)
     xs, ys = [], []
@@ -337,13 +339,13 @@ def read_imagenet16(
         if verify_md5:
             digest = hashlib.md5(path.read_bytes()).hexdigest()
             if digest != IMAGENET16_MD5[name]:
-                raise ValueError(
+                raise InputError(
                     f"{what}: {path} has MD5 {digest}, expected {IMAGENET16_MD5[name]}"
                 )
         rec = _read_pickle(path, what)
         labels = np.asarray(_get(rec, "labels", path, what), dtype=np.int64)
         if labels.size and (labels.min() < 1 or labels.max() > 1000):
-            raise ValueError(
+            raise InputError(
                 f"{what}: {path} labels must lie in 1..1000 (1-based), found "
                 f"{labels.min()}..{labels.max()}"
             )
@@ -367,12 +369,12 @@ def read_svhn_test(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         mat = scipy.io.loadmat(path)
     except Exception as err:
-        raise ValueError(f"SVHN test: cannot read {path}: {type(err).__name__}: {err}") from None
+        raise InputError(f"SVHN test: cannot read {path}: {type(err).__name__}: {err}") from None
     if "X" not in mat or "y" not in mat:
-        raise ValueError(f"SVHN test: {path} must hold 'X' and 'y', has {sorted(mat)}")
+        raise InputError(f"SVHN test: {path} must hold 'X' and 'y', has {sorted(mat)}")
     x, y = np.asarray(mat["X"]), np.asarray(mat["y"]).reshape(-1).astype(np.int64)
     if x.ndim != 4 or x.shape[:3] != (32, 32, 3) or x.shape[3] != len(y):
-        raise ValueError(
+        raise InputError(
             f"SVHN test: {path} 'X' must be (32, 32, 3, N) with N = len(y), got {x.shape}"
         )
     y = np.where(y == 10, 0, y)  # the .mat files label the digit 0 as 10
@@ -395,17 +397,17 @@ def read_cifar10c(
         x = np.load(folder / f"{corruption}.npy", allow_pickle=False)
         y = np.load(folder / "labels.npy", allow_pickle=False).astype(np.int64)
     except Exception as err:
-        raise ValueError(f"{what}: cannot read the .npy files in {folder}: {err}") from None
+        raise InputError(f"{what}: cannot read the .npy files in {folder}: {err}") from None
     if x.ndim != 4 or x.shape[1:] != (32, 32, 3) or x.dtype != np.uint8:
-        raise ValueError(f"{what}: images must be uint8 (N, 32, 32, 3), got {x.dtype} {x.shape}")
+        raise InputError(f"{what}: images must be uint8 (N, 32, 32, 3), got {x.dtype} {x.shape}")
     if len(x) != len(y) or len(x) % 5:
-        raise ValueError(
+        raise InputError(
             f"{what}: {len(x)} images and {len(y)} labels; expected equal counts, "
             "a multiple of 5 (five severities)"
         )
     if severity is not None:
         if severity not in (1, 2, 3, 4, 5):
-            raise ValueError(f"severity must be 1..5 or None (all), got {severity!r}")
+            raise InputError(f"severity must be 1..5 or None (all), got {severity!r}")
         n = len(x) // 5
         x, y = x[(severity - 1) * n : severity * n], y[(severity - 1) * n : severity * n]
     return x, y
@@ -417,14 +419,14 @@ def _read_idx(path: Path, what: str) -> np.ndarray:
         with opener(path, "rb") as fh:
             raw = fh.read()
     except OSError as err:
-        raise ValueError(f"{what}: cannot read {path}: {err}") from None
+        raise InputError(f"{what}: cannot read {path}: {err}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{what}: {path} is not an unsigned-byte IDX file (bad magic number)")
+        raise InputError(f"{what}: {path} is not an unsigned-byte IDX file (bad magic number)")
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     offset = 4 + 4 * ndim
     if len(raw) - offset != int(np.prod(dims)):
-        raise ValueError(
+        raise InputError(
             f"{what}: {path} declares shape {dims} but holds {len(raw) - offset} bytes"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
@@ -449,11 +451,11 @@ def read_fashion_mnist(
     for stem in (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"):
         found = [p for p in (root / stem, root / f"{stem}.gz") if p.is_file()]
         if not found:
-            raise FileNotFoundError(f"{what}: expected {stem} or {stem}.gz in {root}")
+            raise MissingFileError(f"{what}: expected {stem} or {stem}.gz in {root}")
         paths.append(found[0])
     x, y = (_read_idx(p, what) for p in paths)
     if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-        raise ValueError(f"{what}: images {x.shape} and labels {y.shape} do not match")
+        raise InputError(f"{what}: images {x.shape} and labels {y.shape} do not match")
     return x[..., None], y.astype(np.int64)
 
 
@@ -474,7 +476,7 @@ def read_split(
     if info.name == "digits":
         return read_digits(split)
     if root is None:
-        raise ValueError(f"{dataset} needs a data root (--data-root DIR) holding its files")
+        raise InputError(f"{dataset} needs a data root (--data-root DIR) holding its files")
     if info.name in ("cifar10", "cifar100"):
         return read_cifar(root, info.name, split)
     return read_imagenet16(root, split, num_classes=info.num_classes)
@@ -490,7 +492,7 @@ def check_files(dataset: str, root: str | Path | None = None) -> None:
     if info.name == "digits":
         return
     if root is None:
-        raise ValueError(f"{dataset} needs a data root (--data-root DIR) holding its files")
+        raise InputError(f"{dataset} needs a data root (--data-root DIR) holding its files")
     if info.name in _CIFAR_FILES:
         subdirs, files, _, _ = _CIFAR_FILES[info.name]
         _find_dir(root, files["train"] + files["test"], subdirs, info.name)
@@ -527,7 +529,7 @@ def to_tensor(images: np.ndarray, dataset: str, device: Any = "cpu") -> torch.Te
     info = dataset_info(dataset)
     arr = np.asarray(images)
     if arr.ndim != 4 or arr.shape[-1] != info.in_channels:
-        raise ValueError(
+        raise InputError(
             f"{dataset} images must be (N, H, W, {info.in_channels}), got shape {arr.shape}"
         )
     x = torch.as_tensor(arr, device=device).permute(0, 3, 1, 2).float()

@@ -43,6 +43,7 @@ import pandas as pd
 from bench import __version__
 from bench.arch.spaces import get_space
 from bench.compute.datasets import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, dataset_info
+from bench.errors import InputError
 from bench.extras import require
 from bench.table.schema import breakdown_flags
 
@@ -96,17 +97,17 @@ class ComputeConfig:
         get_space(self.space)
         dataset_info(self.dataset)
         if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+            raise InputError(f"epochs must be a positive integer, got {self.epochs!r}")
         fids = tuple(sorted({int(f) for f in self.fidelities}))
         if any(f < 1 or f > self.epochs for f in fids):
-            raise ValueError(
+            raise InputError(
                 f"fidelities must be epochs in 1..{self.epochs} (the schedule), got {fids}"
             )
         object.__setattr__(self, "fidelities", fids)
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ValueError(f"device must be cpu, cuda or cuda:K, got {self.device!r}")
+            raise InputError(f"device must be cpu, cuda or cuda:K, got {self.device!r}")
         if self.dataset != "digits" and self.data_root is None:
-            raise ValueError(f"{self.dataset} needs a data root (--data-root DIR)")
+            raise InputError(f"{self.dataset} needs a data root (--data-root DIR)")
 
     @property
     def hp(self) -> int:
@@ -188,7 +189,7 @@ def _device(cfg: ComputeConfig) -> Any:
     if cfg.device == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise ValueError("device cuda asked for but torch sees no CUDA device")
+        raise InputError("device cuda asked for but torch sees no CUDA device")
     if cfg.device == "cuda":
         # one GPU per worker process where there are several
         return torch.device(f"cuda:{os.getpid() % torch.cuda.device_count()}")
@@ -256,7 +257,7 @@ def _load_weights(cfg: ComputeConfig, index: int, net: Any) -> int:
     api = nats_bench.create(str(root), cfg.space, fast_mode=True, verbose=False)
     params = api.get_net_param(index, _NATS_KEYS[cfg.dataset], None, hp=str(cfg.hp))
     if not params or any(v is None for v in params.values()):
-        raise ValueError(f"{root} holds no weights for index {index} (a 'simple' archive?)")
+        raise InputError(f"{root} holds no weights for index {index} (a 'simple' archive?)")
     seed = cfg.seed if cfg.seed in params else min(params)
     net.load_state_dict(params[seed], strict=True)
     return seed
@@ -419,7 +420,7 @@ def select_targets(space: str, archs: str | Sequence[int | str] | None) -> np.nd
             items = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
             items = [i for i in items if i]
             if not items:
-                raise ValueError(f"{path} lists no architectures")
+                raise InputError(f"{path} lists no architectures")
         elif "," in archs or archs.strip().lstrip("-").isdigit() or sp.name == "sss":
             # SSS arch strings contain no comma; TSS strings contain none either
             items = [a.strip() for a in archs.split(",") if a.strip()]
@@ -434,7 +435,7 @@ def select_targets(space: str, archs: str | Sequence[int | str] | None) -> np.nd
         try:
             out.append(sp.index(item))
         except ValueError as err:
-            raise ValueError(f"--archs: {err}") from None
+            raise InputError(f"--archs: {err}") from None
     # keep the caller's order (it is the order of computation), drop repeats
     return np.asarray(list(dict.fromkeys(out)), dtype=np.int64)
 
@@ -618,7 +619,7 @@ def _parallel(jobs: int, backend: str, scheduler: str | None) -> tuple[Any, Any]
     if backend == "dask":
         Client = require("dask.distributed", "dask", "--backend dask").Client
         if scheduler is None:
-            raise ValueError("--backend dask needs --scheduler tcp://HOST:PORT")
+            raise InputError("--backend dask needs --scheduler tcp://HOST:PORT")
         client = Client(scheduler, timeout="30s")
         stack = contextlib.ExitStack()
         stack.callback(client.close)
@@ -626,7 +627,7 @@ def _parallel(jobs: int, backend: str, scheduler: str | None) -> tuple[Any, Any]
         n = jobs if jobs > 0 else -1
         par = joblib.Parallel(n_jobs=n, return_as="generator_unordered", pre_dispatch="n_jobs")
         return par, stack
-    raise ValueError(f"backend must be 'loky' or 'dask', got {backend!r}")
+    raise InputError(f"backend must be 'loky' or 'dask', got {backend!r}")
 
 
 def compute(
@@ -661,11 +662,11 @@ def compute(
     from bench.table.store import Store
 
     if jobs < 0:
-        raise ValueError(f"jobs must be >= 0, got {jobs}")
+        raise InputError(f"jobs must be >= 0, got {jobs}")
     if limit is not None and limit < 0:
-        raise ValueError(f"limit must be >= 0, got {limit}")
+        raise InputError(f"limit must be >= 0, got {limit}")
     if backend not in ("loky", "dask"):
-        raise ValueError(f"backend must be 'loky' or 'dask', got {backend!r}")
+        raise InputError(f"backend must be 'loky' or 'dask', got {backend!r}")
     store = Store(bench)
     space = get_space(cfg.space)
     report = ComputeReport()

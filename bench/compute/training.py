@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from bench.compute.datasets import augment
+from bench.errors import InputError
 
 __all__ = ["Schedule", "lr_at", "seed_everything", "train", "predict"]
 
@@ -49,9 +50,9 @@ class Schedule:
 
     def __post_init__(self) -> None:
         if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+            raise InputError(f"epochs must be a positive integer, got {self.epochs!r}")
         if self.batch_size < 1 or self.lr <= 0:
-            raise ValueError(
+            raise InputError(
                 f"batch_size and lr must be positive, got {self.batch_size}, {self.lr}"
             )
 
@@ -108,7 +109,7 @@ def train(
     it is not counted as training time); the model is back in train mode afterwards.
     """
     if images.shape[0] != labels.shape[0] or images.shape[0] == 0:
-        raise ValueError(
+        raise InputError(
             f"need as many labels as images (> 0), got {images.shape[0]} and {labels.shape[0]}"
         )
     device = images.device

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from bench.arch.spaces import get_space
+from bench.errors import InputError, MissingFileError
 from bench.importers import safe_pickle
 from bench.table.schema import NATS_EVAL_SETS
 
@@ -65,9 +66,9 @@ def find_archives(path: str | Path) -> list[tuple[str, Path]]:
     """``(space, directory)`` of the archive at ``path`` or of those directly inside it."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such NATS-Bench archive directory")
+        raise MissingFileError(f"{path}: no such NATS-Bench archive directory")
     if not path.is_dir():
-        raise ValueError(f"{path}: a NATS-Bench 'simple' archive is a directory, not a file")
+        raise InputError(f"{path}: a NATS-Bench 'simple' archive is a directory, not a file")
     if (path / "meta.pickle.pbz2").is_file():
         return [(archive_space(path), path)]
     found = [
@@ -76,7 +77,7 @@ def find_archives(path: str | Path) -> list[tuple[str, Path]]:
         if p.is_dir() and (p / "meta.pickle.pbz2").is_file()
     ]
     if not found:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"{path}: no NATS-Bench archive (a directory with meta.pickle.pbz2, such as "
             f"{ARCHIVE_NAMES['tss']}-simple) here or directly inside"
         )
@@ -88,7 +89,7 @@ def archive_space(path: Path) -> str:
     name = path.name.lower()
     hits = [s for s in ("tss", "sss") if f"-{s}-" in f"-{name}-" or name.startswith(f"nats-{s}")]
     if len(hits) != 1:
-        raise ValueError(
+        raise InputError(
             f"{path}: cannot tell the space from the directory name; expected "
             f"{ARCHIVE_NAMES['tss']}-simple or {ARCHIVE_NAMES['sss']}-simple"
         )
@@ -99,13 +100,13 @@ def read_meta(path: Path, space: str) -> list[str]:
     """The arch strings of ``meta.pickle.pbz2``, checked against the space's index order."""
     meta = safe_pickle.load(path / "meta.pickle.pbz2", allowed=safe_pickle.NATS)
     if not isinstance(meta, Mapping) or "meta_archs" not in meta:
-        raise ValueError(f"{path}/meta.pickle.pbz2: not a NATS-Bench meta file (no meta_archs)")
+        raise InputError(f"{path}/meta.pickle.pbz2: not a NATS-Bench meta file (no meta_archs)")
     archs = list(meta["meta_archs"])
     expected = get_space(space).archs()
     if archs != expected:
         pairs = enumerate(zip(archs, expected, strict=False))
         first = next((i for i, (a, b) in pairs if a != b), None)
-        raise ValueError(
+        raise InputError(
             f"{path}/meta.pickle.pbz2: arch list differs from the {space} index order "
             f"({len(archs)} archs, {len(expected)} expected; first difference at {first})"
         )
@@ -120,7 +121,7 @@ def record_files(path: Path) -> list[tuple[int, Path]]:
         if m:
             index = int(m.group(1))
             if index in found:
-                raise ValueError(f"{path}: two record files for index {index}")
+                raise InputError(f"{path}: two record files for index {index}")
             found[index] = p
     return sorted(found.items())
 
@@ -132,11 +133,11 @@ def read_record(path: str | Path) -> Any:
 
 def _series(mapping: Any, epochs: int, what: str) -> np.ndarray:
     if not isinstance(mapping, Mapping):
-        raise ValueError(f"{what}: expected a per-epoch mapping, got {type(mapping).__name__}")
+        raise InputError(f"{what}: expected a per-epoch mapping, got {type(mapping).__name__}")
     out = np.full(epochs, np.nan)
     for k, v in mapping.items():
         if not 0 <= int(k) < epochs:
-            raise ValueError(f"{what}: epoch {k} outside 0..{epochs - 1}")
+            raise InputError(f"{what}: epoch {k} outside 0..{epochs - 1}")
         out[int(k)] = float(v)
     return out
 
@@ -156,20 +157,20 @@ def record_rows(
     """
     sp = get_space(space)
     if not isinstance(record, Mapping) or not record:
-        raise ValueError(f"{where}: not a NATS-Bench record (expected a mapping of hp tags)")
+        raise InputError(f"{where}: not a NATS-Bench record (expected a mapping of hp tags)")
     parts: list[pd.DataFrame] = []
     for tag, arch_results in record.items():
         if str(tag) not in HP_TAGS[space]:
-            raise ValueError(f"{where}: unknown hp tag {tag!r} for {space} ({HP_TAGS[space]})")
+            raise InputError(f"{where}: unknown hp tag {tag!r} for {space} ({HP_TAGS[space]})")
         if not isinstance(arch_results, Mapping) or "all_results" not in arch_results:
-            raise ValueError(f"{where}: hp {tag} holds no all_results")
+            raise InputError(f"{where}: hp {tag} holds no all_results")
         if int(arch_results.get("arch_index", -1)) != index:
-            raise ValueError(
+            raise InputError(
                 f"{where}: record is for index {arch_results.get('arch_index')!r}, "
                 f"the file name says {index}"
             )
         if arch_results.get("arch_str") != sp.arch(index):
-            raise ValueError(
+            raise InputError(
                 f"{where}: arch {arch_results.get('arch_str')!r} does not match {space} index "
                 f"{index} ({sp.arch(index)!r})"
             )
@@ -193,12 +194,12 @@ def _result_rows(
 ) -> pd.DataFrame:
     what = f"{where} hp {hp} {dataset} seed {seed}"
     if dataset not in EVAL_SETS:
-        raise ValueError(f"{what}: unknown dataset key (accepted: {', '.join(EVAL_SETS)})")
+        raise InputError(f"{what}: unknown dataset key (accepted: {', '.join(EVAL_SETS)})")
     if not isinstance(r, Mapping) or any(k not in r for k in _RESULT_KEYS):
-        raise ValueError(f"{what}: malformed result (needs {', '.join(_RESULT_KEYS)})")
+        raise InputError(f"{what}: malformed result (needs {', '.join(_RESULT_KEYS)})")
     epochs = int(r["epochs"])
     if epochs != hp:
-        raise ValueError(f"{what}: {epochs} epochs stored for hp {hp}")
+        raise InputError(f"{what}: {epochs} epochs stored for hp {hp}")
     cols: dict[str, Any] = {"epoch": np.arange(1, epochs + 1)}
     cols["train_acc"] = _series(r["train_acc1es"], epochs, what) / 100.0
     cols["train_loss"] = _series(r["train_losses"], epochs, what)
@@ -206,7 +207,7 @@ def _result_rows(
     mapping = EVAL_SETS[dataset]
     for name in r.get("eval_names") or []:
         if name not in mapping:
-            raise ValueError(f"{what}: unexpected evaluation set {name!r}")
+            raise InputError(f"{what}: unexpected evaluation set {name!r}")
     eval_times = r.get("eval_times") or {}
     for set_name, prefix in mapping.items():
         acc = np.full(epochs, np.nan)

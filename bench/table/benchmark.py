@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bench.arch.spaces import EDGES, NUM_LAYERS, SPACES, get_space
+from bench.errors import InputError
 from bench.table.schema import (
     DATASETS,
     NATS_EVAL_SETS,
@@ -74,15 +75,15 @@ __all__ = ["Benchmark", "MissingEntry", "NATSBench", "NATSRun", "create", "DEMO_
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data"
 
 
-class MissingEntry(ValueError):
+class MissingEntry(InputError):
     """The benchmark holds no value for the requested architecture (or metric)."""
 
 
 def _check_space_dataset(space: str, dataset: str) -> None:
     if space not in SPACES:
-        raise ValueError(f"unknown space {space!r}; accepted: {', '.join(SPACES)}")
+        raise InputError(f"unknown space {space!r}; accepted: {', '.join(SPACES)}")
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; accepted: {', '.join(DATASETS)}")
+        raise InputError(f"unknown dataset {dataset!r}; accepted: {', '.join(DATASETS)}")
 
 
 def _value_column(name: str) -> bool:
@@ -539,7 +540,7 @@ class Benchmark:
             'calnas-doc-bench'
         """
         if space not in SPACES:
-            raise ValueError(f"unknown space {space!r}; accepted: {', '.join(SPACES)}")
+            raise InputError(f"unknown space {space!r}; accepted: {', '.join(SPACES)}")
         store = Store(path if path is not None else default_path())
         return cls(store, demo_dir=DEMO_DIR if demo else None, space=space)
 
@@ -608,7 +609,7 @@ class Benchmark:
                 )
             return available
         if source not in SOURCE_PRIORITY:
-            raise ValueError(f"unknown source {source!r}; accepted: {', '.join(SOURCE_PRIORITY)}")
+            raise InputError(f"unknown source {source!r}; accepted: {', '.join(SOURCE_PRIORITY)}")
         if source not in available:
             raise MissingEntry(
                 f"no {source!r} rows for {space}/{dataset}; sources present: "
@@ -977,11 +978,11 @@ class Benchmark:
             if idx.size == 0:
                 idx = idx.astype(np.int64)
             else:
-                raise ValueError(f"indices must be integers, got dtype {idx.dtype}")
+                raise InputError(f"indices must be integers, got dtype {idx.dtype}")
         idx = idx.astype(np.int64, copy=False).ravel()
         if idx.size and (idx.min() < 0 or idx.max() >= n):
             bad = idx[(idx < 0) | (idx >= n)][0]
-            raise ValueError(f"arch index {bad} is out of range; accepted: 0 <= index < {n}")
+            raise InputError(f"arch index {bad} is out of range; accepted: 0 <= index < {n}")
         import pandas as pd
 
         res = self._resolve(space, dataset, source, hp, epoch, seed)
@@ -1130,10 +1131,10 @@ class Benchmark:
 
         objectives = list(objectives)
         if not objectives:
-            raise ValueError("pareto_front needs at least one objective")
+            raise InputError("pareto_front needs at least one objective")
         dirs = list(directions) if directions is not None else [direction(o) for o in objectives]
         if len(dirs) != len(objectives) or any(d not in ("max", "min") for d in dirs):
-            raise ValueError(f"directions must be 'max' or 'min', one per objective; got {dirs}")
+            raise InputError(f"directions must be 'max' or 'min', one per objective; got {dirs}")
         frame = self.frame(
             space, dataset, objectives, source=source, epoch=epoch, hp=hp, complete=True
         )
@@ -1308,14 +1309,14 @@ def _nats_set(dataset: str, metric_on_set: str) -> tuple[str, str]:
     elif metric_on_set == "valid":
         metric_on_set = "x-valid"
     if dataset not in NATS_EVAL_SETS:
-        raise ValueError(
+        raise InputError(
             f"unknown NATS-Bench dataset {dataset!r}; accepted: {', '.join(NATS_EVAL_SETS)}"
         )
     if metric_on_set == "train":
         return dataset, "train"
     sets = NATS_EVAL_SETS[dataset]
     if metric_on_set not in sets:
-        raise ValueError(
+        raise InputError(
             f"unknown evaluation set {metric_on_set!r} for {dataset}; accepted: train, "
             f"{', '.join(sets)} (and NATS-Bench's aliases valid, test)"
         )
@@ -1474,7 +1475,7 @@ class NATSBench:
     def _index(self, arch: Any) -> int:
         index = self.query_index_by_arch(arch)
         if index < 0:
-            raise ValueError(f"{arch!r} is not an architecture of the {self.space} space")
+            raise InputError(f"{arch!r} is not an architecture of the {self.space} space")
         return index
 
     def _seed(self, index: int, dataset: str, hp: int | None, epoch: int | None, is_random: Any):
@@ -1726,7 +1727,7 @@ class NATSBench:
         """
         index = self._index(arch)
         if dataset not in _SIM_DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}; accepted: {', '.join(_SIM_DATASETS)}")
+            raise InputError(f"unknown dataset {dataset!r}; accepted: {', '.join(_SIM_DATASETS)}")
         key = "cifar10-valid" if dataset == "cifar10" else dataset
         info = self.get_more_info(index, key, iepoch, hp, is_random=True)
         if "valid-accuracy" in info:
@@ -1773,7 +1774,7 @@ def create(
     del fast_mode, verbose
     aliases = {"tss": "tss", "topology": "tss", "sss": "sss", "size": "sss"}
     if search_space not in aliases:
-        raise ValueError(f"unknown search space {search_space!r}; accepted: {', '.join(aliases)}")
+        raise InputError(f"unknown search space {search_space!r}; accepted: {', '.join(aliases)}")
     bench = Benchmark.open(path)
     facade = NATSBench(bench, aliases[search_space], seed=seed)
     bench._facades.setdefault(facade.space, facade)

@@ -25,6 +25,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+from bench.errors import InputError
+
 __all__ = [
     "STAGES",
     "BINS",
@@ -257,20 +259,20 @@ def parse_metric(name: str) -> MetricName:
         MetricName(stage='post', family='Brier', bins=None)
     """
     if not isinstance(name, str):
-        raise ValueError(f"a metric name must be a string, got {type(name).__name__}")
+        raise InputError(f"a metric name must be a string, got {type(name).__name__}")
     stage, sep, rest = name.partition("_")
     if not sep or stage not in STAGES:
-        raise ValueError(_unknown(name, "metric", _metric_examples()))
+        raise InputError(_unknown(name, "metric", _metric_examples()))
     if rest in _UNBINNED:
         return MetricName(stage, rest, None)
     family, sep, bins = rest.rpartition("_")
     if sep and family in _BINNED and bins.isdigit() and not bins.startswith("0"):
         return MetricName(stage, family, int(bins))
     if rest in _BINNED:
-        raise ValueError(f"metric {name!r} needs a bin count: {name}_15, for example")
+        raise InputError(f"metric {name!r} needs a bin count: {name}_15, for example")
     if family in _UNBINNED and bins.isdigit():
-        raise ValueError(f"metric family {family!r} takes no bin count: use {stage}_{family}")
-    raise ValueError(_unknown(name, "metric", _metric_examples()))
+        raise InputError(f"metric family {family!r} takes no bin count: use {stage}_{family}")
+    raise InputError(_unknown(name, "metric", _metric_examples()))
 
 
 def format_metric(stage: str, family: str, bins: int | None = None) -> str:
@@ -281,15 +283,15 @@ def format_metric(stage: str, family: str, bins: int | None = None) -> str:
         'post_cwCE_em_100'
     """
     if stage not in STAGES:
-        raise ValueError(f"unknown stage {stage!r}; accepted: {', '.join(STAGES)}")
+        raise InputError(f"unknown stage {stage!r}; accepted: {', '.join(STAGES)}")
     if family in _UNBINNED:
         if bins is not None:
-            raise ValueError(f"metric family {family!r} takes no bin count")
+            raise InputError(f"metric family {family!r} takes no bin count")
         return f"{stage}_{family}"
     if family not in _BINNED:
-        raise ValueError(_unknown(family, "metric family", _BINNED + _UNBINNED))
+        raise InputError(_unknown(family, "metric family", _BINNED + _UNBINNED))
     if isinstance(bins, bool) or not isinstance(bins, int) or bins <= 0:
-        raise ValueError(
+        raise InputError(
             f"metric family {family!r} needs a positive integer bin count, got {bins!r}"
         )
     return f"{stage}_{family}_{bins}"
@@ -385,7 +387,7 @@ def column_spec(name: str) -> ColumnSpec:
         return spec
     if isinstance(name, str) and name.startswith(tuple(f"{s}_" for s in STAGES)):
         return _metric_spec(name, parse_metric(name))
-    raise ValueError(_unknown(name, "column", (*_PLAIN, *_metric_examples())))
+    raise InputError(_unknown(name, "column", (*_PLAIN, *_metric_examples())))
 
 
 def check_column(name: str) -> str:
@@ -417,7 +419,7 @@ def direction(name: str) -> str:
     """
     spec = column_spec(name)
     if spec.direction is None:
-        raise ValueError(f"column {name!r} ({spec.kind}) is not an objective and has no direction")
+        raise InputError(f"column {name!r} ({spec.kind}) is not an objective and has no direction")
     return spec.direction
 
 

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bench import __version__
+from bench.errors import InputError, MissingFileError
 from bench.table.schema import (
     DATASETS,
     KEY,
@@ -183,7 +184,7 @@ def _fail(column: str, mask: np.ndarray, frame: pd.DataFrame, what: str) -> None
         row = rows[0]
         value = frame[column].iloc[row]
         value = value.item() if isinstance(value, np.generic) else value
-        raise ValueError(
+        raise InputError(
             f"column {column!r}: {what} (row {row}: {value!r}; {rows.size} bad rows in all)"
         )
 
@@ -207,7 +208,7 @@ def _as_float(frame: pd.DataFrame, name: str) -> np.ndarray:
 
     col = frame[name]
     if col.dtype == bool:
-        raise ValueError(f"column {name!r}: booleans are not measurements")
+        raise InputError(f"column {name!r}: booleans are not measurements")
     num = pd.to_numeric(col, errors="coerce")
     _fail(name, (num.isna() & col.notna()).to_numpy(), frame, "not a number")
     return num.to_numpy(dtype=np.float64)
@@ -239,16 +240,16 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     from bench.arch.spaces import SPACES, get_space
 
     if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"rows must be a pandas DataFrame, got {type(frame).__name__}")
+        raise InputError(f"rows must be a pandas DataFrame, got {type(frame).__name__}")
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()].tolist()
-        raise ValueError(f"duplicate column names: {dup}")
+        raise InputError(f"duplicate column names: {dup}")
     if len(frame) == 0:
-        raise ValueError("no rows to write")
+        raise InputError("no rows to write")
     check_columns([str(c) for c in frame.columns])
     missing = [c for c in _REQUIRED if c not in frame.columns]
     if missing:
-        raise ValueError(f"rows lack required columns {missing} (required: {list(_REQUIRED)})")
+        raise InputError(f"rows lack required columns {missing} (required: {list(_REQUIRED)})")
     frame = frame.reset_index(drop=True)
     out: dict[str, Any] = {}
     n = len(frame)
@@ -269,7 +270,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
             try:
                 values = pd.to_datetime(frame[name], utc=True)
             except (ValueError, TypeError) as err:
-                raise ValueError(f"column {name!r}: not a timestamp ({err})") from None
+                raise InputError(f"column {name!r}: not a timestamp ({err})") from None
         if spec.dtype in ("int64", "float64"):
             finite = values[np.isfinite(values)] if spec.dtype == "float64" else values
             if spec.dtype == "float64":
@@ -307,7 +308,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
             wrong = given != expected
             if wrong.any():
                 row = idx[np.flatnonzero(wrong)[0]]
-                raise ValueError(
+                raise InputError(
                     f"arch does not match config in row {row}: config {rows['config'].iloc[row]} "
                     f"is {space.arch(int(rows['config'].iloc[row]))!r} in {space_name}, the row "
                     f"says {rows['arch'].iloc[row]!r} ({int(wrong.sum())} mismatching rows)"
@@ -321,7 +322,7 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
         row = int(np.flatnonzero(dup)[0])
         key = {k: rows[k].iloc[row] for k in KEY}
         key = {k: v.item() if isinstance(v, np.generic) else v for k, v in key.items()}
-        raise ValueError(f"duplicate key {key} ({int(dup.sum())} rows share a key)")
+        raise InputError(f"duplicate key {key} ({int(dup.sum())} rows share a key)")
     return rows[_column_order(rows.columns)]
 
 
@@ -352,7 +353,7 @@ class Store:
     def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float = 600):
         self.root = Path(path).expanduser() if path is not None else default_path()
         if self.root.exists() and not self.root.is_dir():
-            raise ValueError(f"{self.root} is a file, not a benchmark directory")
+            raise InputError(f"{self.root} is a file, not a benchmark directory")
         self.lock_timeout = lock_timeout
 
     def __repr__(self) -> str:
@@ -426,7 +427,7 @@ class Store:
 
         path = self.path_for(space, dataset, source)
         if not path.is_file():
-            raise FileNotFoundError(f"{self.root}: no table for {space}/{dataset}/{source}")
+            raise MissingFileError(f"{self.root}: no table for {space}/{dataset}/{source}")
         present = pq.read_schema(path).names
         wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c in present]
         table = pq.read_table(path, columns=wanted, filters=filters)
@@ -542,7 +543,7 @@ class Store:
 
         path = self.path_for(space, dataset, source)
         if not path.is_file():
-            raise FileNotFoundError(f"{self.root}: no table for {space}/{dataset}/{source}")
+            raise MissingFileError(f"{self.root}: no table for {space}/{dataset}/{source}")
         try:
             lock = self._lock(space, dataset, source, timeout=None if wait else 0)
             lock.acquire()
@@ -635,7 +636,7 @@ def _parquet_identity(fh: Any) -> dict[str, Any]:
     tail = fh.read(8)
     length = int.from_bytes(tail[:4], "little")
     if tail[4:] != b"PAR1" or length + 8 > st.st_size:
-        raise ValueError("not a parquet file (bad footer)")
+        raise InputError("not a parquet file (bad footer)")
     fh.seek(-(length + 8), os.SEEK_END)
     footer = fh.read(length + 8)
     return {

@@ -46,6 +46,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from bench.arch.spaces import Space
+from bench.errors import InputError
 
 __all__ = [
     "STRATEGIES",
@@ -99,16 +100,16 @@ class REASampler(BaseSampler):
         seed: int | None = None,
     ) -> None:
         if not param_space:
-            raise ValueError("REASampler needs a non-empty parameter space")
+            raise InputError("REASampler needs a non-empty parameter space")
         if int(population_size) < 2:
-            raise ValueError(f"population_size must be >= 2, got {population_size}")
+            raise InputError(f"population_size must be >= 2, got {population_size}")
         if not 1 <= int(tournament_size) <= int(population_size):
-            raise ValueError(
+            raise InputError(
                 f"tournament_size must be in 1..population_size ({population_size}), "
                 f"got {tournament_size}"
             )
         if mutation not in ("different", "resample"):
-            raise ValueError(f"mutation must be 'different' or 'resample', got {mutation!r}")
+            raise InputError(f"mutation must be 'different' or 'resample', got {mutation!r}")
         self.param_space = {k: tuple(v) for k, v in param_space.items()}
         self.population_size = int(population_size)
         self.tournament_size = int(tournament_size)
@@ -192,7 +193,7 @@ class ExhaustiveSampler(BaseSampler):
         param_space: Mapping[str, Sequence[Any]] | None = None,
     ) -> None:
         if not candidates:
-            raise ValueError("ExhaustiveSampler needs at least one candidate")
+            raise InputError("ExhaustiveSampler needs at least one candidate")
         self.candidates = [dict(c) for c in candidates]
         self.shuffle = bool(shuffle)
         self.seed = seed
@@ -235,7 +236,7 @@ class ExhaustiveSampler(BaseSampler):
         param_name: str,
         param_distribution: BaseDistribution,
     ) -> Any:
-        raise ValueError(f"ExhaustiveSampler does not know the parameter {param_name!r}")
+        raise InputError(f"ExhaustiveSampler does not know the parameter {param_name!r}")
 
 
 class ParetoLocalSampler(BaseSampler):
@@ -297,21 +298,21 @@ class ParetoLocalSampler(BaseSampler):
         seed: int | None = None,
     ) -> None:
         if isinstance(n_startup, bool) or not isinstance(n_startup, int) or n_startup < 1:
-            raise ValueError(f"n_startup must be a positive integer, got {n_startup!r}")
+            raise InputError(f"n_startup must be a positive integer, got {n_startup!r}")
         if not 0.0 <= float(p_random) <= 1.0:
-            raise ValueError(f"p_random must be in [0, 1], got {p_random!r}")
+            raise InputError(f"p_random must be in [0, 1], got {p_random!r}")
         self.space = space
         self.n_startup = n_startup
         self.p_random = float(p_random)
         if weights not in ("crowding", "uniform"):
-            raise ValueError(f"weights must be 'crowding' or 'uniform', got {weights!r}")
+            raise InputError(f"weights must be 'crowding' or 'uniform', got {weights!r}")
         if startup not in ("random", "tpe"):
-            raise ValueError(f"startup must be 'random' or 'tpe', got {startup!r}")
+            raise InputError(f"startup must be 'random' or 'tpe', got {startup!r}")
         if model not in ("none", "xgb"):
-            raise ValueError(f"model must be 'none' or 'xgb', got {model!r}")
+            raise InputError(f"model must be 'none' or 'xgb', got {model!r}")
         for name, value in (("refit_every", refit_every), ("members", members)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
         self.weights = weights
         self.startup = startup
         self.model = model
@@ -611,7 +612,7 @@ def _uniform_choice(
 ) -> Any:
     """A uniform draw for a parameter outside the search space's joint proposal."""
     if not isinstance(distribution, CategoricalDistribution):
-        raise ValueError(f"{sampler} handles categorical parameters only, not {name}")
+        raise InputError(f"{sampler} handles categorical parameters only, not {name}")
     choices = distribution.choices
     return choices[int(rng.integers(len(choices)))]
 
@@ -716,16 +717,16 @@ def parse_strategy(spec: str) -> tuple[str, dict[str, Any]]:
         ('tpe', {'n_startup_trials': 5, 'multivariate': False})
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"a strategy must be a name such as {', '.join(STRATEGIES)}; got {spec!r}")
+        raise InputError(f"a strategy must be a name such as {', '.join(STRATEGIES)}; got {spec!r}")
     name, _, rest = spec.strip().partition(":")
     name = name.strip().lower()
     if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; accepted: {', '.join(STRATEGIES)}")
+        raise InputError(f"unknown strategy {name!r}; accepted: {', '.join(STRATEGIES)}")
     params: dict[str, Any] = {}
     for item in filter(None, (s.strip() for s in rest.split(","))):
         key, eq, raw = item.partition("=")
         if not eq or not key.strip().isidentifier():
-            raise ValueError(f"strategy {spec!r}: parameter {item!r} is not key=value")
+            raise InputError(f"strategy {spec!r}: parameter {item!r} is not key=value")
         try:
             value: Any = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):
@@ -772,4 +773,4 @@ def make_sampler(
     try:
         return STRATEGIES[name](space, seed, n_objectives, **kw)
     except TypeError as err:
-        raise ValueError(f"strategy {name!r}: bad parameters {kw}: {err}") from None
+        raise InputError(f"strategy {name!r}: bad parameters {kw}: {err}") from None

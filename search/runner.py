@@ -50,6 +50,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from bench.arch.spaces import get_space
+from bench.checks import check_int
 from bench.errors import InputError, MissingFileError
 from search.indicators import (
     hcs_pick,
@@ -225,10 +226,8 @@ def run_search(
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}")
     trials, budget_seconds = _check_budget(trials, budget_seconds, brute=name == "brute")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InputError(f"workers must be a positive integer, got {workers!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise InputError(f"seed must be an integer, got {seed!r}")
+    check_int(workers, "workers")
+    check_int(seed, "seed", minimum=None)
     if not isinstance(max_repeats, int) or max_repeats < 1:
         raise InputError(f"max_repeats must be a positive integer, got {max_repeats!r}")
 
@@ -324,10 +323,8 @@ def _check_budget(
         if brute:
             return None, None  # brute force without a budget visits every architecture
         raise InputError("empty budget: give trials=N (distinct archs) or budget_seconds=T")
-    if trials is not None and (
-        isinstance(trials, bool) or not isinstance(trials, (int, np.integer)) or trials < 1
-    ):
-        raise InputError(f"empty budget: trials must be a positive integer, got {trials!r}")
+    if trials is not None:
+        check_int(trials, "empty budget: trials")
     if budget_seconds is not None:
         try:
             budget_seconds = float(budget_seconds)
@@ -1210,8 +1207,7 @@ def compare_strategies(
     """
     if not strategies:
         raise InputError("give at least one strategy to compare")
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise InputError(f"runs must be a positive integer, got {runs!r}")
+    check_int(runs, "runs")
     budgets = sorted({int(b) for b in budgets})
     if not budgets or budgets[0] < 1:
         raise InputError(f"budgets must be positive integers, got {list(budgets)}")

@@ -149,7 +149,7 @@ def _tss_table(dataset: str) -> np.ndarray:
     cols.append(np.stack([live.sum(1), max_depth, min_depth, (~live_edge).sum(1)], 1))
     cols.append(np.stack([((codes == o) & live_edge).sum(1) for _, o in _KINDS], 1))
 
-    canon = sp._canonical_strings()
+    canon = sp.canonical_strings()
     reps = sp.representatives()
     class_size = np.bincount(reps, minlength=n)[reps]
     cols.append(

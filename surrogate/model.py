@@ -67,6 +67,7 @@ import xgboost as xgb
 
 from bench import __version__ as _calnas_version
 from bench.arch.spaces import get_space
+from bench.checks import check_int
 from bench.errors import InputError, MissingFileError
 from surrogate.features import arch_indices, cost_dataset, feature_names, feature_table
 
@@ -169,11 +170,8 @@ class Surrogate:
         self.targets = _as_targets(targets)
         cost_dataset(dataset)  # ValueError for an unknown dataset
         self.dataset = dataset
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise InputError(f"seed must be an integer, got {seed!r}")
-        self.seed = int(seed)
-        if isinstance(n_members, bool) or not isinstance(n_members, int) or n_members < 0:
-            raise InputError(f"n_members must be an integer >= 0, got {n_members!r}")
+        self.seed = check_int(seed, "seed", minimum=None)
+        check_int(n_members, "n_members", minimum=0)
         self.n_members = n_members
         params = {**DEFAULT_XGB_PARAMS, **xgb_params}
         rounds = params.get("n_estimators")
@@ -343,8 +341,7 @@ class Surrogate:
                 + ": nothing to train on"
             )
         if n_train is not None:
-            if isinstance(n_train, bool) or not isinstance(n_train, int) or n_train < 1:
-                raise InputError(f"n_train must be a positive integer, got {n_train!r}")
+            check_int(n_train, "n_train")
             if n_train > len(measured):
                 raise InputError(
                     f"n_train={n_train} exceeds the {len(measured)} measured {space}/{dataset} "

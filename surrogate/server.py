@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field, StrictInt, StrictStr
 
 from bench import __version__
 from bench.arch.spaces import get_space
+from bench.checks import check_int
 from bench.errors import InputError
 from surrogate.features import arch_indices
 from surrogate.model import Surrogate
@@ -118,8 +119,7 @@ def create_app(
         table[key] = m
     if not table:
         raise InputError("give at least one fitted model to serve")
-    if isinstance(max_archs, bool) or not isinstance(max_archs, int) or max_archs < 1:
-        raise InputError(f"max_archs must be a positive integer, got {max_archs!r}")
+    check_int(max_archs, "max_archs")
     loaded = ", ".join(f"{s}/{d}" for s, d in table)
 
     class PredictRequest(BaseModel):
@@ -207,7 +207,7 @@ def create_app(
             lower = upper = mean
         space = get_space(model.space)
         reps = space.representatives()
-        canon = space._canonical_strings()
+        canon = space.canonical_strings()
         strings = space._strings()
         out = []
         for row, i in enumerate(idx.tolist()):

@@ -23,6 +23,7 @@ from torch import nn
 
 from bench.arch.costs import cost, cost_all
 from bench.arch.spaces import EDGES, get_space
+from bench.checks import check_int
 from bench.errors import InputError
 
 __all__ = ["build", "cost", "cost_all", "count_params", "count_flops", "SSS_GENOTYPE"]
@@ -200,8 +201,7 @@ def build(
         ("N", N),
         ("in_channels", in_channels),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InputError(f"{name} must be a positive integer, got {value!r}")
+        check_int(value, name)
     if sp.name == "tss":
         ops = _ops(arch)
         blocks: list[nn.Module] = []

@@ -95,12 +95,22 @@ class Space(ABC):
         """The values one position can take (op names for TSS, widths for SSS)."""
 
     @abstractmethod
-    def _parse(self, arch: str) -> tuple[int, ...]:
-        """Choice indices of a well-formed arch string; ValueError naming the problem otherwise."""
+    def parse_code(self, arch: str) -> tuple[int, ...]:
+        """Choice indices of a well-formed arch string; ValueError naming the problem otherwise.
+
+        Example:
+            >>> get_space("sss").parse_code("8:16:24:32:64")
+            (0, 1, 2, 3, 7)
+        """
 
     @abstractmethod
-    def _format(self, code: Sequence[int]) -> str:
-        """Arch string of a tuple of choice indices."""
+    def format_code(self, code: Sequence[int]) -> str:
+        """Arch string of a tuple of choice indices (the inverse of :meth:`parse_code`).
+
+        Example:
+            >>> get_space("sss").format_code((0, 1, 2, 3, 7))
+            '8:16:24:32:64'
+        """
 
     @property
     def positions(self) -> int:
@@ -113,7 +123,7 @@ class Space(ABC):
 
     @functools.cache
     def _strings(self) -> tuple[str, ...]:
-        return tuple(self._format(code) for code in self.codes().tolist())
+        return tuple(self.format_code(code) for code in self.codes().tolist())
 
     @functools.cache
     def _lookup(self) -> dict[str, int]:
@@ -128,6 +138,16 @@ class Space(ABC):
         table = np.empty(self.size, dtype=np.int64)
         table[self._radix_values(codes)] = np.arange(self.size)
         return table
+
+    def code_indices(self, codes: np.ndarray) -> np.ndarray:
+        """NATS indices of an (n, positions) array of choice codes (the inverse of :meth:`codes`).
+
+        Example:
+            >>> sp = get_space("tss")
+            >>> int(sp.code_indices(sp.codes()[[11]])[0])
+            11
+        """
+        return self._code_to_index()[self._radix_values(codes)]
 
     def _radix_values(self, codes: np.ndarray) -> np.ndarray:
         import numpy as np
@@ -147,7 +167,7 @@ class Space(ABC):
             raise InputError(
                 f"an arch must be a string of the form {self.form}, got {type(arch).__name__}"
             )
-        self._parse(arch)
+        self.parse_code(arch)
         return arch
 
     @property
@@ -177,7 +197,7 @@ class Space(ABC):
         if found is None:
             import numpy as np
 
-            code = self._parse(arch)  # raises with the reason when malformed
+            code = self.parse_code(arch)  # raises with the reason when malformed
             found = int(self._code_to_index()[self._radix_values(np.array([code]))[0]])
         return found
 
@@ -195,10 +215,11 @@ class Space(ABC):
     # -- isomorphism ---------------------------------------------------------------------------
     def canonical(self, arch: str | int) -> str:
         """Canonical form: equal for two archs iff they compute the same function class."""
-        return self._canonical_strings()[self.index(arch)]
+        return self.canonical_strings()[self.index(arch)]
 
     @functools.cache
-    def _canonical_strings(self) -> tuple[str, ...]:
+    def canonical_strings(self) -> tuple[str, ...]:
+        """Every architecture's canonical form, by NATS index (cached; see :meth:`canonical`)."""
         return self._strings()
 
     @functools.cache
@@ -208,7 +229,7 @@ class Space(ABC):
 
         first: dict[str, int] = {}
         reps = np.fromiter(
-            (first.setdefault(c, i) for i, c in enumerate(self._canonical_strings())),
+            (first.setdefault(c, i) for i, c in enumerate(self.canonical_strings())),
             dtype=np.int64,
             count=self.size,
         )
@@ -259,12 +280,12 @@ class Space(ABC):
     def neighbours(self, arch: str | int) -> list[str]:
         """Every architecture that differs from ``arch`` in exactly one edge (or layer)."""
         _, arch = self.resolve(arch)
-        code = self._parse(arch)
+        code = self.parse_code(arch)
         out = []
         for pos, current in enumerate(code):
             for choice in range(len(self.choices())):
                 if choice != current:
-                    out.append(self._format(code[:pos] + (choice,) + code[pos + 1 :]))
+                    out.append(self.format_code(code[:pos] + (choice,) + code[pos + 1 :]))
         return out
 
     def sample(self, rng: np.random.Generator | int | None = None) -> str:
@@ -297,7 +318,8 @@ class Space(ABC):
         """
         _, arch = self.resolve(arch)
         choices = self.choices()
-        return {n: choices[c] for n, c in zip(self.param_names(), self._parse(arch), strict=True)}
+        code = self.parse_code(arch)
+        return {n: choices[c] for n, c in zip(self.param_names(), code, strict=True)}
 
     def from_params(self, params: Mapping[str, Any]) -> str:
         """Optuna parameter dict -> arch string (ValueError on a missing or bad entry)."""
@@ -321,7 +343,7 @@ class Space(ABC):
                     f"accepted: {', '.join(map(str, choices))}"
                 )
             code.append(choices.index(value))
-        return self._format(code)
+        return self.format_code(code)
 
     def info(self) -> dict[str, Any]:
         """Summary used by ``calnas space info``."""
@@ -359,11 +381,11 @@ class TopologySpace(Space):
         codes.flags.writeable = False
         return codes
 
-    def _format(self, code: Sequence[int]) -> str:
+    def format_code(self, code: Sequence[int]) -> str:
         o = [OPS[c] for c in code]
         return f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
 
-    def _parse(self, arch: str) -> tuple[int, ...]:
+    def parse_code(self, arch: str) -> tuple[int, ...]:
         if not (arch.startswith("|") and arch.endswith("|")):
             raise InputError(f"TSS arch {arch!r} must start and end with '|'; expected {self.form}")
         nodes = arch.split("+")
@@ -398,7 +420,7 @@ class TopologySpace(Space):
         return tuple(code)
 
     @functools.cache
-    def _canonical_strings(self) -> tuple[str, ...]:
+    def canonical_strings(self) -> tuple[str, ...]:
         return tuple(_tss_unique_str(code) for code in self.codes().tolist())
 
     def _encode_codes(self, codes: np.ndarray, kind: str) -> np.ndarray:
@@ -466,10 +488,10 @@ class SizeSpace(Space):
         codes.flags.writeable = False
         return codes
 
-    def _format(self, code: Sequence[int]) -> str:
+    def format_code(self, code: Sequence[int]) -> str:
         return ":".join(str(CHANNELS[c]) for c in code)
 
-    def _parse(self, arch: str) -> tuple[int, ...]:
+    def parse_code(self, arch: str) -> tuple[int, ...]:
         parts = arch.split(":")
         if len(parts) != NUM_LAYERS:
             raise InputError(
@@ -488,7 +510,7 @@ class SizeSpace(Space):
 
     def index(self, arch: str | int) -> int:
         if isinstance(arch, str):
-            code = self._parse(arch)
+            code = self.parse_code(arch)
             return int(sum(c * len(CHANNELS) ** (NUM_LAYERS - 1 - k) for k, c in enumerate(code)))
         return _check_index(arch, self.size)
 

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench.checks import check_int
 from bench.errors import InputError
 
 __all__ = [
@@ -92,11 +93,7 @@ def _check_finite(t: torch.Tensor, name: str) -> None:
 
 def check_bins(n_bins: Any) -> int:
     """Return `n_bins` as an int >= 1 or raise ValueError."""
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)):
-        raise InputError(f"n_bins must be a positive integer, got {n_bins!r}")
-    if int(n_bins) < 1:
-        raise InputError(f"n_bins must be >= 1, got {n_bins}")
-    return int(n_bins)
+    return check_int(n_bins, "n_bins")
 
 
 def check_logits(logits: Any, name: str = "logits") -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch
 
 from bench.calibration.binned import bin_sums, check_edges, mass_cuts, width_cuts
 from bench.calibration.inputs import TopLabel, check_bins, check_labels, check_probs, torch_threads
+from bench.checks import check_int
 from bench.errors import InputError
 
 __all__ = ["bootstrap_ci", "plot_reliability", "reliability_data"]
@@ -168,12 +169,7 @@ def bootstrap_ci(
     """
     if not callable(metric):
         raise InputError("metric must be a callable metric(probs, labels) -> float")
-    if (
-        isinstance(n_resamples, bool)
-        or not isinstance(n_resamples, (int, np.integer))
-        or n_resamples < 2
-    ):
-        raise InputError(f"n_resamples must be an integer >= 2, got {n_resamples!r}")
+    n_resamples = check_int(n_resamples, "n_resamples", minimum=2)
     if not (isinstance(alpha, (int, float)) and 0.0 < alpha < 1.0):
         raise InputError(f"alpha must be in (0, 1), got {alpha!r}")
     if method not in ("percentile", "basic"):

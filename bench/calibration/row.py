@@ -69,6 +69,7 @@ from bench.calibration.temperature import (
     fit_temperature_nll,
     tao2024_split,
 )
+from bench.checks import check_int
 from bench.errors import InputError
 
 __all__ = ["DATASET_BINS", "evaluate", "temperature_scale"]
@@ -229,10 +230,8 @@ def evaluate(
     official column order. Raises ValueError on bad input.
     """
     lg = check_logits(logits)
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-    ):
-        raise InputError(f"threads must be a positive integer or None, got {threads!r}")
+    if threads is not None:
+        threads = check_int(threads, "threads")
     with torch_threads(threads if lg.device.type == "cpu" else None):
         return _evaluate(
             lg,

@@ -22,6 +22,7 @@ import scipy.optimize
 import torch
 
 from bench.calibration.inputs import check_labels, check_logits
+from bench.checks import check_int
 from bench.errors import InputError
 
 __all__ = [
@@ -62,8 +63,7 @@ def tao2024_split(
     >>> len(fit), len(post), sorted(np.concatenate([fit, post]).tolist()) == list(range(10))
     (2, 8, True)
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise InputError(f"n must be a positive integer, got {n!r}")
+    n = check_int(n, "n")
     n_fit = math.floor(valid_fraction * n)
     if n_fit < 1 or n_fit >= n:
         raise InputError(

@@ -512,7 +512,6 @@ def read_nb201(path: str | Path | None = None) -> tuple[pd.DataFrame, ImportRepo
     files = _locate(path if path is not None else nb201_default_dir(), NB201_FILES, "NB201 table")
     report = ImportReport("nb201", [str(f) for f in files])
     sp = get_space("tss")
-    code_to_index = sp._code_to_index()
     frames = []
     for file in files:
         dataset = NB201_FILES[file.name]
@@ -528,7 +527,7 @@ def read_nb201(path: str | Path | None = None) -> tuple[pd.DataFrame, ImportRepo
         if len(keys) != sp.size:
             raise InputError(f"{file}: {len(keys)} architectures, expected {sp.size}")
         digits = np.array([[int(c) for c in k] for k in keys], dtype=np.int64)
-        index = code_to_index[digits @ (5 ** np.arange(5, -1, -1))]
+        index = sp.code_indices(digits)
         seeds = len(NB201_SEEDS)
         # (n, 3) per-seed values; rows with fewer seeds hold their mean in column 0 (seed -1):
         # NB201 ran some cells with two seeds only, and the table does not say which two.

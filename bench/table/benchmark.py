@@ -501,7 +501,7 @@ class _Plan:
         for _ in range(self.positions):
             value, c = divmod(value, base)
             code.append(c)
-        return self.space._format(code[::-1])
+        return self.space.format_code(code[::-1])
 
 
 class Benchmark:
@@ -893,7 +893,7 @@ class Benchmark:
         try:
             sp = get_space(space)
             index = None if isinstance(arch_or_index, str) else sp.index(arch_or_index)
-            code = sp._parse(arch_or_index) if index is None else None
+            code = sp.parse_code(arch_or_index) if index is None else None
             hp, epoch, seed = (None if v is None else int(v) for v in (hp, epoch, seed))
         except (ValueError, TypeError, OverflowError):
             return None
@@ -1242,11 +1242,11 @@ def _resolve_arch(space: str, arch_or_index: str | int) -> tuple[int, str]:
 
     sp = get_space(space)
     if isinstance(arch_or_index, str):
-        code = sp._parse(arch_or_index)  # ValueError naming the problem when malformed
-        index = int(sp._code_to_index()[sp._radix_values(np.array([code]))[0]])
+        code = sp.parse_code(arch_or_index)  # ValueError naming the problem when malformed
+        index = int(sp.code_indices(np.array([code]))[0])
         return index, arch_or_index
     index = sp.index(arch_or_index)  # type and range checks
-    return index, sp._format(sp.codes()[index].tolist())
+    return index, sp.format_code(sp.codes()[index].tolist())
 
 
 def _arch_dtype(space: str) -> pd.CategoricalDtype:

@@ -46,6 +46,7 @@ from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from bench.arch.spaces import Space
+from bench.checks import check_int
 from bench.errors import InputError
 
 __all__ = [
@@ -297,8 +298,7 @@ class ParetoLocalSampler(BaseSampler):
         members: int = 3,
         seed: int | None = None,
     ) -> None:
-        if isinstance(n_startup, bool) or not isinstance(n_startup, int) or n_startup < 1:
-            raise InputError(f"n_startup must be a positive integer, got {n_startup!r}")
+        check_int(n_startup, "n_startup")
         if not 0.0 <= float(p_random) <= 1.0:
             raise InputError(f"p_random must be in [0, 1], got {p_random!r}")
         self.space = space
@@ -311,8 +311,7 @@ class ParetoLocalSampler(BaseSampler):
         if model not in ("none", "xgb"):
             raise InputError(f"model must be 'none' or 'xgb', got {model!r}")
         for name, value in (("refit_every", refit_every), ("members", members)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
+            check_int(value, name)
         self.weights = weights
         self.startup = startup
         self.model = model

@@ -323,7 +323,7 @@ def test_evaluate_ood_auroc():
         (np.zeros((3, 2)), np.array([0, -1, 1]), {}, "class indices"),
         (np.zeros((3, 2)), np.array([0.0, 1.0, 1.0]), {}, "must be integers"),
         (np.zeros((3, 2)), np.zeros((3, 1), dtype=int), {}, "1-D"),
-        (np.zeros((10, 2)), np.zeros(10, dtype=int), {"bins": (15, 0)}, ">= 1"),
+        (np.zeros((10, 2)), np.zeros(10, dtype=int), {"bins": (15, 0)}, "positive integer"),
         (np.zeros((10, 2)), np.zeros(10, dtype=int), {"bins": (2.5,)}, "positive integer"),
         (np.zeros((10, 2)), np.zeros(10, dtype=int), {"protocol": "lbfgs"}, "protocol"),
         (np.zeros((10, 2)), np.zeros(10, dtype=int), {"cwce_em_variant": "x"}, "variant"),

@@ -110,7 +110,7 @@ def _isomorphic_rewrites(code: list[int], ops: tuple[int, int]) -> list[list[int
 def test_canonical_invariant_under_isomorphic_rewrite(index: int, ops: tuple[int, int]) -> None:
     code = TSS.codes()[index].tolist()
     for rewritten in _isomorphic_rewrites(code, ops):
-        other = TSS._format(rewritten)
+        other = TSS.format_code(rewritten)
         assert TSS.canonical(other) == TSS.canonical(index)
         assert TSS.representative(other) == TSS.representative(index)
 

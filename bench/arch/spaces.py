@@ -77,7 +77,13 @@ def _check_index(index: Any, size: int) -> int:
 class Space(ABC):
     """A NATS-Bench search space: a fixed, ordered list of architecture strings.
 
-    Subclasses hold the whole list (it is small) and answer every lookup from arrays.
+    Subclasses hold the whole list (it is small) and answer every lookup from arrays. Get the
+    shared instance with :func:`get_space` rather than building one.
+
+    Example:
+        >>> sp = get_space("tss")
+        >>> sp.name, len(sp), sp.positions
+        ('tss', 15625, 6)
     """
 
     #: short name, ``"tss"`` or ``"sss"``
@@ -88,15 +94,37 @@ class Space(ABC):
     # -- identity ------------------------------------------------------------------------------
     @abstractmethod
     def codes(self) -> np.ndarray:
-        """All architectures as a (size, positions) int array of choice indices, in index order."""
+        """All architectures as a (size, positions) int array of choice indices, in index order.
+
+        Returns:
+            A read-only int8 array; row ``i`` is the code of NATS index ``i``.
+
+        Example:
+            >>> get_space("sss").codes()[11].tolist()
+            [0, 0, 0, 1, 3]
+        """
 
     @abstractmethod
     def choices(self) -> tuple[Any, ...]:
-        """The values one position can take (op names for TSS, widths for SSS)."""
+        """The values one position can take (op names for TSS, widths for SSS).
+
+        Example:
+            >>> get_space("sss").choices()
+            (8, 16, 24, 32, 40, 48, 56, 64)
+        """
 
     @abstractmethod
     def parse_code(self, arch: str) -> tuple[int, ...]:
-        """Choice indices of a well-formed arch string; ValueError naming the problem otherwise.
+        """Choice indices of a well-formed arch string.
+
+        Args:
+            arch: an arch string of this space.
+
+        Returns:
+            One choice index per position.
+
+        Raises:
+            InputError: ``arch`` is malformed; the message names the problem.
 
         Example:
             >>> get_space("sss").parse_code("8:16:24:32:64")
@@ -107,6 +135,12 @@ class Space(ABC):
     def format_code(self, code: Sequence[int]) -> str:
         """Arch string of a tuple of choice indices (the inverse of :meth:`parse_code`).
 
+        Args:
+            code: one choice index per position.
+
+        Returns:
+            The arch string.
+
         Example:
             >>> get_space("sss").format_code((0, 1, 2, 3, 7))
             '8:16:24:32:64'
@@ -114,11 +148,24 @@ class Space(ABC):
 
     @property
     def positions(self) -> int:
-        """Number of independent choices (6 edges, or 5 layers)."""
+        """Number of independent choices (6 edges, or 5 layers).
+
+        Example:
+            >>> get_space("sss").positions
+            5
+        """
         return self.codes().shape[1]
 
     def archs(self) -> list[str]:
-        """All arch strings in NATS-Bench index order."""
+        """All arch strings in NATS-Bench index order.
+
+        Returns:
+            A new list of :attr:`size` strings.
+
+        Example:
+            >>> get_space("sss").archs()[:2]
+            ['8:8:8:8:8', '8:8:8:8:16']
+        """
         return list(self._strings())
 
     @functools.cache
@@ -142,6 +189,12 @@ class Space(ABC):
     def code_indices(self, codes: np.ndarray) -> np.ndarray:
         """NATS indices of an (n, positions) array of choice codes (the inverse of :meth:`codes`).
 
+        Args:
+            codes: an (n, positions) integer array of choice indices.
+
+        Returns:
+            An int64 array of n NATS indices.
+
         Example:
             >>> sp = get_space("tss")
             >>> int(sp.code_indices(sp.codes()[[11]])[0])
@@ -157,7 +210,16 @@ class Space(ABC):
         return codes.astype(np.int64) @ weights
 
     def validate(self, arch: str) -> str:
-        """Return ``arch`` unchanged if it is a member of the space, else raise ValueError.
+        """Return ``arch`` unchanged if it is a member of the space.
+
+        Args:
+            arch: the arch string to check.
+
+        Returns:
+            ``arch`` itself.
+
+        Raises:
+            InputError: ``arch`` is not a string, or not an arch string of this space.
 
         Example:
             >>> get_space("sss").validate("8:16:24:32:40")
@@ -173,10 +235,24 @@ class Space(ABC):
     @property
     @abstractmethod
     def form(self) -> str:
-        """Human description of the accepted arch string."""
+        """Human description of the accepted arch string.
+
+        Example:
+            >>> get_space("sss").form
+            'C1:C2:C3:C4:C5 with each C in {8, 16, 24, 32, 40, 48, 56, 64}'
+        """
 
     def arch(self, index: int) -> str:
         """Arch string of a NATS index.
+
+        Args:
+            index: a NATS index, ``0 <= index < size``.
+
+        Returns:
+            The arch string.
+
+        Raises:
+            InputError: ``index`` is not an integer or is out of range.
 
         Example:
             >>> get_space("sss").arch(0)
@@ -186,6 +262,15 @@ class Space(ABC):
 
     def index(self, arch: str | int) -> int:
         """NATS index of an arch string (an int index is range-checked and returned).
+
+        Args:
+            arch: an arch string or a NATS index.
+
+        Returns:
+            The NATS index.
+
+        Raises:
+            InputError: a malformed arch string, or an index out of range.
 
         Example:
             >>> get_space("sss").index("8:8:8:16:32")
@@ -202,29 +287,88 @@ class Space(ABC):
         return found
 
     def indices(self, archs: Sequence[str | int]) -> np.ndarray:
-        """Vectorized :meth:`index` for many archs (strings or ints)."""
+        """Vectorized :meth:`index` for many archs (strings or ints).
+
+        Args:
+            archs: arch strings or NATS indices, mixed freely.
+
+        Returns:
+            An int64 array of NATS indices, in the order given.
+
+        Raises:
+            InputError: one of ``archs`` is malformed or out of range.
+
+        Example:
+            >>> get_space("sss").indices(["8:8:8:8:16", 3]).tolist()
+            [1, 3]
+        """
         import numpy as np
 
         return np.fromiter((self.index(a) for a in archs), dtype=np.int64, count=len(archs))
 
     def resolve(self, arch_or_index: str | int) -> tuple[int, str]:
-        """``(index, arch)`` for either an index or an arch string."""
+        """``(index, arch)`` for either an index or an arch string.
+
+        Args:
+            arch_or_index: an arch string or a NATS index.
+
+        Returns:
+            The NATS index and the arch string.
+
+        Raises:
+            InputError: a malformed arch string, or an index out of range.
+
+        Example:
+            >>> get_space("sss").resolve(1)
+            (1, '8:8:8:8:16')
+        """
         index = self.index(arch_or_index)
         return index, self._strings()[index]
 
     # -- isomorphism ---------------------------------------------------------------------------
     def canonical(self, arch: str | int) -> str:
-        """Canonical form: equal for two archs iff they compute the same function class."""
+        """Canonical form: equal for two archs iff they compute the same function class.
+
+        Args:
+            arch: an arch string or a NATS index.
+
+        Returns:
+            The canonical string (NATS-Bench's ``get_unique_str`` for TSS; the arch for SSS).
+
+        Example:
+            >>> tss = get_space("tss")
+            >>> a = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+            >>> b = "|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
+            >>> tss.canonical(a) == tss.canonical(b)
+            True
+        """
         return self.canonical_strings()[self.index(arch)]
 
     @functools.cache
     def canonical_strings(self) -> tuple[str, ...]:
-        """Every architecture's canonical form, by NATS index (cached; see :meth:`canonical`)."""
+        """Every architecture's canonical form, by NATS index (cached; see :meth:`canonical`).
+
+        Returns:
+            A tuple of :attr:`size` strings.
+
+        Example:
+            >>> get_space("sss").canonical_strings()[1]
+            '8:8:8:8:16'
+        """
         return self._strings()
 
     @functools.cache
     def representatives(self) -> np.ndarray:
-        """For every index, the smallest index of its isomorphism class (a read-only array)."""
+        """For every index, the smallest index of its isomorphism class (a read-only array).
+
+        Returns:
+            An int64 array of :attr:`size` indices.
+
+        Example:
+            >>> reps = get_space("tss").representatives()
+            >>> bool((reps <= range(len(reps))).all())
+            True
+        """
         import numpy as np
 
         first: dict[str, int] = {}
@@ -237,18 +381,50 @@ class Space(ABC):
         return reps
 
     def representative(self, arch: str | int) -> int:
-        """Index of the class representative (the smallest index in the class)."""
+        """Index of the class representative (the smallest index in the class).
+
+        Args:
+            arch: an arch string or a NATS index.
+
+        Returns:
+            The representative's NATS index.
+
+        Example:
+            >>> tss = get_space("tss")
+            >>> members = tss.class_members(11)
+            >>> tss.representative(int(members[-1])) == int(members[0])
+            True
+        """
         return int(self.representatives()[self.index(arch)])
 
     def unique_indices(self) -> np.ndarray:
-        """Sorted indices of the class representatives (6,466 for TSS, all for SSS)."""
+        """Sorted indices of the class representatives (6,466 for TSS, all for SSS).
+
+        Returns:
+            An int64 array, ascending.
+
+        Example:
+            >>> get_space("tss").unique_indices().size
+            6466
+        """
         import numpy as np
 
         reps = self.representatives()
         return np.flatnonzero(reps == np.arange(self.size))
 
     def class_members(self, arch: str | int) -> np.ndarray:
-        """All indices isomorphic to ``arch`` (itself included), sorted."""
+        """All indices isomorphic to ``arch`` (itself included), sorted.
+
+        Args:
+            arch: an arch string or a NATS index.
+
+        Returns:
+            An int64 array, ascending; its first entry is the representative.
+
+        Example:
+            >>> get_space("sss").class_members(5).tolist()
+            [5]
+        """
         import numpy as np
 
         reps = self.representatives()
@@ -258,15 +434,51 @@ class Space(ABC):
     @property
     @abstractmethod
     def encodings(self) -> tuple[str, ...]:
-        """Names accepted by :meth:`encode`."""
+        """Names accepted by :meth:`encode`; the first is the default.
+
+        Example:
+            >>> get_space("tss").encodings
+            ('ops', 'onehot', 'adjacency')
+        """
 
     def encode(self, arch: str | int, kind: str | None = None) -> np.ndarray:
-        """Encode one architecture as a numeric array (see :attr:`encodings`)."""
+        """Encode one architecture as a numeric array (see :attr:`encodings`).
+
+        Args:
+            arch: an arch string or a NATS index.
+            kind: one of :attr:`encodings` (None: the first).
+
+        Returns:
+            One row of :meth:`encode_all`.
+
+        Raises:
+            InputError: an unknown ``kind``, or a bad ``arch``.
+
+        Example:
+            >>> get_space("sss").encode("8:16:24:32:64").tolist()
+            [8, 16, 24, 32, 64]
+        """
         index = self.index(arch)
         return self.encode_all(kind)[index]
 
     def encode_all(self, kind: str | None = None) -> np.ndarray:
-        """Encode every architecture at once: an array whose first axis is the NATS index."""
+        """Encode every architecture at once: an array whose first axis is the NATS index.
+
+        Args:
+            kind: one of :attr:`encodings` (None: the first). ``ops`` and ``channels`` give one
+                int per position, ``onehot`` one float32 block per position, ``adjacency`` a
+                4x4 matrix of op codes per cell.
+
+        Returns:
+            An array of shape ``(size, ...)``.
+
+        Raises:
+            InputError: an unknown ``kind``.
+
+        Example:
+            >>> get_space("tss").encode_all("onehot").shape
+            (15625, 30)
+        """
         kind = self.encodings[0] if kind is None else kind
         if kind not in self.encodings:
             raise InputError(
@@ -278,7 +490,18 @@ class Space(ABC):
     def _encode_codes(self, codes: np.ndarray, kind: str) -> np.ndarray: ...
 
     def neighbours(self, arch: str | int) -> list[str]:
-        """Every architecture that differs from ``arch`` in exactly one edge (or layer)."""
+        """Every architecture that differs from ``arch`` in exactly one edge (or layer).
+
+        Args:
+            arch: an arch string or a NATS index.
+
+        Returns:
+            Arch strings, position by position, choices in code order.
+
+        Example:
+            >>> len(get_space("tss").neighbours(0)), get_space("sss").neighbours(0)[0]
+            (24, '16:8:8:8:8')
+        """
         _, arch = self.resolve(arch)
         code = self.parse_code(arch)
         out = []
@@ -289,7 +512,13 @@ class Space(ABC):
         return out
 
     def sample(self, rng: np.random.Generator | int | None = None) -> str:
-        """A uniformly random arch string; ``rng`` is a numpy Generator or a seed.
+        """A uniformly random arch string.
+
+        Args:
+            rng: a numpy Generator, or a seed for a new one (None: fresh entropy).
+
+        Returns:
+            An arch string of this space.
 
         Example:
             >>> get_space("tss").sample(0) == get_space("tss").sample(0)
@@ -303,14 +532,33 @@ class Space(ABC):
     # -- Optuna parameters ---------------------------------------------------------------------
     @abstractmethod
     def param_names(self) -> tuple[str, ...]:
-        """Names of the categorical parameters, one per edge or layer."""
+        """Names of the categorical parameters, one per edge or layer.
+
+        Example:
+            >>> get_space("tss").param_names()[:2]
+            ('edge_0_1', 'edge_0_2')
+        """
 
     def param_space(self) -> dict[str, tuple[Any, ...]]:
-        """Parameter name -> tuple of choices, ready for Optuna's ``suggest_categorical``."""
+        """Parameter name -> tuple of choices, ready for Optuna's ``suggest_categorical``.
+
+        Returns:
+            A dict with one entry per :meth:`param_names` name.
+
+        Example:
+            >>> get_space("sss").param_space()["layer_0"][:3]
+            (8, 16, 24)
+        """
         return {name: self.choices() for name in self.param_names()}
 
     def to_params(self, arch: str | int) -> dict[str, Any]:
         """Arch -> Optuna parameter dict.
+
+        Args:
+            arch: an arch string or a NATS index.
+
+        Returns:
+            Parameter name -> choice (op name or width).
 
         Example:
             >>> get_space("sss").to_params("8:8:8:16:32")["layer_4"]
@@ -322,7 +570,22 @@ class Space(ABC):
         return {n: choices[c] for n, c in zip(self.param_names(), code, strict=True)}
 
     def from_params(self, params: Mapping[str, Any]) -> str:
-        """Optuna parameter dict -> arch string (ValueError on a missing or bad entry)."""
+        """Optuna parameter dict -> arch string (the inverse of :meth:`to_params`).
+
+        Args:
+            params: exactly the names of :meth:`param_names`, each mapped to a choice.
+
+        Returns:
+            The arch string.
+
+        Raises:
+            InputError: ``params`` is not a mapping, lacks or adds a key, or holds a bad choice.
+
+        Example:
+            >>> sss = get_space("sss")
+            >>> sss.from_params(sss.to_params(11))
+            '8:8:8:16:32'
+        """
         if not isinstance(params, Mapping):
             raise InputError(f"params must be a mapping, got {type(params).__name__}")
         names = self.param_names()
@@ -346,7 +609,15 @@ class Space(ABC):
         return self.format_code(code)
 
     def info(self) -> dict[str, Any]:
-        """Summary used by ``calnas space info``."""
+        """Summary used by ``calnas space info``.
+
+        Returns:
+            ``space``, ``size``, ``unique`` (isomorphism classes), and the choices.
+
+        Example:
+            >>> get_space("tss").info()
+            {'space': 'tss', 'size': 15625, 'unique': 6466, 'ops': [...]}
+        """
         return {"space": self.name, "size": self.size, "unique": int(self.unique_indices().size)}
 
     def __len__(self) -> int:
@@ -357,7 +628,16 @@ class Space(ABC):
 
 
 class TopologySpace(Space):
-    """TSS: the NAS-Bench-201 cell space, in NATS-Bench index order."""
+    """TSS: the NAS-Bench-201 cell space, in NATS-Bench index order.
+
+    A cell has 4 nodes; each of its 6 edges (:data:`EDGES`) carries one of the 5 :data:`OPS`.
+
+    Example:
+        >>> tss = get_space("tss")
+        >>> cell = "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|avg_pool_3x3~1|none~2|"
+        >>> tss.parse_code(cell)
+        (0, 1, 2, 3, 4, 0)
+    """
 
     name = "tss"
     size = len(OPS) ** len(EDGES)
@@ -365,13 +645,16 @@ class TopologySpace(Space):
     form = _TSS_FORM
 
     def choices(self) -> tuple[str, ...]:
+        """The five operations, :data:`OPS`."""
         return OPS
 
     def param_names(self) -> tuple[str, ...]:
+        """``edge_<source>_<target>`` for the six edges, in :data:`EDGES` order."""
         return tuple(f"edge_{src}_{dst}" for dst, src in EDGES)
 
     @functools.cache
     def codes(self) -> np.ndarray:
+        """The lexicographic codes shuffled once as NATS-Bench did (``random.seed(88)``)."""
         import numpy as np
 
         lexicographic = list(itertools.product(range(len(OPS)), repeat=len(EDGES)))
@@ -382,10 +665,12 @@ class TopologySpace(Space):
         return codes
 
     def format_code(self, code: Sequence[int]) -> str:
+        """``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` from six op codes."""
         o = [OPS[c] for c in code]
         return f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
 
     def parse_code(self, arch: str) -> tuple[int, ...]:
+        """Six op codes of a TSS arch string; the error names the node or edge at fault."""
         if not (arch.startswith("|") and arch.endswith("|")):
             raise InputError(f"TSS arch {arch!r} must start and end with '|'; expected {self.form}")
         nodes = arch.split("+")
@@ -421,6 +706,7 @@ class TopologySpace(Space):
 
     @functools.cache
     def canonical_strings(self) -> tuple[str, ...]:
+        """NATS-Bench's ``get_unique_str`` of every cell (6,466 distinct ones)."""
         return tuple(_tss_unique_str(code) for code in self.codes().tolist())
 
     def _encode_codes(self, codes: np.ndarray, kind: str) -> np.ndarray:
@@ -437,6 +723,7 @@ class TopologySpace(Space):
         return mats
 
     def info(self) -> dict[str, Any]:
+        """:meth:`Space.info` plus the ``ops``."""
         return {**super().info(), "ops": list(OPS)}
 
 
@@ -467,7 +754,15 @@ def _tss_unique_str(code: Sequence[int]) -> str:
 
 
 class SizeSpace(Space):
-    """SSS: five layer widths from {8, ..., 64}, in NATS-Bench (base-8) index order."""
+    """SSS: five layer widths from {8, ..., 64}, in NATS-Bench (base-8) index order.
+
+    Every network is its own isomorphism class.
+
+    Example:
+        >>> sss = get_space("sss")
+        >>> sss.arch(8), sss.unique_indices().size
+        ('8:8:8:16:8', 32768)
+    """
 
     name = "sss"
     size = len(CHANNELS) ** NUM_LAYERS
@@ -475,13 +770,16 @@ class SizeSpace(Space):
     form = _SSS_FORM
 
     def choices(self) -> tuple[int, ...]:
+        """The eight widths, :data:`CHANNELS`."""
         return CHANNELS
 
     def param_names(self) -> tuple[str, ...]:
+        """``layer_0`` .. ``layer_4``."""
         return tuple(f"layer_{k}" for k in range(NUM_LAYERS))
 
     @functools.cache
     def codes(self) -> np.ndarray:
+        """The lexicographic codes (the first layer most significant)."""
         import numpy as np
 
         codes = np.array(list(itertools.product(range(len(CHANNELS)), repeat=NUM_LAYERS)), np.int8)
@@ -489,9 +787,11 @@ class SizeSpace(Space):
         return codes
 
     def format_code(self, code: Sequence[int]) -> str:
+        """``C1:C2:C3:C4:C5`` from five width codes."""
         return ":".join(str(CHANNELS[c]) for c in code)
 
     def parse_code(self, arch: str) -> tuple[int, ...]:
+        """Five width codes of an SSS arch string; the error names the layer at fault."""
         parts = arch.split(":")
         if len(parts) != NUM_LAYERS:
             raise InputError(
@@ -509,12 +809,14 @@ class SizeSpace(Space):
         return tuple(code)
 
     def index(self, arch: str | int) -> int:
+        """NATS index in base 8, without building the list of strings (see :meth:`Space.index`)."""
         if isinstance(arch, str):
             code = self.parse_code(arch)
             return int(sum(c * len(CHANNELS) ** (NUM_LAYERS - 1 - k) for k, c in enumerate(code)))
         return _check_index(arch, self.size)
 
     def representatives(self) -> np.ndarray:
+        """Every index is its own representative: ``arange(size)``."""
         import numpy as np
 
         reps = np.arange(self.size)
@@ -529,17 +831,38 @@ class SizeSpace(Space):
         return np.eye(len(CHANNELS), dtype=np.float32)[codes].reshape(len(codes), -1)
 
     def info(self) -> dict[str, Any]:
+        """:meth:`Space.info` plus the ``channels``."""
         return {**super().info(), "channels": list(CHANNELS)}
 
     def channels(self, arch: str | int) -> tuple[int, ...]:
-        """The five widths of an SSS arch as ints."""
+        """The five widths of an SSS arch as ints.
+
+        Args:
+            arch: an arch string or a NATS index.
+
+        Returns:
+            The widths, first layer first.
+
+        Example:
+            >>> get_space("sss").channels(11)
+            (8, 8, 8, 16, 32)
+        """
         _, arch = self.resolve(arch)
         return tuple(int(c) for c in arch.split(":"))
 
 
 @functools.cache
 def get_space(name: str) -> Space:
-    """The search space called ``name`` (``"tss"``/``"topology"`` or ``"sss"``/``"size"``).
+    """The search space called ``name``, one shared instance per space.
+
+    Args:
+        name: ``"tss"``/``"topology"`` or ``"sss"``/``"size"`` (any case).
+
+    Returns:
+        The :class:`TopologySpace` or :class:`SizeSpace`.
+
+    Raises:
+        InputError: an unknown name.
 
     Example:
         >>> get_space("tss").size, get_space("size").size

@@ -100,8 +100,22 @@ def cost(
 ) -> dict[str, float]:
     """Params and FLOPs (millions, rounded to 6 decimals) of one network on ``dataset``.
 
-    ``C`` and ``N`` override the TSS skeleton (default: NATS-Bench's C=16, N=5, or the proxy
-    skeleton the dataset declares, such as digits).
+    Args:
+        space: ``"tss"`` or ``"sss"``.
+        arch: an arch string or a NATS index.
+        dataset: a dataset name (``cifar10``, ``cifar100``, ``ImageNet16-120``, ``digits``).
+        C: TSS stem width (None: NATS-Bench's 16, or the proxy skeleton the dataset declares).
+        N: TSS cells per stage (None: NATS-Bench's 5, or the dataset's proxy skeleton).
+
+    Returns:
+        ``{"params_m": ..., "flops_m": ...}``.
+
+    Raises:
+        InputError: an unknown space or dataset, or a bad arch.
+
+    Example:
+        >>> cost("tss", 11, "cifar10", C=8, N=1)
+        {'params_m': 0.055362, 'flops_m': 7.364938}
     """
     sp = get_space(space)
     code = sp.codes()[sp.index(arch)][None, :]
@@ -116,6 +130,18 @@ def cost_all(
     space: str, dataset: str, *, C: int | None = None, N: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Params and FLOPs (millions, float64) of every architecture of ``space``, by NATS index.
+
+    Args:
+        space: ``"tss"`` or ``"sss"``.
+        dataset: a dataset name, as for :func:`cost`.
+        C: TSS stem width (None: the dataset's default skeleton).
+        N: TSS cells per stage (None: the dataset's default skeleton).
+
+    Returns:
+        ``(params_m, flops_m)``, two float64 arrays of the space's size.
+
+    Raises:
+        InputError: an unknown space or dataset.
 
     Example:
         >>> params, flops = cost_all("tss", "cifar10")

@@ -36,7 +36,20 @@ SSS_GENOTYPE = (
 
 
 class ReLUConvBN(nn.Module):
-    """ReLU -> Conv (no bias) -> BN, held in ``op`` so the names read ``op.1`` / ``op.2``."""
+    """ReLU -> Conv (no bias) -> BN, held in ``op`` so the names read ``op.1`` / ``op.2``.
+
+    Args:
+        c_in: input channels.
+        c_out: output channels.
+        kernel: square kernel size.
+        stride: convolution stride.
+        padding: convolution padding.
+
+    Example:
+        >>> import torch
+        >>> tuple(ReLUConvBN(3, 8, 3, 2, 1)(torch.zeros(1, 3, 8, 8)).shape)
+        (1, 8, 4, 4)
+    """
 
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
         super().__init__()
@@ -47,11 +60,21 @@ class ReLUConvBN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """ReLU, conv, BN of an (n, c_in, h, w) batch."""
         return self.op(x)
 
 
 class Pooling(nn.Module):
-    """3x3 average pooling; a 1x1 projection (``preprocess``) first when widths differ."""
+    """3x3 average pooling; a 1x1 projection (``preprocess``) first when widths differ.
+
+    Args:
+        c_in: input channels.
+        c_out: output channels.
+
+    Example:
+        >>> Pooling(8, 8).preprocess is None, Pooling(8, 16).preprocess is None
+        (True, False)
+    """
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
@@ -59,11 +82,22 @@ class Pooling(nn.Module):
         self.op = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Average-pool (after the projection, if any), same resolution."""
         return self.op(x if self.preprocess is None else self.preprocess(x))
 
 
 class Zero(nn.Module):
-    """The ``none`` op: zeros of the output width (still part of the node sum)."""
+    """The ``none`` op: zeros of the output width (still part of the node sum).
+
+    Args:
+        c_in: input channels.
+        c_out: output channels.
+
+    Example:
+        >>> import torch
+        >>> Zero(3, 5)(torch.ones(2, 3, 4, 4)).abs().sum().item(), Zero(3, 5).c_out
+        (0.0, 5)
+    """
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
@@ -71,13 +105,23 @@ class Zero(nn.Module):
         self.same = c_in == c_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Zeros of shape (n, c_out, h, w)."""
         if self.same:
             return x.mul(0.0)
         return x.new_zeros(x.shape[0], self.c_out, *x.shape[2:])
 
 
 class Projection(nn.Module):
-    """``skip_connect`` between different widths at stride 1: 1x1 conv then BN, no ReLU."""
+    """``skip_connect`` between different widths at stride 1: 1x1 conv then BN, no ReLU.
+
+    Args:
+        c_in: input channels.
+        c_out: output channels.
+
+    Example:
+        >>> Projection(8, 16).conv.out_channels
+        16
+    """
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
@@ -85,6 +129,7 @@ class Projection(nn.Module):
         self.bn = nn.BatchNorm2d(c_out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """1x1 conv, then BN."""
         return self.bn(self.conv(x))
 
 
@@ -103,7 +148,19 @@ def _edge_op(op: str, c_in: int, c_out: int) -> nn.Module:
 
 
 class Cell(nn.Module):
-    """A 4-node DAG cell; node j is the plain sum of its incoming edges, node 3 is the output."""
+    """A 4-node DAG cell; node j is the plain sum of its incoming edges, node 3 is the output.
+
+    Args:
+        ops: six op names, one per edge in :data:`~bench.arch.spaces.EDGES` order.
+        c_in: channels of the input node.
+        c_out: channels of the other nodes (and of the output).
+
+    Example:
+        >>> import torch
+        >>> cell = Cell(["nor_conv_3x3"] * 6, 4, 8)
+        >>> tuple(cell(torch.zeros(1, 4, 6, 6)).shape)
+        (1, 8, 6, 6)
+    """
 
     def __init__(self, ops: Sequence[str], c_in: int, c_out: int) -> None:
         super().__init__()
@@ -114,6 +171,7 @@ class Cell(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Evaluate the nodes in order and return node 3."""
         nodes = [x]
         e = 0
         for target in (1, 2, 3):
@@ -126,7 +184,17 @@ class Cell(nn.Module):
 
 
 class ResidualBlock(nn.Module):
-    """Stride-2 reduction: two ReLU-Conv-BN units plus an avg-pool + 1x1 conv shortcut."""
+    """Stride-2 reduction: two ReLU-Conv-BN units plus an avg-pool + 1x1 conv shortcut.
+
+    Args:
+        c_in: input channels.
+        c_out: output channels.
+
+    Example:
+        >>> import torch
+        >>> tuple(ResidualBlock(4, 8)(torch.zeros(1, 4, 6, 6)).shape)
+        (1, 8, 3, 3)
+    """
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
@@ -138,11 +206,27 @@ class ResidualBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Shortcut plus the two conv units, at half the resolution."""
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
 class NATSNetwork(nn.Module):
-    """Stem, cells and reduction blocks, BN-ReLU, pool, linear; returns (features, logits)."""
+    """Stem, cells and reduction blocks, BN-ReLU, pool, linear; returns (features, logits).
+
+    Build one with :func:`build`; the attribute names match NATS-Bench's state_dict keys.
+
+    Args:
+        stem_width: channels of the 3x3 stem convolution.
+        in_channels: image channels (3, or 1 for grayscale proxies).
+        blocks: the cells and reduction blocks, in order (``cells``).
+        num_classes: outputs of the classifier.
+        last_width: channels of the last block (the classifier's input).
+
+    Example:
+        >>> net = NATSNetwork(4, 1, [Cell(["skip_connect"] * 6, 4, 4)], num_classes=3, last_width=4)
+        >>> [name for name, _ in net.named_children()]
+        ['stem', 'cells', 'lastact', 'global_pooling', 'classifier']
+    """
 
     def __init__(
         self,
@@ -162,6 +246,7 @@ class NATSNetwork(nn.Module):
         self.classifier = nn.Linear(last_width, num_classes)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(features, logits)`` of an (n, in_channels, h, w) batch, as NATS-Bench returns."""
         x = self.stem(x)
         for block in self.cells:
             x = block(x)
@@ -184,9 +269,21 @@ def build(
 ) -> nn.Module:
     """A freshly initialised network for ``arch`` (a string or NATS index) of ``space``.
 
-    TSS uses the skeleton ``C`` (stem width) and ``N`` (cells per stage); SSS networks are fully
-    given by their five widths and ignore ``C``/``N``. Default PyTorch initialisation, as in
-    NATS-Bench.
+    Default PyTorch initialisation, as in NATS-Bench.
+
+    Args:
+        space: ``"tss"`` or ``"sss"``.
+        arch: an arch string or a NATS index.
+        num_classes: outputs of the classifier.
+        C: TSS stem width (ignored by SSS, whose five widths give the whole network).
+        N: TSS cells per stage (ignored by SSS).
+        in_channels: image channels.
+
+    Returns:
+        A :class:`NATSNetwork` whose ``forward`` returns ``(features, logits)``.
+
+    Raises:
+        InputError: an unknown space, a bad arch, or a size that is not a positive integer.
 
     Example:
         >>> net = build("sss", "8:16:24:32:40", num_classes=100)
@@ -225,7 +322,19 @@ def build(
 
 
 def count_params(module: nn.Module) -> int:
-    """Trainable parameters (BN running statistics are buffers and do not count)."""
+    """Trainable parameters (BN running statistics are buffers and do not count).
+
+    Args:
+        module: any torch module.
+
+    Returns:
+        The number of trainable scalars.
+
+    Example:
+        >>> from torch import nn
+        >>> count_params(nn.Linear(4, 2))
+        10
+    """
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
@@ -234,6 +343,18 @@ def count_flops(module: nn.Module, input_shape: Sequence[int]) -> int:
 
     Counted from the real forward pass with hooks, as NATS-Bench counts: pooling, BN, ReLU,
     additions and zero ops are free; a bias adds one per output element.
+
+    Args:
+        module: a torch module that takes one (1, C, H, W) batch.
+        input_shape: ``(C, H, W)`` of one input.
+
+    Returns:
+        The multiply-accumulates of one forward pass (the module's train/eval mode is kept).
+
+    Example:
+        >>> from torch import nn
+        >>> count_flops(nn.Conv2d(1, 2, 3, padding=1, bias=False), (1, 4, 4))
+        288
     """
     total = 0
 

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.arch.datasets import DATASETS
 from bench.cliutil import CLIError, add_format, emit
 from bench.compute import cli as compute_cli
-from bench.compute.datasets import DATASETS
 
 __all__ = ["register"]
 

@@ -45,7 +45,7 @@ from torchmetrics.functional.classification import multiclass_calibration_error
 from netcal.metrics import ECE
 import calibration as cal
 from bench.arch.networks import build
-from bench.compute.datasets import digits_split
+from bench.compute.readers import digits_split
 
 index, out = int(sys.argv[1]), sys.argv[2]
 torch.manual_seed(777)

@@ -206,7 +206,7 @@ def cost_dataset(dataset: str | None) -> str:
         >>> cost_dataset("cifar10-valid"), cost_dataset(None)
         ('cifar10', 'cifar10')
     """
-    from bench.compute.datasets import dataset_info
+    from bench.arch.datasets import dataset_info
     from bench.table.schema import DATASETS
 
     if dataset is None:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from bench.arch.datasets import dataset_info
 from bench.arch.spaces import OPS, get_space
-from bench.compute.datasets import dataset_info
 
 __all__ = ["cost", "cost_all"]
 

@@ -11,8 +11,8 @@ import argparse
 import logging
 import sys
 
+from bench.arch.datasets import DATASETS
 from bench.cliutil import CLIError, add_format, emit
-from bench.compute.datasets import DATASETS
 
 __all__ = ["register"]
 

@@ -42,7 +42,8 @@ import pandas as pd
 
 from bench import __version__
 from bench.arch.spaces import get_space
-from bench.compute.datasets import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, dataset_info
+from bench.arch.datasets import dataset_info
+from bench.compute.readers import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION
 from bench.errors import InputError
 from bench.extras import require
 from bench.table.schema import breakdown_flags
@@ -200,7 +201,9 @@ def _data(cfg: ComputeConfig, device: Any) -> dict[str, Any]:
     """Train/test (and OOD) tensors of the dataset, read once per worker process."""
     import torch
 
-    from bench.compute.datasets import read_cifar10c, read_split, read_svhn_test, to_tensor
+    from bench.compute.ood import read_cifar10c, read_svhn_test
+    from bench.compute.readers import read_split
+    from bench.compute.transforms import to_tensor
 
     key = (cfg.dataset, cfg.data_root, str(device), cfg.weights is None, cfg.ood)
     if key not in _DATA:
@@ -696,7 +699,7 @@ def compute(
         todo = todo[:limit]
 
     if todo:
-        from bench.compute.datasets import check_files
+        from bench.compute.readers import check_files
 
         check_files(cfg.dataset, cfg.data_root)  # fail here, once, not in every worker
     claims = _Claims(store, cfg)

@@ -8,7 +8,8 @@ datasets calnas trains on fit), and augmentation runs batched on that tensor.
 Example:
     >>> import torch
     >>> from bench.arch.networks import build
-    >>> from bench.compute.datasets import read_digits, to_tensor
+    >>> from bench.compute.readers import read_digits
+    >>> from bench.compute.transforms import to_tensor
     >>> from bench.compute.training import Schedule, seed_everything, train, predict
     >>> x, y = read_digits("train")
     >>> seed_everything(0)
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bench.compute.datasets import augment
+from bench.compute.transforms import augment
 from bench.errors import InputError
 
 __all__ = ["Schedule", "lr_at", "seed_everything", "train", "predict"]

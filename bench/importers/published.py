@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.arch.datasets import dataset_info
 from bench.arch.spaces import get_space
-from bench.compute.datasets import dataset_info
 from bench.errors import InputError, MissingFileError
 from bench.importers import nats_archive, safe_pickle
 from bench.table.schema import (

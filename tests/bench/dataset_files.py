@@ -1,4 +1,4 @@
-"""Writers of tiny dataset files in the exact on-disk formats the readers of bench.compute.datasets
+"""Writers of tiny dataset files in the exact on-disk formats the readers of bench.compute.readers
 expect.
 
 CIFAR and ImageNet16 batches are written as Python 2 pickles (byte strings as BINSTRING, numpy

@@ -21,20 +21,16 @@ from dataset_files import (
     write_svhn_test,
 )
 
-from bench.compute.datasets import (
-    DATASETS,
-    augment,
-    dataset_info,
+from bench.arch.datasets import DATASETS, dataset_info
+from bench.compute.ood import read_cifar10c, read_fashion_mnist, read_svhn_test
+from bench.compute.readers import (
     digits_split,
     read_cifar,
-    read_cifar10c,
     read_digits,
-    read_fashion_mnist,
     read_imagenet16,
     read_split,
-    read_svhn_test,
-    to_tensor,
 )
+from bench.compute.transforms import augment, to_tensor
 
 
 def test_dataset_info_kept():
@@ -201,6 +197,9 @@ def test_augment_flip_and_crop():
 
 
 def test_import_does_not_import_torch():
-    code = "import sys, bench.compute.datasets; print('torch' in sys.modules)"
+    code = (
+        "import sys, bench.arch.datasets, bench.compute.readers, bench.compute.ood, "
+        "bench.compute.transforms; print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -14,7 +14,8 @@ from dataset_files import write_cifar10, write_cifar10c, write_imagenet16, write
 
 from bench.arch.networks import build
 from bench.arch.spaces import get_space
-from bench.compute.datasets import read_digits, to_tensor
+from bench.compute.readers import read_digits
+from bench.compute.transforms import to_tensor
 from bench.compute.run import (
     ComputeConfig,
     _Claims,

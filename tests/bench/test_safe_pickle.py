@@ -99,7 +99,7 @@ def test_sample_archives(nats_sample_dir, space):
 def test_protocol2_bytes_from_python3_read_with_latin1_only(tmp_path):
     """Python 3 writes bytes at protocol 2 through _codecs.encode(text, 'latin1'): a CIFAR-format
     batch written that way is read; the same global with another codec is refused."""
-    from bench.compute.datasets import read_cifar
+    from bench.compute.readers import read_cifar
 
     payload = bytes(range(256))
     data = pickle.dumps({"raw": payload}, protocol=2)

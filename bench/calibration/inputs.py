@@ -12,6 +12,14 @@ and hands it to all metrics and all bin counts.
 Everything is torch and stays on the input's device; numpy input is wrapped without a copy.
 Values keep the input dtype where a reference implementation computes in it (equal-mass midpoints);
 all sums accumulate in float64.
+
+Example:
+    >>> import numpy as np
+    >>> from bench.calibration.inputs import TopLabel, check_labels, check_probs
+    >>> probs = check_probs(np.array([[0.9, 0.1], [0.3, 0.7], [0.6, 0.4]]))
+    >>> view = TopLabel.from_probs(probs, check_labels([0, 0, 1], 3, 2, probs.device))
+    >>> view.s_conf.tolist(), view.s_correct.tolist()
+    ([0.6, 0.7, 0.9], [0.0, 0.0, 1.0])
 """
 
 from __future__ import annotations
@@ -44,14 +52,39 @@ __all__ = [
 
 class UndefinedMetricError(InputError):
     """A metric that is mathematically undefined for this input (e.g. KDECE with no correct
-    prediction). A ValueError, so callers that only catch ValueError still see it."""
+    prediction). A ValueError, so callers that only catch ValueError still see it.
+
+    Example:
+        >>> from bench.calibration import kdece
+        >>> kdece([0.9, 0.6], [0, 0])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bench.calibration.inputs.UndefinedMetricError: ...
+    """
 
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def as_tensor(x: Any, name: str) -> torch.Tensor:
-    """Wrap a numpy array, torch tensor or nested list as a tensor (no copy for numpy/torch)."""
+    """Wrap a numpy array, torch tensor or nested list as a tensor (no copy for numpy/torch).
+
+    A read-only, non-contiguous or big-endian numpy array is copied first; a tensor is detached.
+
+    Args:
+        x: the array-like to wrap.
+        name: the argument's name, for the message.
+
+    Returns:
+        A tensor on the input's device (CPU for numpy and lists).
+
+    Raises:
+        InputError: ``x`` is not numeric, cannot be read as an array, or is on an MPS device.
+
+    Example:
+        >>> as_tensor([[1, 2], [3, 4]], "x").shape
+        torch.Size([2, 2])
+    """
     if isinstance(x, torch.Tensor):
         if x.device.type == "mps":
             # Every sum here is float64, which Apple's MPS backend does not implement.
@@ -92,12 +125,41 @@ def _check_finite(t: torch.Tensor, name: str) -> None:
 
 
 def check_bins(n_bins: Any) -> int:
-    """Return `n_bins` as an int >= 1 or raise ValueError."""
+    """Return ``n_bins`` as an int >= 1.
+
+    Args:
+        n_bins: the requested number of bins.
+
+    Returns:
+        ``int(n_bins)``.
+
+    Raises:
+        InputError: ``n_bins`` is not a positive integer.
+
+    Example:
+        >>> check_bins(15)
+        15
+    """
     return check_int(n_bins, "n_bins")
 
 
 def check_logits(logits: Any, name: str = "logits") -> torch.Tensor:
-    """Validate an (N, K) logit matrix (finite, N >= 1, K >= 2) and return it as a float tensor."""
+    """Validate an (N, K) logit matrix (finite, N >= 1, K >= 2) and return it as a float tensor.
+
+    Args:
+        logits: an (N, K) array or tensor.
+        name: the argument's name, for the message.
+
+    Returns:
+        A float tensor (half precision widened to float32, integers to float64).
+
+    Raises:
+        InputError: wrong shape, empty, fewer than 2 classes, or a NaN or infinite value.
+
+    Example:
+        >>> check_logits([[1, 2], [0, 0]]).dtype
+        torch.float64
+    """
     t = _float_view(as_tensor(logits, name), name)
     if t.ndim != 2:
         raise InputError(f"{name} must be 2-D (N, K), got shape {tuple(t.shape)}")
@@ -114,6 +176,25 @@ def check_probs(probs: Any, name: str = "probs") -> torch.Tensor:
 
     Rows must sum to 1 within sqrt(machine eps) of their dtype (3.5e-4 for float32, 1.5e-8 for
     float64), which accepts any softmax output and refuses logits passed by mistake.
+
+    Args:
+        probs: an (N, K) or (N,) array or tensor.
+        name: the argument's name, for the message.
+
+    Returns:
+        A float tensor, as :func:`check_logits` widens it.
+
+    Raises:
+        InputError: wrong shape, empty, a value outside [0, 1] or not finite, or a row that does
+            not sum to 1.
+
+    Example:
+        >>> check_probs([0.2, 0.9]).tolist()
+        [0.2, 0.9]
+        >>> check_probs([[2.0, -1.0]])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bench.errors.InputError: probs must lie in [0, 1] (got min -1, max 2); ...
     """
     t = _float_view(as_tensor(probs, name), name)
     if t.ndim not in (1, 2):
@@ -145,7 +226,26 @@ def check_probs(probs: Any, name: str = "probs") -> torch.Tensor:
 def check_labels(
     labels: Any, n: int, k: int | None, device: torch.device, name: str = "labels"
 ) -> torch.Tensor:
-    """Validate integer labels of length n in [0, k) (k None: 0/1 correctness) -> int64 tensor."""
+    """Validate integer labels of length n in [0, k) (k None: 0/1 correctness) -> int64 tensor.
+
+    Args:
+        labels: a 1-D integer (or bool) array or tensor.
+        n: the number of predictions they must match.
+        k: the number of classes, or None for 0/1 correctness flags.
+        device: where the returned tensor lives (the predictions' device).
+        name: the argument's name, for the message.
+
+    Returns:
+        An int64 tensor on ``device``.
+
+    Raises:
+        InputError: not 1-D, wrong length, not integers, or a value out of range.
+
+    Example:
+        >>> import torch
+        >>> check_labels([True, False], 2, None, torch.device("cpu")).tolist()
+        [1, 0]
+    """
     t = as_tensor(labels, name)
     if t.ndim != 1:
         raise InputError(f"{name} must be 1-D, got shape {tuple(t.shape)}")
@@ -166,7 +266,20 @@ def check_labels(
 
 
 def softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Softmax in the logits' dtype, as the study did (float32 in, float32 out)."""
+    """Softmax in the logits' dtype, as the study did (float32 in, float32 out).
+
+    Args:
+        logits: an (N, K) float tensor.
+        temperature: divide the logits by this first.
+
+    Returns:
+        An (N, K) tensor of row-wise probabilities.
+
+    Example:
+        >>> import torch
+        >>> softmax(torch.tensor([[0.0, 0.0]]), temperature=2.0).tolist()
+        [[0.5, 0.5]]
+    """
     if temperature == 1.0:
         return torch.softmax(logits, dim=1)
     return torch.softmax(logits / temperature, dim=1)
@@ -177,6 +290,18 @@ def torch_threads(n: int | None) -> Iterator[None]:
     """Temporarily set torch's CPU intra-op thread count (None: leave it alone).
 
     The metric engine issues many small ops; on a busy machine extra threads mostly spin.
+
+    Args:
+        n: threads inside the block, restored on exit.
+
+    Example:
+        >>> import torch
+        >>> before = torch.get_num_threads()
+        >>> with torch_threads(1):
+        ...     torch.get_num_threads()
+        1
+        >>> torch.get_num_threads() == before
+        True
     """
     old = torch.get_num_threads()
     if n is None or n == old:
@@ -211,7 +336,17 @@ def _sort_pairs(vals: torch.Tensor, flags: torch.Tensor) -> tuple[torch.Tensor, 
 
 @dataclass(frozen=True)
 class TopLabel:
-    """Top-label view. `conf`/`correct`/`pred` are in input order; `s_*` are sorted by (c, z)."""
+    """Top-label view. `conf`/`correct`/`pred` are in input order; `s_*` are sorted by (c, z).
+
+    Build it with :meth:`from_probs` or :meth:`from_conf`; ``cs_*`` are the float64 prefix sums
+    of the sorted arrays, with a leading 0.
+
+    Example:
+        >>> import torch
+        >>> view = TopLabel.from_conf(torch.tensor([0.8, 0.6]), torch.tensor([1.0, 0.0]))
+        >>> view.n, view.cs_correct.tolist()
+        (2, [0.0, 0.0, 1.0])
+    """
 
     n: int
     dtype: torch.dtype
@@ -225,7 +360,21 @@ class TopLabel:
 
     @classmethod
     def from_probs(cls, probs: torch.Tensor, labels: torch.Tensor) -> TopLabel:
-        """Top-label view of validated (N, K) probabilities (or (N,) confidences + 0/1 flags)."""
+        """Top-label view of validated (N, K) probabilities (or (N,) confidences + 0/1 flags).
+
+        Args:
+            probs: from :func:`check_probs`.
+            labels: from :func:`check_labels` (class indices, or 0/1 flags for 1-D ``probs``).
+
+        Returns:
+            The view; ties in the arg max go to the first class, as numpy's do.
+
+        Example:
+            >>> import torch
+            >>> view = TopLabel.from_probs(torch.tensor([[0.5, 0.5]]), torch.tensor([1]))
+            >>> view.pred.tolist(), view.correct.tolist()
+            ([0], [0.0])
+        """
         if probs.ndim == 2:
             # torch.argmax returns the first maximum, like numpy's argmax in the study.
             conf = probs.max(dim=1).values
@@ -239,7 +388,22 @@ class TopLabel:
     def from_conf(
         cls, conf: torch.Tensor, correct: torch.Tensor, pred: torch.Tensor | None = None
     ) -> TopLabel:
-        """Build the view from confidences (input dtype) and 0/1 correctness."""
+        """Build the view from confidences (input dtype) and 0/1 correctness.
+
+        Args:
+            conf: (N,) top-label confidences.
+            correct: (N,) 0/1 correctness.
+            pred: (N,) predicted classes, if known.
+
+        Returns:
+            The view.
+
+        Example:
+            >>> import torch
+            >>> conf = torch.tensor([0.75, 0.25], dtype=torch.float64)
+            >>> TopLabel.from_conf(conf, torch.tensor([1, 0])).s_conf.tolist()
+            [0.25, 0.75]
+        """
         s_conf, s_correct = _sort_pairs(conf, correct)
         return cls(
             n=int(conf.shape[0]),
@@ -256,7 +420,15 @@ class TopLabel:
 
 @dataclass(frozen=True)
 class Classwise:
-    """Classwise view: columns of P as rows of (K, N) tensors, each sorted by (p, t)."""
+    """Classwise view: columns of P as rows of (K, N) tensors, each sorted by (p, t).
+
+    Example:
+        >>> import torch
+        >>> probs = torch.tensor([[0.75, 0.25], [0.0, 1.0]])
+        >>> view = Classwise.from_probs(probs, torch.tensor([0, 1]))
+        >>> view.k, view.vals.tolist(), view.n_zero.tolist()
+        (2, [[0.0, 0.75], [0.25, 1.0]], [1, 0])
+    """
 
     n: int
     k: int
@@ -268,7 +440,24 @@ class Classwise:
 
     @classmethod
     def from_probs(cls, probs: torch.Tensor, labels: torch.Tensor) -> Classwise:
-        """Classwise view of validated (N, K) probabilities and int labels."""
+        """Classwise view of validated (N, K) probabilities and int labels.
+
+        Args:
+            probs: (N, K) probabilities from :func:`check_probs`.
+            labels: class indices from :func:`check_labels`.
+
+        Returns:
+            The view.
+
+        Raises:
+            InputError: ``probs`` is 1-D (classwise metrics need every class's probability).
+
+        Example:
+            >>> import torch
+            >>> view = Classwise.from_probs(torch.tensor([[0.5, 0.5]]), torch.tensor([0]))
+            >>> view.cs_targets.tolist()
+            [[0.0, 1.0], [0.0, 0.0]]
+        """
         if probs.ndim != 2:
             raise InputError("classwise metrics need (N, K) probabilities, not 1-D confidences")
         n, k = probs.shape

@@ -29,6 +29,7 @@ from bench.calibration.inputs import Classwise, TopLabel, check_bins, check_labe
 from bench.errors import InputError
 
 __all__ = [
+    "CWCE_EM_VARIANTS",
     "EDGE_CONVENTIONS",
     "cwce",
     "cwce_em",
@@ -287,15 +288,26 @@ def ece(
 ) -> float:
     """Expected calibration error with B equal-width bins (top-label).
 
-    `probs`: (N, K) probabilities with int `labels`, or (N,) confidences with 0/1 correctness.
-    `norm`: "l1" (default, the dataset's ECE), "l2" (root of the size-weighted mean squared gap,
-    torchmetrics norm='l2' without debiasing) or "max" (= `mce`).
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+        n_bins: number of bins B.
+        edges: bin-edge convention, one of :data:`EDGE_CONVENTIONS` (see the module docstring).
+        norm: "l1" (default, the dataset's ECE), "l2" (root of the size-weighted mean squared
+            gap, torchmetrics norm='l2' without debiasing) or "max" (= :func:`mce`).
 
-    >>> import numpy as np
-    >>> c = np.array([0.5, 0.5, 0.6, 0.75, 0.75, 0.9, 1.0, 1.0])
-    >>> z = np.array([0, 0, 1, 1, 1, 1, 0, 0])
-    >>> round(ece(c, z, 4), 3), round(ece(c, z, 4, edges="netcal"), 3)
-    (0.475, 0.25)
+    Returns:
+        The error, a float in [0, 1].
+
+    Raises:
+        InputError: bad probabilities or labels, a bad ``n_bins``, ``edges`` or ``norm``.
+
+    Example:
+        >>> import numpy as np
+        >>> c = np.array([0.5, 0.5, 0.6, 0.75, 0.75, 0.9, 1.0, 1.0])
+        >>> z = np.array([0, 0, 1, 1, 1, 1, 0, 0])
+        >>> round(ece(c, z, 4), 3), round(ece(c, z, 4, edges="netcal"), 3)
+        (0.475, 0.25)
     """
     return ece_view(_top(probs, labels), check_bins(n_bins), check_edges(edges), norm)
 
@@ -303,9 +315,22 @@ def ece(
 def mce(probs: Any, labels: Any, n_bins: int = 15, *, edges: str = "dataset") -> float:
     """Maximum calibration error over non-empty equal-width bins.
 
-    >>> import numpy as np
-    >>> round(mce(np.array([0.9, 0.6, 0.2]), np.array([1, 0, 1]), 2), 2)
-    0.8
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+        n_bins: number of bins B.
+        edges: bin-edge convention, one of :data:`EDGE_CONVENTIONS` (see the module docstring).
+
+    Returns:
+        The error, a float in [0, 1].
+
+    Raises:
+        InputError: bad probabilities or labels, a bad ``n_bins`` or ``edges``.
+
+    Example:
+        >>> import numpy as np
+        >>> round(mce(np.array([0.9, 0.6, 0.2]), np.array([1, 0, 1]), 2), 2)
+        0.8
     """
     return mce_view(_top(probs, labels), check_bins(n_bins), check_edges(edges))
 
@@ -313,9 +338,21 @@ def mce(probs: Any, labels: Any, n_bins: int = 15, *, edges: str = "dataset") ->
 def ece_em(probs: Any, labels: Any, n_bins: int = 15) -> float:
     """ECE with equal-mass bins, exactly uncertainty-calibration's ``get_ece_em``.
 
-    >>> import numpy as np
-    >>> round(ece_em(np.array([0.6, 0.7, 0.8, 0.9]), np.array([1, 1, 0, 1]), 2), 3)
-    0.35
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+        n_bins: number of bins B (min(B, N) are used).
+
+    Returns:
+        The error, a float in [0, 1].
+
+    Raises:
+        InputError: bad probabilities or labels, or a bad ``n_bins``.
+
+    Example:
+        >>> import numpy as np
+        >>> round(ece_em(np.array([0.6, 0.7, 0.8, 0.9]), np.array([1, 1, 0, 1]), 2), 3)
+        0.35
     """
     return ece_em_view(_top(probs, labels), check_bins(n_bins))
 
@@ -323,10 +360,23 @@ def ece_em(probs: Any, labels: Any, n_bins: int = 15) -> float:
 def cwce(probs: Any, labels: Any, n_bins: int = 15, *, edges: str = "dataset") -> float:
     """Classwise ECE (Nixon's SCE, the study's ``get_classwise_ece``): mean over classes.
 
-    >>> import numpy as np
-    >>> p = np.array([[0.8, 0.2], [0.3, 0.7]])
-    >>> round(cwce(p, np.array([0, 0]), 2), 3)
-    0.45
+    Args:
+        probs: (N, K) probabilities.
+        labels: (N,) class indices.
+        n_bins: number of bins B.
+        edges: bin-edge convention, one of :data:`EDGE_CONVENTIONS` (see the module docstring).
+
+    Returns:
+        The error, a float in [0, 1].
+
+    Raises:
+        InputError: bad probabilities or labels, 1-D ``probs``, a bad ``n_bins`` or ``edges``.
+
+    Example:
+        >>> import numpy as np
+        >>> p = np.array([[0.8, 0.2], [0.3, 0.7]])
+        >>> round(cwce(p, np.array([0, 0]), 2), 3)
+        0.45
     """
     return cwce_view(_classwise(probs, labels), check_bins(n_bins), check_edges(edges))
 
@@ -341,10 +391,23 @@ def cwce_em(probs: Any, labels: Any, n_bins: int = 15, *, variant: str = "ace") 
     (the study produced NaN there). ``variant="marginal"`` (alias "M"): Kumar's marginal
     equal-mass CE, uncertainty-calibration ``get_ece_em(mode='marginal')`` (the SSS files).
 
-    >>> import numpy as np
-    >>> p = np.array([[0.8, 0.2], [0.3, 0.7]])
-    >>> round(cwce_em(p, np.array([0, 1]), 1), 3)
-    0.05
+    Args:
+        probs: (N, K) probabilities.
+        labels: (N,) class indices.
+        n_bins: number of bins B.
+        variant: ``"ace"``/``"A"`` or ``"marginal"``/``"M"``.
+
+    Returns:
+        The error, a float in [0, 1].
+
+    Raises:
+        InputError: bad probabilities or labels, 1-D ``probs``, a bad ``n_bins`` or ``variant``.
+
+    Example:
+        >>> import numpy as np
+        >>> p = np.array([[0.8, 0.2], [0.3, 0.7]])
+        >>> round(cwce_em(p, np.array([0, 1]), 1), 3)
+        0.05
     """
     return cwce_em_view(_classwise(probs, labels), check_bins(n_bins), check_variant(variant))
 
@@ -354,11 +417,24 @@ def ece_l2_debiased(probs: Any, labels: Any, n_bins: int = 15, *, binning: str =
 
     Per bin with n_b >= 2: (mean c - mean z)^2 - zbar (1 - zbar) / (n_b - 1), weighted n_b / N;
     the sum is clipped at 0 and square-rooted (uncertainty-calibration ``get_ece`` / ``_get_ce``
-    with p=2, debias=True). `binning`: "mass" (get_equal_bins, default) or "width" (i/B).
+    with p=2, debias=True).
 
-    >>> import numpy as np
-    >>> ece_l2_debiased(np.array([0.9, 0.9, 0.9, 0.9]), np.array([1, 1, 1, 1]), 1) > 0
-    True
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+        n_bins: number of bins B.
+        binning: "mass" (get_equal_bins, default) or "width" (boundaries i/B).
+
+    Returns:
+        The debiased l2 error, a float >= 0.
+
+    Raises:
+        InputError: bad probabilities or labels, a bad ``n_bins`` or ``binning``.
+
+    Example:
+        >>> import numpy as np
+        >>> ece_l2_debiased(np.array([0.9, 0.9, 0.9, 0.9]), np.array([1, 1, 1, 1]), 1) > 0
+        True
     """
     return l2_debiased_view(_top(probs, labels), check_bins(n_bins), binning)
 
@@ -368,9 +444,24 @@ def tl_ece(
 ) -> float:
     """Top-label ECE (Gupta & Ramdas 2021): bins within each predicted class, weighted by size.
 
-    >>> import numpy as np
-    >>> p = np.array([[0.9, 0.1], [0.2, 0.8]])
-    >>> round(tl_ece(p, np.array([0, 0]), 1), 3)
-    0.45
+    Args:
+        probs: (N, K) probabilities.
+        labels: (N,) class indices.
+        n_bins: number of bins B.
+        binning: "width" (default) or "mass" bins within each class.
+        edges: bin-edge convention, one of :data:`EDGE_CONVENTIONS` (see the module docstring).
+
+    Returns:
+        The error, a float in [0, 1].
+
+    Raises:
+        InputError: bad probabilities or labels, 1-D ``probs``, a bad ``n_bins``, ``binning``
+            or ``edges``.
+
+    Example:
+        >>> import numpy as np
+        >>> p = np.array([[0.9, 0.1], [0.2, 0.8]])
+        >>> round(tl_ece(p, np.array([0, 0]), 1), 3)
+        0.45
     """
     return tl_ece_view(_top(probs, labels), check_bins(n_bins), binning, check_edges(edges))

@@ -17,15 +17,86 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temp file beside ``path`` to write to, renamed over ``path`` when the block succeeds.
+
+    For writers that take a file name (pyarrow, pandas, a format's own ``save``). The temp file
+    exists, empty and with mode ``0o666 & ~umask``, when the block starts, so a writer that opens
+    it by name keeps that mode. On success it is fsynced and renamed over ``path`` (and the folder
+    fsynced, where the platform allows); on any exception it is removed and ``path`` is untouched.
+    The folder must exist.
+
+    Args:
+        path: the file to write.
+
+    Yields:
+        The temp file's path, in ``path``'s folder.
+
+    Example:
+        >>> import os, tempfile
+        >>> target = os.path.join(tempfile.mkdtemp(), "table.csv")
+        >>> with atomic_path(target) as tmp:
+        ...     _ = tmp.write_text("config,acc\\n0,0.84\\n")
+        >>> open(target).read()
+        'config,acc\\n0,0.84\\n'
+        >>> with atomic_path(target) as tmp:  # a failed write leaves the old file, and no temp
+        ...     _ = tmp.write_text("conf")
+        ...     raise OSError("disk full")
+        Traceback (most recent call last):
+        OSError: disk full
+        >>> open(target).read(), os.listdir(os.path.dirname(target))
+        ('config,acc\\n0,0.84\\n', ['table.csv'])
+    """
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, flags, 0o666))  # O_EXCL: never reuse a name; the umask applies
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (not every platform opens a folder: then skipped)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically, with mode ``0o666 & ~umask``; return the path.
 
-    The folder must exist. On any failure the temp file is removed and ``path`` is untouched.
+    The folder must exist. On any failure the temp file is removed and ``path`` is untouched
+    (see :func:`atomic_path`).
 
     Example:
         >>> atomic_write_bytes("plot.png", png_bytes)  # doctest: +SKIP
@@ -34,24 +105,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__} (use atomic_write_text)")
     path = Path(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, flags, 0o666)  # O_EXCL: never reuse a name; the umask applies
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
     return path
 
 

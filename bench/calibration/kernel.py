@@ -239,9 +239,21 @@ def ksce(probs: Any, labels: Any, *, ties: str = "blocks") -> float:
     order and looks at every prefix, the study's rule with a deterministic order (the study's
     unstable argsort made tied runs arbitrary). Both agree when confidences are distinct.
 
-    >>> import numpy as np
-    >>> round(ksce(np.array([0.6, 0.9]), np.array([1, 1])), 3)
-    0.25
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+        ties: ``"blocks"`` or ``"input"``.
+
+    Returns:
+        The error, a float in [0, 1].
+
+    Raises:
+        InputError: bad probabilities or labels, or an unknown ``ties``.
+
+    Example:
+        >>> import numpy as np
+        >>> round(ksce(np.array([0.6, 0.9]), np.array([1, 1])), 3)
+        0.25
     """
     return ksce_view(_top(probs, labels), ties)
 
@@ -251,9 +263,21 @@ def mmce(probs: Any, labels: Any, *, width: float = 0.4) -> float:
 
     Exact, O(N log N) time and O(N) memory. Same value as netcal ``MMCE().measure``.
 
-    >>> import numpy as np
-    >>> round(mmce(np.array([0.8, 0.8]), np.array([1, 0])), 3)
-    0.3
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+        width: the kernel's width, a number >= 1/600 (below, the kernel underflows float64).
+
+    Returns:
+        The error, a float >= 0.
+
+    Raises:
+        InputError: bad probabilities or labels, or a bad ``width``.
+
+    Example:
+        >>> import numpy as np
+        >>> round(mmce(np.array([0.8, 0.8]), np.array([1, 0])), 3)
+        0.3
     """
     if not (isinstance(width, (int, float)) and math.isfinite(width) and width >= 1 / 600):
         # Below 1/600 exp(-|c - c'| / width) underflows float64 across [0, 1].
@@ -266,14 +290,26 @@ def kdece(probs: Any, labels: Any) -> float:
 
     Top-label for (N, K) input with K != 2 and for (N,) confidences with 0/1 correctness. For
     K = 2 the reference switches to its binary path (score P[:, 1], target = label), and so do we.
-    Raises ValueError when undefined: no correct prediction, or every correct prediction has the
-    same confidence (bandwidth 0). The study returned 0 in both cases.
+    The study returned 0 where the metric is undefined; calnas raises instead.
 
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> c = rng.uniform(0.5, 1.0, 500)
-    >>> 0.0 <= kdece(c, (rng.uniform(size=500) < c).astype(int)) < 0.1
-    True
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+
+    Returns:
+        The error, a float >= 0 (above 1 means the estimator broke down on this input).
+
+    Raises:
+        UndefinedMetricError: no correct prediction, or every correct prediction has the same
+            confidence (bandwidth 0).
+        InputError: bad probabilities or labels.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> c = rng.uniform(0.5, 1.0, 500)
+        >>> 0.0 <= kdece(c, (rng.uniform(size=500) < c).astype(int)) < 0.1
+        True
     """
     p = check_probs(probs)
     y = check_labels(labels, p.shape[0], p.shape[1] if p.ndim == 2 else None, p.device)
@@ -283,10 +319,20 @@ def kdece(probs: Any, labels: Any) -> float:
 def smece(probs: Any, labels: Any, *, sigma: float | None = None) -> float:
     """Smooth ECE (Blasiok & Nakkiran 2023), top-label; matches relplot ``smECE`` to ~1e-10.
 
-    `sigma=None` searches the self-consistent bandwidth as relplot does; a number fixes it.
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+        sigma: the smoothing bandwidth; None searches the self-consistent one as relplot does.
 
-    >>> import numpy as np
-    >>> smece(np.array([0.7, 0.7, 0.7, 0.7]), np.array([1, 1, 0, 1])) < 0.1
-    True
+    Returns:
+        The error, a float >= 0.
+
+    Raises:
+        InputError: bad probabilities or labels, or a ``sigma`` that is not a positive number.
+
+    Example:
+        >>> import numpy as np
+        >>> smece(np.array([0.7, 0.7, 0.7, 0.7]), np.array([1, 1, 0, 1])) < 0.1
+        True
     """
     return smece_view(_top(probs, labels), sigma)

@@ -60,22 +60,45 @@ def _brier(p: torch.Tensor, y: torch.Tensor, form: str) -> float:
 def nll(probs: Any, labels: Any) -> float:
     """Mean negative log-likelihood (natural log), sklearn ``log_loss`` clipping to [eps, 1 - eps].
 
-    >>> import numpy as np
-    >>> round(nll(np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([0, 0])), 4)
-    0.3993
+    Args:
+        probs: (N, K) probabilities.
+        labels: (N,) class indices.
+
+    Returns:
+        The NLL, a float >= 0 (eps is the machine epsilon of the probabilities' dtype).
+
+    Raises:
+        InputError: bad probabilities or labels, or 1-D ``probs``.
+
+    Example:
+        >>> import numpy as np
+        >>> round(nll(np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([0, 0])), 4)
+        0.3993
     """
     return _nll(*_probs_labels(probs, labels, need_2d=True))
 
 
 def brier(probs: Any, labels: Any, *, form: str = "mean") -> float:
-    """Brier score. ``form="mean"`` (default, the dataset's ``Brier``): mean over samples *and*
-    classes, i.e. sklearn ``mean_squared_error(onehot, P)``. ``form="sum"``: sum over classes,
-    mean over samples (torch-uncertainty, sklearn >= 1.7 ``brier_score_loss``) = K x mean form.
+    """Brier score: the squared distance of the probabilities from the one-hot label.
 
-    >>> import numpy as np
-    >>> p, y = np.array([[1.0, 0.0]]), np.array([1])
-    >>> brier(p, y), brier(p, y, form="sum")
-    (1.0, 2.0)
+    Args:
+        probs: (N, K) probabilities.
+        labels: (N,) class indices.
+        form: ``"mean"`` (default, the dataset's ``Brier``): mean over samples *and* classes,
+            i.e. sklearn ``mean_squared_error(onehot, P)``. ``"sum"``: sum over classes, mean
+            over samples (torch-uncertainty, sklearn >= 1.7 ``brier_score_loss``) = K x mean form.
+
+    Returns:
+        The score, a float in [0, 2] (``sum``) or [0, 2/K] (``mean``).
+
+    Raises:
+        InputError: bad probabilities or labels, 1-D ``probs``, or an unknown ``form``.
+
+    Example:
+        >>> import numpy as np
+        >>> p, y = np.array([[1.0, 0.0]]), np.array([1])
+        >>> brier(p, y), brier(p, y, form="sum")
+        (1.0, 2.0)
     """
     if form not in ("mean", "sum"):
         raise InputError(f"form must be 'mean' or 'sum', got {form!r}")
@@ -85,9 +108,20 @@ def brier(probs: Any, labels: Any, *, form: str = "mean") -> float:
 def accuracy(probs: Any, labels: Any) -> float:
     """Fraction of samples whose argmax (first on ties) equals the label.
 
-    >>> import numpy as np
-    >>> accuracy(np.array([[0.6, 0.4], [0.3, 0.7]]), np.array([0, 0]))
-    0.5
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+
+    Returns:
+        The accuracy, a float in [0, 1] (not a percentage).
+
+    Raises:
+        InputError: bad probabilities or labels.
+
+    Example:
+        >>> import numpy as np
+        >>> accuracy(np.array([[0.6, 0.4], [0.3, 0.7]]), np.array([0, 0]))
+        0.5
     """
     p, y = _probs_labels(probs, labels)
     return float(TopLabel.from_probs(p, y).correct.mean())
@@ -107,11 +141,21 @@ def _confidence_means(top: TopLabel) -> tuple[float, float]:
 def confidence_means(probs: Any, labels: Any) -> tuple[float, float]:
     """(mean confidence of correct predictions, mean confidence of incorrect ones).
 
-    Raises `UndefinedMetricError` (a ValueError) when either group is empty.
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
 
-    >>> import numpy as np
-    >>> confidence_means(np.array([[0.6, 0.4], [0.3, 0.7]]), np.array([0, 0]))
-    (0.6, 0.7)
+    Returns:
+        ``(correct_confidence, incorrect_confidence)``.
+
+    Raises:
+        UndefinedMetricError: every prediction is correct, or none is.
+        InputError: bad probabilities or labels.
+
+    Example:
+        >>> import numpy as np
+        >>> confidence_means(np.array([[0.6, 0.4], [0.3, 0.7]]), np.array([0, 0]))
+        (0.6, 0.7)
     """
     p, y = _probs_labels(probs, labels)
     return _confidence_means(TopLabel.from_probs(p, y))
@@ -140,13 +184,23 @@ def _auroc(neg: torch.Tensor, pos: torch.Tensor) -> float:
 def ood_auroc(id_logits: Any, ood_logits: Any, *, score: str = "entropy") -> float:
     """OOD detection AUROC, OOD = positive class.
 
-    ``score="entropy"`` (default, the dataset's ``auc_*``): predictive entropy of softmax(logits),
-    higher = more OOD. ``score="maxprob"``: max softmax probability, lower = more OOD (equal to
-    roc_auc_score with ID positive and score max p).
+    Args:
+        id_logits: (N, K) logits of the in-distribution test set.
+        ood_logits: (M, K) logits of the out-of-distribution set.
+        score: ``"entropy"`` (default, the dataset's ``auc_*``): predictive entropy of
+            softmax(logits), higher = more OOD. ``"maxprob"``: max softmax probability, lower =
+            more OOD (equal to roc_auc_score with ID positive and score max p).
 
-    >>> import numpy as np
-    >>> ood_auroc(np.array([[5.0, 0.0], [4.0, 0.0]]), np.array([[0.1, 0.0], [0.0, 0.2]]))
-    1.0
+    Returns:
+        The AUROC, a float in [0, 1]; ties count one half.
+
+    Raises:
+        InputError: bad logits, different class counts, or an unknown ``score``.
+
+    Example:
+        >>> import numpy as np
+        >>> ood_auroc(np.array([[5.0, 0.0], [4.0, 0.0]]), np.array([[0.1, 0.0], [0.0, 0.2]]))
+        1.0
     """
     if score not in OOD_SCORES:
         raise InputError(f"score must be one of {OOD_SCORES}, got {score!r}")

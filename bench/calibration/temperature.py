@@ -59,9 +59,21 @@ def tao2024_split(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The study's split of N evaluated samples into (fit indices, post indices).
 
-    >>> fit, post = tao2024_split(10)
-    >>> len(fit), len(post), sorted(np.concatenate([fit, post]).tolist()) == list(range(10))
-    (2, 8, True)
+    Args:
+        n: the number of evaluated samples (at least 5).
+        valid_fraction: the share that fits T (floor of ``valid_fraction * n`` samples).
+        seed: the seed of the private legacy ``RandomState``.
+
+    Returns:
+        ``(fit, post)``: two int64 index arrays that partition ``range(n)``.
+
+    Raises:
+        InputError: ``n`` is not a positive integer, or leaves the fit or post split empty.
+
+    Example:
+        >>> fit, post = tao2024_split(10)
+        >>> len(fit), len(post), sorted(np.concatenate([fit, post]).tolist()) == list(range(10))
+        (2, 8, True)
     """
     n = check_int(n, "n")
     n_fit = math.floor(valid_fraction * n)
@@ -127,12 +139,25 @@ def fit_temperature_nll(
 def fit_temperature(logits: Any, labels: Any, protocol: str = "tao2024") -> float:
     """Fit a temperature on (logits, labels) by the protocol's criterion (no split here).
 
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> y = rng.integers(0, 3, 200)
-    >>> lg = 5 * np.eye(3)[y] + 3 * rng.standard_normal((200, 3))
-    >>> 0.1 <= fit_temperature(lg, y) <= 10.0
-    True
+    Args:
+        logits: (N, K) logits.
+        labels: (N,) class indices.
+        protocol: ``"tao2024"`` (the study's grid, lowest 15-bin ECE) or ``"nll"`` (bounded
+            NLL minimisation).
+
+    Returns:
+        T > 0; divide the logits by it before the softmax.
+
+    Raises:
+        InputError: bad logits or labels, or an unknown ``protocol``.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> y = rng.integers(0, 3, 200)
+        >>> lg = 5 * np.eye(3)[y] + 3 * rng.standard_normal((200, 3))
+        >>> 0.1 <= fit_temperature(lg, y) <= 10.0
+        True
     """
     lg = check_logits(logits)
     y = check_labels(labels, lg.shape[0], lg.shape[1], lg.device)

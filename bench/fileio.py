@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_create_text"]
 
 
 @contextlib.contextmanager
@@ -55,14 +55,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         ('config,acc\\n0,0.84\\n', ['table.csv'])
     """
     path = Path(path)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            os.close(os.open(tmp, flags, 0o666))  # O_EXCL: never reuse a name; the umask applies
-            break
-        except FileExistsError:
-            continue
+    tmp = _new_temp(path)
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDWR | getattr(os, "O_BINARY", 0))
@@ -76,6 +69,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+def _new_temp(path: Path) -> Path:
+    """A new, empty temp file beside ``path``, with mode ``0o666 & ~umask``."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, flags, 0o666))  # O_EXCL: never reuse a name; the umask applies
+            return tmp
+        except FileExistsError:
+            continue
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -120,3 +125,44 @@ def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "
     if not isinstance(text, str):
         raise TypeError(f"text must be str, got {type(text).__name__} (use atomic_write_bytes)")
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_create_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> bool:
+    """Create ``path`` holding ``text`` only if it does not exist yet; return whether it did.
+
+    Exclusive like ``open(path, "x")``, and whole like :func:`atomic_path`: the text goes to a
+    temp file (fsynced) that is then hard-linked to ``path``, and a link never replaces a file.
+    So a process that finds ``path`` reads all of it, never an empty or half-written file. For
+    claim and lock files that concurrent processes race to create.
+
+    Args:
+        path: the file to create; its folder must exist.
+        text: its content.
+        encoding: the text's encoding.
+
+    Returns:
+        True if this call created ``path``; False if it existed already (it is left as it is).
+
+    Example:
+        >>> import os, tempfile
+        >>> claim = os.path.join(tempfile.mkdtemp(), "unit.claim")
+        >>> atomic_create_text(claim, "host 123"), atomic_create_text(claim, "other 456")
+        (True, False)
+        >>> open(claim).read(), os.listdir(os.path.dirname(claim))
+        ('host 123', ['unit.claim'])
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, got {type(text).__name__}")
+    path = Path(path)
+    tmp = _new_temp(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(text.encode(encoding))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    return True

@@ -6,6 +6,7 @@ module is cheap and never changes the caller's pyplot backend.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from bench.calibration.binned import bin_sums, check_edges, mass_cuts, width_cut
 from bench.calibration.inputs import TopLabel, check_bins, check_labels, check_probs, torch_threads
 from bench.checks import check_int
 from bench.errors import InputError
+from bench.fileio import atomic_write_bytes
 
 __all__ = ["bootstrap_ci", "plot_reliability", "reliability_data"]
 
@@ -26,16 +28,28 @@ def reliability_data(
 ) -> dict[str, np.ndarray | float]:
     """Per-bin data of a top-label reliability diagram.
 
-    Returns numpy arrays ``lower``, ``upper`` (bin limits), ``count``, ``confidence`` (mean c)
-    and ``accuracy`` (mean z), one entry per bin, plus the scalar ``ece`` of those bins. Empty bins
-    have count 0 and NaN mean confidence/accuracy (there is nothing to average). ``binning``:
-    "width" (equal width, `edges` convention) or "mass" (uncertainty-calibration equal-mass).
-    Under ``edges="torchmetrics"``/"relplot" the last entry is the [1, 1] bin.
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+        n_bins: number of bins B.
+        binning: "width" (equal width, ``edges`` convention) or "mass" (uncertainty-calibration
+            equal-mass).
+        edges: bin-edge convention of :func:`~bench.calibration.binned.ece`. Under
+            ``"torchmetrics"``/``"relplot"`` the last entry is the [1, 1] bin.
 
-    >>> import numpy as np
-    >>> d = reliability_data(np.array([0.2, 0.7, 0.9]), np.array([0, 1, 1]), 2)
-    >>> d["count"].tolist(), round(float(d["ece"]), 3)
-    ([1.0, 2.0], 0.2)
+    Returns:
+        Numpy arrays ``lower``, ``upper`` (bin limits), ``count``, ``confidence`` (mean c) and
+        ``accuracy`` (mean z), one entry per bin, plus the scalar ``ece`` of those bins. Empty
+        bins have count 0 and NaN mean confidence/accuracy (there is nothing to average).
+
+    Raises:
+        InputError: bad probabilities or labels, a bad ``n_bins``, ``binning`` or ``edges``.
+
+    Example:
+        >>> import numpy as np
+        >>> d = reliability_data(np.array([0.2, 0.7, 0.9]), np.array([0, 1, 1]), 2)
+        >>> d["count"].tolist(), round(float(d["ece"]), 3)
+        ([1.0, 2.0], 0.2)
     """
     n_bins = check_bins(n_bins)
     edges = check_edges(edges)
@@ -90,12 +104,30 @@ def plot_reliability(
     """Reliability diagram with a count histogram; returns the matplotlib Figure.
 
     Top panel: accuracy per bin (bars at the bin limits) against the diagonal, with the gap to
-    the mean confidence shaded; bottom panel: samples per bin. `path` saves a PNG/PDF/SVG.
+    the mean confidence shaded; bottom panel: samples per bin.
 
-    >>> import numpy as np
-    >>> fig = plot_reliability(np.array([0.2, 0.7, 0.9]), np.array([0, 1, 1]), 2)
-    >>> len(fig.axes)
-    2
+    Args:
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+        n_bins: number of bins B.
+        binning: "width" or "mass" (see :func:`reliability_data`).
+        edges: bin-edge convention (see :func:`reliability_data`).
+        title: the top panel's title (None: the ECE of the bins).
+        path: if given, save the figure there, in the format its suffix names (``.png``,
+            ``.pdf``, ``.svg``; PNG without one), written atomically.
+
+    Returns:
+        The matplotlib ``Figure`` (not registered with pyplot).
+
+    Raises:
+        InputError: as :func:`reliability_data`.
+
+    Example:
+        >>> import numpy as np, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "reliability.png")
+        >>> fig = plot_reliability(np.array([0.2, 0.7, 0.9]), np.array([0, 1, 1]), 2, path=path)
+        >>> len(fig.axes), open(path, "rb").read(4)
+        (2, b'\x89PNG')
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -137,7 +169,9 @@ def plot_reliability(
     hx.set_xlabel("confidence")
     hx.set_ylabel("count")
     if path is not None:
-        fig.savefig(str(path))
+        buf = io.BytesIO()
+        fig.savefig(buf, format=Path(path).suffix.lstrip(".").lower() or "png")
+        atomic_write_bytes(path, buf.getvalue())
     return fig
 
 
@@ -153,19 +187,36 @@ def bootstrap_ci(
 ) -> dict[str, float]:
     """Seeded bootstrap confidence interval for any metric ``metric(probs, labels) -> float``.
 
-    Resamples rows with replacement (numpy ``default_rng(seed)``) and recomputes the metric.
-    ``method="percentile"``: the alpha/2 and 1 - alpha/2 quantiles; ``"basic"``: those reflected
-    around the plug-in estimate (uncertainty-calibration's convention). The metric receives
-    the same kind of arrays it was given (numpy or torch). Returns ``estimate``,
-    ``low``, ``high``, ``std``. The same seed gives the same interval.
+    Resamples rows with replacement (numpy ``default_rng(seed)``) and recomputes the metric,
+    which receives the same kind of arrays it was given (numpy or torch). The same seed gives
+    the same interval.
 
-    >>> import numpy as np
-    >>> from bench.calibration.binned import ece
-    >>> rng = np.random.default_rng(0)
-    >>> c = rng.uniform(0.5, 1, 300); z = (rng.uniform(size=300) < c).astype(int)
-    >>> ci = bootstrap_ci(ece, c, z, n_resamples=50)
-    >>> ci["low"] <= ci["high"] and ci == bootstrap_ci(ece, c, z, n_resamples=50)
-    True
+    Args:
+        metric: a function ``metric(probs, labels) -> float``, such as
+            :func:`~bench.calibration.binned.ece`.
+        probs: (N, K) probabilities, or (N,) top-label confidences.
+        labels: (N,) class indices, or 0/1 correctness for 1-D ``probs``.
+        n_resamples: bootstrap resamples (at least 2).
+        alpha: 1 - confidence level, in (0, 1).
+        seed: seed of the resampling generator.
+        method: ``"percentile"``: the alpha/2 and 1 - alpha/2 quantiles; ``"basic"``: those
+            reflected around the plug-in estimate (uncertainty-calibration's convention).
+
+    Returns:
+        ``estimate`` (the metric on all rows), ``low``, ``high`` and ``std`` (of the resamples).
+
+    Raises:
+        InputError: a metric that is not callable, bad probabilities or labels, or a bad
+            ``n_resamples``, ``alpha`` or ``method``.
+
+    Example:
+        >>> import numpy as np
+        >>> from bench.calibration.binned import ece
+        >>> rng = np.random.default_rng(0)
+        >>> c = rng.uniform(0.5, 1, 300); z = (rng.uniform(size=300) < c).astype(int)
+        >>> ci = bootstrap_ci(ece, c, z, n_resamples=50)
+        >>> ci["low"] <= ci["high"] and ci == bootstrap_ci(ece, c, z, n_resamples=50)
+        True
     """
     if not callable(metric):
         raise InputError("metric must be a callable metric(probs, labels) -> float")

@@ -10,13 +10,14 @@ Definitions follow ../shared/specs/calibration-metrics.md. The metrics themselve
 `bench.calibration.scoring` (NLL, Brier, accuracy, OOD AUROC) and
 `bench.calibration.temperature` (temperature scaling); this module assembles them into a row.
 
->>> import numpy as np
->>> rng = np.random.default_rng(0)
->>> labels = rng.integers(0, 10, 1000)
->>> logits = 4 * np.eye(10)[labels] + 2 * rng.standard_normal((1000, 10))
->>> row = evaluate(logits.astype(np.float32), labels)
->>> len([k for k in row if k.startswith(("pre_", "post_"))]) >= 100, 0 < row["acc"] <= 1
-(True, True)
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> labels = rng.integers(0, 10, 1000)
+    >>> logits = 4 * np.eye(10)[labels] + 2 * rng.standard_normal((1000, 10))
+    >>> row = evaluate(logits.astype(np.float32), labels)
+    >>> len([k for k in row if k.startswith(("pre_", "post_"))]) >= 100, 0 < row["acc"] <= 1
+    (True, True)
 """
 
 from __future__ import annotations
@@ -162,13 +163,33 @@ def temperature_scale(
 ) -> dict[str, float]:
     """Fit T on the study's 20% split and return {"temperature": T, post_* metrics on the 80%}.
 
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(1)
-    >>> y = rng.integers(0, 5, 500)
-    >>> lg = 6 * np.eye(5)[y] + 3 * rng.standard_normal((500, 5))
-    >>> out = temperature_scale(lg, y, protocol="nll", bins=(15,), extras=False)
-    >>> sorted(out)[:3], out["temperature"] > 0
-    (['post_Brier', 'post_ECE_15', 'post_ECE_em_15'], True)
+    The same as :func:`evaluate` with ``pre=False``.
+
+    Args:
+        logits: (N, K) logits, N >= 5.
+        labels: (N,) class indices.
+        protocol: ``"tao2024"`` or ``"nll"`` (see :func:`evaluate`).
+        bins: bin counts for the binned families.
+        extras: add calnas's extra columns.
+        cwce_em_variant: ``"ace"`` or ``"marginal"``.
+        edges: bin-edge convention.
+        undefined: ``"raise"`` or ``"nan"``.
+
+    Returns:
+        ``temperature`` and the ``post_*`` columns.
+
+    Raises:
+        InputError: bad input or options (see :func:`evaluate`).
+        UndefinedMetricError: an undefined metric under ``undefined="raise"``.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(1)
+        >>> y = rng.integers(0, 5, 500)
+        >>> lg = 6 * np.eye(5)[y] + 3 * rng.standard_normal((500, 5))
+        >>> out = temperature_scale(lg, y, protocol="nll", bins=(15,), extras=False)
+        >>> sorted(out)[:3], out["temperature"] > 0
+        (['post_Brier', 'post_ECE_15', 'post_ECE_em_15'], True)
     """
     row = evaluate(
         logits,
@@ -201,33 +222,51 @@ def evaluate(
 ) -> dict[str, float]:
     """All calibration columns of one table row from test-set logits and labels.
 
-    Parameters
-    ----------
-    logits: (N, K) numpy array or torch tensor (any device, any float dtype). Probabilities are
-        softmax(logits) in the logits' dtype, as the study did (float32 in -> float32 softmax).
-    labels: (N,) integer class indices.
-    ood: {"cifar10c": logits, "svhn": logits, ...} -> ``auc_<name>`` (pre only, entropy score by
-        default; ``ood_score="maxprob"`` switches).
-    protocol: "tao2024" (default: seed-42 20/80 split, grid T by 15-bin ECE), "nll" (same split,
-        T by bounded NLL minimisation), or None (no temperature scaling, no post_ columns).
-    bins: bin counts for the binned families (default: the dataset's nine).
-    extras: add pre/post ``smECE``, ``ECE_l2_debiased_15``, ``TL_ECE_15``, ``Brier_sum`` and
-        ``post_acc``.
-    cwce_em_variant: "ace" (default; Nixon's ACE, as the official TSS files) or "marginal"
-        (Kumar's marginal equal-mass CE, as the SSS files).
-    edges: bin-edge convention, see `bench.calibration.binned` (default "dataset").
-    undefined: "raise" (default) raises `UndefinedMetricError` when a metric is undefined (KDECE
-        or correct_confidence with no correct prediction, incorrect_confidence with no error);
-        "nan" stores NaN for exactly those metrics instead.
-    pre: compute the pre_ stage and the plain columns (False: post_ columns only, as
-        `temperature_scale` does).
-    threads: torch CPU intra-op threads during the call, restored afterwards (default 1: the
-        work is many small ops, which extra threads slow down on a busy machine); None leaves
-        torch's setting alone. Ignored for tensors on an accelerator.
+    Args:
+        logits: (N, K) numpy array or torch tensor (any device, any float dtype). Probabilities
+            are softmax(logits) in the logits' dtype, as the study did (float32 in -> float32
+            softmax).
+        labels: (N,) integer class indices.
+        ood: {"cifar10c": logits, "svhn": logits, ...} -> ``auc_<name>`` (pre only, entropy
+            score by default; ``ood_score="maxprob"`` switches).
+        protocol: "tao2024" (default: seed-42 20/80 split, grid T by 15-bin ECE), "nll" (same
+            split, T by bounded NLL minimisation), or None (no temperature scaling, no post_
+            columns).
+        bins: bin counts for the binned families (default: the dataset's nine).
+        extras: add pre/post ``smECE``, ``ECE_l2_debiased_15``, ``TL_ECE_15``, ``Brier_sum`` and
+            ``post_acc``.
+        cwce_em_variant: "ace" (default; Nixon's ACE, as the official TSS files) or "marginal"
+            (Kumar's marginal equal-mass CE, as the SSS files).
+        edges: bin-edge convention, see :mod:`bench.calibration.binned` (default "dataset").
+        ood_score: "entropy" (default) or "maxprob", the score of the ``auc_*`` columns.
+        undefined: "raise" (default) raises :class:`UndefinedMetricError` when a metric is
+            undefined (KDECE or correct_confidence with no correct prediction,
+            incorrect_confidence with no error); "nan" stores NaN for exactly those metrics.
+        pre: compute the pre_ stage and the plain columns (False: post_ columns only, as
+            :func:`temperature_scale` does).
+        threads: torch CPU intra-op threads during the call, restored afterwards (default 1: the
+            work is many small ops, which extra threads slow down on a busy machine); None
+            leaves torch's setting alone. Ignored for tensors on an accelerator.
 
-    Returns ``acc``, ``correct_confidence``, ``incorrect_confidence``, ``{pre,post}_{family}_{b}``,
-    ``{pre,post}_{KSCE,KDECE,MMCE,NLL,Brier}``, ``temperature``, ``auc_*`` and extras, in the
-    official column order. Raises ValueError on bad input.
+    Returns:
+        ``acc``, ``correct_confidence``, ``incorrect_confidence``, ``{pre,post}_{family}_{b}``,
+        ``{pre,post}_{KSCE,KDECE,MMCE,NLL,Brier}``, ``temperature``, ``auc_*`` and extras, in
+        the official column order; every value a Python float.
+
+    Raises:
+        InputError: bad logits, labels or OOD logits, a bad option, N too small for the split,
+            or nothing to compute (``pre=False`` with ``protocol=None``).
+        UndefinedMetricError: an undefined metric under ``undefined="raise"``.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> y = rng.integers(0, 3, 200)
+        >>> lg = 5 * np.eye(3)[y] + 2 * rng.standard_normal((200, 3))
+        >>> ood = {"noise": rng.standard_normal((50, 3))}
+        >>> row = evaluate(lg, y, ood=ood, protocol=None, bins=(15,), extras=False)
+        >>> list(row)[:4], 0.5 < row["auc_noise"] <= 1
+        (['acc', 'correct_confidence', 'incorrect_confidence', 'pre_ECE_15'], True)
     """
     lg = check_logits(logits)
     if threads is not None:

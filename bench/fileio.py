@@ -17,10 +17,17 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "atomic_create_text"]
+__all__ = [
+    "atomic_dir",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_create_text",
+]
 
 
 @contextlib.contextmanager
@@ -71,6 +78,87 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     _fsync_dir(path.parent)
 
 
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temp folder beside ``path`` to fill, renamed to ``path`` when the block succeeds.
+
+    For outputs that are a folder of files (a saved surrogate). The folder is created with mode
+    ``0o777 & ~umask`` (``tempfile.mkdtemp`` would give 0700) and files written into it get the
+    umask's modes as usual. On success every file in it is fsynced, then it is renamed to
+    ``path``; an existing folder at ``path`` is first renamed aside and removed once the new one
+    is in place, so a reader finds the old folder or the new one, never a half-written one (for
+    the instant between the two renames, none). On any exception the temp folder is removed and
+    ``path`` is untouched. The parent folder must exist; whether an existing ``path`` may be
+    replaced is the caller's decision.
+
+    Args:
+        path: the folder to write.
+
+    Yields:
+        The temp folder's path, in ``path``'s parent.
+
+    Raises:
+        NotADirectoryError: ``path`` exists and is not a folder.
+
+    Example:
+        >>> import os, tempfile
+        >>> target = os.path.join(tempfile.mkdtemp(), "model")
+        >>> with atomic_dir(target) as tmp:
+        ...     _ = (tmp / "meta.json").write_text("{}")
+        >>> os.listdir(target)
+        ['meta.json']
+        >>> with atomic_dir(target) as tmp:  # a failed write leaves the old folder, and no temp
+        ...     _ = (tmp / "half.json").write_text("{")
+        ...     raise OSError("disk full")
+        Traceback (most recent call last):
+        OSError: disk full
+        >>> os.listdir(target), os.listdir(os.path.dirname(target))
+        (['meta.json'], ['model'])
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path} exists and is not a folder; choose another path")
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.mkdir(tmp, 0o777)  # the umask applies
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield tmp
+        for root, _dirs, files in os.walk(tmp):
+            for name in files:
+                fd = os.open(os.path.join(root, name), os.O_RDONLY | getattr(os, "O_BINARY", 0))
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        _fsync_dir(tmp)
+        if path.exists():
+            old = path.with_name(f".{path.name}.{secrets.token_hex(4)}.old")
+            os.replace(path, old)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                os.replace(old, path)  # put the old folder back
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _new_temp(path: Path) -> Path:
     """A new, empty temp file beside ``path``, with mode ``0o666 & ~umask``."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -103,9 +191,22 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     The folder must exist. On any failure the temp file is removed and ``path`` is untouched
     (see :func:`atomic_path`).
 
+    Args:
+        path: the file to write.
+        data: its new content.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        TypeError: ``data`` is not bytes-like.
+        OSError: the folder does not exist or is not writable.
+
     Example:
-        >>> atomic_write_bytes("plot.png", png_bytes)  # doctest: +SKIP
-        PosixPath('plot.png')
+        >>> import os, stat, tempfile
+        >>> path = atomic_write_bytes(os.path.join(tempfile.mkdtemp(), "raw.bin"), b"PK")
+        >>> path.read_bytes(), stat.S_IMODE(path.stat().st_mode) == 0o666 & ~_umask()
+        (b'PK', True)
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, got {type(data).__name__} (use atomic_write_text)")
@@ -118,9 +219,22 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`); return the path.
 
+    Args:
+        path: the file to write.
+        text: its new content.
+        encoding: the text's encoding.
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        TypeError: ``text`` is not a str.
+        OSError: the folder does not exist or is not writable.
+
     Example:
-        >>> atomic_write_text("notes.txt", "hello\\n")  # doctest: +SKIP
-        PosixPath('notes.txt')
+        >>> import os, tempfile
+        >>> atomic_write_text(os.path.join(tempfile.mkdtemp(), "notes.txt"), "hello\\n").name
+        'notes.txt'
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be str, got {type(text).__name__} (use atomic_write_bytes)")
@@ -142,6 +256,10 @@ def atomic_create_text(path: str | os.PathLike[str], text: str, encoding: str = 
 
     Returns:
         True if this call created ``path``; False if it existed already (it is left as it is).
+
+    Raises:
+        TypeError: ``text`` is not a str.
+        OSError: the folder does not exist, or hard links are not supported there.
 
     Example:
         >>> import os, tempfile

@@ -37,7 +37,8 @@ Design (the choices the issue asks to document):
 
 Files: :meth:`Surrogate.save` writes a directory holding ``surrogate.json`` (metadata, scaling,
 calibration residuals, SHA-256 of each booster) and ``mean.ubj``, ``member_{k}.ubj`` in XGBoost's
-UBJSON format; it is built in a temporary sibling directory and renamed into place. Never pickle.
+UBJSON format; it is built in a temporary sibling directory and renamed into place
+(:func:`bench.fileio.atomic_dir`), with the modes the umask gives. Never pickle.
 
 Example:
     >>> from bench.arch.spaces import get_space
@@ -55,8 +56,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -69,6 +68,7 @@ from bench import __version__ as _calnas_version
 from bench.arch.spaces import get_space
 from bench.checks import check_int
 from bench.errors import InputError, MissingFileError
+from bench.fileio import atomic_dir
 from surrogate.features import arch_indices, cost_dataset, feature_names, feature_table
 
 __all__ = ["Surrogate", "DEFAULT_XGB_PARAMS", "FORMAT"]
@@ -124,19 +124,6 @@ def _conformal_quantile(scores: np.ndarray, alpha: float) -> float:
     return float(np.sort(scores)[min(k, m) - 1])
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class Surrogate:
     """Gradient-boosted surrogate for one space and dataset, several targets, with intervals.
 
@@ -185,7 +172,12 @@ class Surrogate:
     # -- state ---------------------------------------------------------------------------------
     @property
     def is_fitted(self) -> bool:
-        """Whether :meth:`fit` (or :meth:`load`) has produced a model."""
+        """Whether :meth:`fit` (or :meth:`load`) has produced a model.
+
+        Example:
+            >>> Surrogate("sss", "acc").is_fitted
+            False
+        """
         return hasattr(self, "booster_")
 
     def _check_fitted(self) -> None:
@@ -245,7 +237,16 @@ class Surrogate:
     def fit(self, archs: Sequence[str | int] | np.ndarray, y: Any) -> Surrogate:
         """Fit on ``archs`` (arch strings or NATS indices) and targets ``y`` (n,) or (n, t).
 
-        ``y`` may also be a DataFrame holding the target columns. Returns ``self``.
+        Args:
+            archs: arch strings or NATS indices of the model's space.
+            y: (n,) values for one target, (n, t) for t targets, or a DataFrame holding the
+                target columns by name; finite numbers only.
+
+        Returns:
+            ``self``, fitted (``booster_``, ``members_``, ``train_indices_``, ...).
+
+        Raises:
+            InputError: no archs, a bad arch, or ``y`` of the wrong shape or with NaN/inf.
 
         Example:
             >>> s = Surrogate("sss", "acc", n_members=2, n_estimators=5)
@@ -312,14 +313,34 @@ class Surrogate:
     ) -> Surrogate:
         """Fit on the benchmark table: ``n_train`` random measured archs (all when None).
 
-        ``bench`` is a :class:`bench.table.benchmark.Benchmark`, a path to a store, or None for the
-        default
-        store. Rows whose targets are missing (NaN) are not measured and are left out; the
-        indices actually trained on are in ``train_indices_``.
+        Rows whose targets are missing (NaN) are not measured and are left out; the indices
+        actually trained on are in ``train_indices_``.
+
+        Args:
+            bench: a :class:`bench.table.benchmark.Benchmark`, a path to a store, or None for the
+                default store (the embedded demo table included).
+            space: ``"tss"`` or ``"sss"``.
+            dataset: the table's dataset (``cifar10``, ``digits``, ...).
+            targets: column name(s) to predict.
+            source: only rows of this source (None: the table's default resolution).
+            n_train: how many measured rows to train on, drawn without replacement by ``seed``.
+            seed: seeds the draw and the model.
+            epoch: only rows of this training epoch (None: the table's default).
+            **kwargs: passed to the constructor (``n_members``, XGBoost parameters).
+
+        Returns:
+            A fitted surrogate; ``source_`` records ``source``.
+
+        Raises:
+            InputError: a target that is not a column, no measured rows, or ``n_train`` larger
+                than the measured rows.
 
         Example:
-            >>> s = Surrogate.from_benchmark(None, "tss", "digits", ["acc"], n_train=100)
-            ... # doctest: +SKIP
+            >>> s = Surrogate.from_benchmark(
+            ...     "/tmp/calnas-doc-bench", "tss", "digits", ["acc", "pre_ECE_15"], n_train=50,
+            ...     n_members=2, n_estimators=10)
+            >>> s.n_train_, s.predict([0, 11]).shape
+            (50, (2, 2))
         """
         from bench.table.benchmark import Benchmark
 
@@ -358,6 +379,15 @@ class Surrogate:
     def predict(self, archs: Sequence[str | int] | np.ndarray) -> np.ndarray:
         """Point predictions, shape (n, n_targets), in the targets' own units.
 
+        Args:
+            archs: arch strings or NATS indices of the model's space.
+
+        Returns:
+            A float64 array, one row per arch, one column per target.
+
+        Raises:
+            InputError: the model is not fitted, or a bad arch.
+
         Example:
             >>> s = Surrogate("sss", "acc", n_members=0, n_estimators=5)
             >>> s.fit(["8:8:8:8:8", "64:64:64:64:64"], [0.5, 0.9]).predict([0]).shape
@@ -371,7 +401,26 @@ class Surrogate:
     def predict_with_interval(
         self, archs: Sequence[str | int] | np.ndarray, alpha: float = 0.1
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(mean, lower, upper)``, each (n, n_targets): a ``1 - alpha`` prediction interval."""
+        """``(mean, lower, upper)``, each (n, n_targets): a ``1 - alpha`` prediction interval.
+
+        Args:
+            archs: arch strings or NATS indices of the model's space.
+            alpha: 1 - the coverage the intervals aim at, in (0, 1).
+
+        Returns:
+            The point predictions and the interval bounds, in the targets' own units.
+
+        Raises:
+            InputError: the model is not fitted, has no out-of-bag residuals (``n_members=0``
+                or a single training arch), a bad ``alpha``, or a bad arch.
+
+        Example:
+            >>> s = Surrogate("sss", "acc", n_members=2, n_estimators=5)
+            >>> _ = s.fit(["8:8:8:8:8", "64:64:64:64:64", "8:64:8:64:8"], [0.5, 0.9, 0.6])
+            >>> mean, lo, hi = s.predict_with_interval(["64:64:64:64:64"], alpha=0.2)
+            >>> bool(lo[0, 0] <= mean[0, 0] <= hi[0, 0])
+            True
+        """
         self._check_fitted()
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
             raise InputError(f"alpha must be a number with 0 < alpha < 1, got {alpha!r}")
@@ -390,6 +439,16 @@ class Surrogate:
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(lower, upper)``, each (n, n_targets): intervals meant to cover ``1 - alpha``.
 
+        Args:
+            archs: arch strings or NATS indices of the model's space.
+            alpha: 1 - the coverage the intervals aim at, in (0, 1).
+
+        Returns:
+            The lower and upper bounds (see :meth:`predict_with_interval`).
+
+        Raises:
+            InputError: as :meth:`predict_with_interval`.
+
         Example:
             >>> s = Surrogate("sss", "acc", n_members=2, n_estimators=5)
             >>> _ = s.fit(["8:8:8:8:8", "64:64:64:64:64", "8:64:8:64:8"], [0.5, 0.9, 0.6])
@@ -402,7 +461,17 @@ class Surrogate:
 
     # -- persistence ---------------------------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        """JSON-ready summary: space, dataset, targets, training size, settings."""
+        """JSON-ready summary: space, dataset, targets, training size, settings.
+
+        Returns:
+            ``format``, ``space``, ``dataset``, ``targets``, ``seed``, ``n_members``,
+            ``xgb_params``, ``fitted``; once fitted also ``n_train``, ``n_calibration`` (the
+            out-of-bag residuals per target) and ``source``.
+
+        Example:
+            >>> Surrogate("tss", ["acc"], dataset="cifar10").info()["fitted"]
+            False
+        """
         out: dict[str, Any] = {
             "format": FORMAT,
             "space": self.space,
@@ -423,13 +492,25 @@ class Surrogate:
         """Write the model to directory ``path`` (UBJSON boosters + JSON metadata), atomically.
 
         An existing surrogate directory at ``path`` is replaced; any other existing file or
-        directory is refused.
+        directory is refused. Missing parent folders are created.
+
+        Args:
+            path: the directory to write.
+
+        Returns:
+            ``path`` as a ``Path``.
+
+        Raises:
+            InputError: the model is not fitted, or ``path`` exists and is not a saved surrogate.
 
         Example:
+            >>> import os, tempfile
             >>> s = Surrogate("sss", "acc", n_members=1, n_estimators=5)
             >>> _ = s.fit(["8:8:8:8:8", "64:64:64:64:64"], [0.5, 0.9])
-            >>> import tempfile; d = tempfile.mkdtemp()
-            >>> Surrogate.load(s.save(d + "/m")).predict([0]).shape
+            >>> saved = s.save(os.path.join(tempfile.mkdtemp(), "m"))
+            >>> sorted(os.listdir(saved))
+            ['mean.ubj', 'member_0.ubj', 'surrogate.json']
+            >>> Surrogate.load(saved).predict([0]).shape
             (1, 1)
         """
         self._check_fitted()
@@ -440,14 +521,14 @@ class Surrogate:
                 "(a surrogate is saved as a directory)"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-        try:
+        # the whole folder is written aside and renamed into place: no per-file temp needed
+        with atomic_dir(path) as tmp:
             files: dict[str, str] = {}
             for name, booster in [("mean.ubj", self.booster_)] + [
                 (f"member_{k}.ubj", m) for k, m in enumerate(self.members_)
             ]:
                 raw = bytes(booster.save_raw(raw_format="ubj"))
-                _write_atomic(tmp / name, raw)
+                (tmp / name).write_bytes(raw)
                 files[name] = hashlib.sha256(raw).hexdigest()
             meta = {
                 **self.info(),
@@ -462,29 +543,29 @@ class Surrogate:
                 "fit_seconds": self.fit_seconds_,
                 "files": files,
             }
-            _write_atomic(tmp / _META, json.dumps(meta).encode())
-            if path.exists():
-                # swap: the old model stays whole until the new one is complete
-                old = path.with_name(f".{path.name}.old-{os.getpid()}")
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            (tmp / _META).write_text(json.dumps(meta))
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Surrogate:
         """Read a model written by :meth:`save` (checksums verified).
 
+        Args:
+            path: a directory written by :meth:`save`.
+
+        Returns:
+            The fitted surrogate.
+
+        Raises:
+            MissingFileError: no ``surrogate.json`` at ``path``, or a booster file is missing.
+            InputError: the metadata is not a calnas surrogate of this format version, the
+                features differ from this calnas's, or a file fails its checksum.
+
         Example:
             >>> Surrogate.load("/nonexistent")  # doctest: +ELLIPSIS
             Traceback (most recent call last):
             ...
-            FileNotFoundError: no saved surrogate at /nonexistent (expected a directory ...)
+            bench.errors.MissingFileError: no saved surrogate at /nonexistent ...
         """
         path = Path(path)
         meta_path = path / _META

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -108,6 +110,37 @@ def test_save_load_roundtrip(fitted, tmp_path) -> None:
     # saving again replaces the model in place and leaves no temporary files behind
     fitted.save(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_saved_files_follow_the_umask(tmp_path, umask) -> None:
+    """A saved model gets the modes any file the user writes gets (mkstemp/mkdtemp gave 0600)."""
+    small = Surrogate("sss", "acc", n_members=1, n_estimators=3)
+    small.fit(["8:8:8:8:8", "64:64:64:64:64", "8:64:8:64:8"], [0.5, 0.9, 0.6])
+    old = os.umask(umask)
+    try:
+        path = small.save(tmp_path / "model")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~umask
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.iterdir()}
+    assert modes == {n: 0o666 & ~umask for n in ("mean.ubj", "member_0.ubj", "surrogate.json")}
+
+
+def test_failed_save_keeps_the_old_model(tmp_path, monkeypatch) -> None:
+    small = Surrogate("sss", "acc", n_members=1, n_estimators=3)
+    small.fit(["8:8:8:8:8", "64:64:64:64:64", "8:64:8:64:8"], [0.5, 0.9, 0.6])
+    path = small.save(tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("surrogate.model.json.dumps", fail)
+    with pytest.raises(OSError, match="disk full"):
+        small.save(path)
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temp folder left
 
 
 def test_load_refuses_damaged_models(fitted, tmp_path) -> None:

@@ -91,7 +91,20 @@ def _add_table_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Mount ``calnas surrogate ...`` and ``calnas serve`` on the top-level parser."""
+    """Mount ``calnas surrogate ...`` and ``calnas serve`` on the top-level parser.
+
+    Args:
+        subparsers: the top-level parser's ``add_subparsers()`` object; each command sets
+            ``func``, which takes the parsed namespace.
+
+    Example:
+        >>> from bench.cliutil import ArgumentParser
+        >>> parser = ArgumentParser(prog="calnas")
+        >>> register(parser.add_subparsers(dest="command"))
+        >>> args = parser.parse_args(["surrogate", "predict", "--model", "m", "--index", "11"])
+        >>> args.model, args.index, args.alpha
+        ('m', [11], 0.1)
+    """
     sur = subparsers.add_parser("surrogate", help="XGBoost surrogates of the benchmark table")
     cmds = sur.add_subparsers(dest="surrogate_command", required=True, metavar="COMMAND")
 
@@ -124,7 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--results", help="also write the per-seed results as CSV here")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     add_format(ev)
-    ev.set_defaults(func=_evaluate)
+    ev.set_defaults(func=_validate)
 
     srv = subparsers.add_parser("serve", help="HTTP prediction API for saved surrogates")
     srv.add_argument(
@@ -213,12 +226,14 @@ def _predict(args: argparse.Namespace) -> None:
     emit(rows, args.format)
 
 
-def _evaluate(args: argparse.Namespace) -> None:
-    from surrogate.validation import evaluate_benchmark, plot, summarize
+def _validate(args: argparse.Namespace) -> None:
+    # the command keeps its user-facing name, "evaluate"; what it runs is a validation
+    from bench.fileio import atomic_write_text
+    from surrogate.validation import plot_validation, summarize_validation, validate_on_benchmark
 
     if args.seeds < 1:
         raise CLIError(f"--seeds must be positive, got {args.seeds}")
-    results = evaluate_benchmark(
+    results = validate_on_benchmark(
         args.bench,
         args.space,
         args.dataset,
@@ -233,11 +248,11 @@ def _evaluate(args: argparse.Namespace) -> None:
         xgb_params=dict(args.param),
         progress=not args.quiet and sys.stderr.isatty(),
     )
-    summary = summarize(results)
+    summary = summarize_validation(results)
     if args.results:
-        results.to_csv(args.results, index=False)
+        atomic_write_text(args.results, results.to_csv(index=False))
     path = args.plot or f"surrogate-eval-{args.space}-{args.dataset}.png"
-    plot(summary, path, alpha=args.alpha, title=f"{args.space} {args.dataset}")
+    plot_validation(summary, path, alpha=args.alpha, title=f"{args.space} {args.dataset}")
     cols = ["target", "n_train", "seeds", "n_test", "kendall_tau", "kendall_tau_std"]
     cols += ["spearman_rho", "r2", "coverage", "width", "fit_s"]
     table = summary[[c for c in cols if c in summary.columns]].round(4)

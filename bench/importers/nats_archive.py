@@ -63,7 +63,27 @@ _RESULT_KEYS = ("train_acc1es", "train_losses", "train_times", "eval_acc1es", "e
 
 
 def find_archives(path: str | Path) -> list[tuple[str, Path]]:
-    """``(space, directory)`` of the archive at ``path`` or of those directly inside it."""
+    """``(space, directory)`` of the archive at ``path`` or of those directly inside it.
+
+    An archive is a directory holding ``meta.pickle.pbz2``; its name tells the space.
+
+    Args:
+        path: an archive directory, or a folder holding archive directories.
+
+    Returns:
+        One ``(space, directory)`` per archive, sorted by directory name.
+
+    Raises:
+        MissingFileError: ``path`` does not exist, or holds no archive.
+        InputError: ``path`` is a file, or an archive's name does not tell its space.
+
+    Example:
+        >>> import os, tempfile
+        >>> archive = os.path.join(tempfile.mkdtemp(), "NATS-sss-v1_0-50262-simple")
+        >>> os.mkdir(archive); open(os.path.join(archive, "meta.pickle.pbz2"), "wb").close()
+        >>> [(space, p.name) for space, p in find_archives(os.path.dirname(archive))]
+        [('sss', 'NATS-sss-v1_0-50262-simple')]
+    """
     path = Path(path)
     if not path.exists():
         raise MissingFileError(f"{path}: no such NATS-Bench archive directory")
@@ -85,7 +105,21 @@ def find_archives(path: str | Path) -> list[tuple[str, Path]]:
 
 
 def archive_space(path: Path) -> str:
-    """'tss' or 'sss' from the directory name (NATS-tss-..., NATS-sss-...)."""
+    """'tss' or 'sss' from the directory name (NATS-tss-..., NATS-sss-...).
+
+    Args:
+        path: the archive directory.
+
+    Returns:
+        ``"tss"`` or ``"sss"``.
+
+    Raises:
+        InputError: the name names neither space, or both.
+
+    Example:
+        >>> archive_space(Path("/data/NATS-tss-v1_0-3ffb9-simple"))
+        'tss'
+    """
     name = path.name.lower()
     hits = [s for s in ("tss", "sss") if f"-{s}-" in f"-{name}-" or name.startswith(f"nats-{s}")]
     if len(hits) != 1:
@@ -97,7 +131,29 @@ def archive_space(path: Path) -> str:
 
 
 def read_meta(path: Path, space: str) -> list[str]:
-    """The arch strings of ``meta.pickle.pbz2``, checked against the space's index order."""
+    """The arch strings of ``meta.pickle.pbz2``, checked against the space's index order.
+
+    Args:
+        path: the archive directory.
+        space: ``"tss"`` or ``"sss"``.
+
+    Returns:
+        The arch strings, in NATS index order.
+
+    Raises:
+        InputError: not a NATS-Bench meta file, or its archs differ from the space's order.
+        ForbiddenGlobal: the pickle names a global outside the NATS allow-list.
+
+    Example:
+        >>> import bz2, os, pickle, tempfile
+        >>> from bench.arch.spaces import get_space
+        >>> archive = Path(tempfile.mkdtemp())
+        >>> meta = {"meta_archs": get_space("sss").archs()}
+        >>> with bz2.open(archive / "meta.pickle.pbz2", "wb") as fh:
+        ...     pickle.dump(meta, fh)
+        >>> read_meta(archive, "sss")[:2]
+        ['8:8:8:8:8', '8:8:8:8:16']
+    """
     meta = safe_pickle.load(path / "meta.pickle.pbz2", allowed=safe_pickle.NATS)
     if not isinstance(meta, Mapping) or "meta_archs" not in meta:
         raise InputError(f"{path}/meta.pickle.pbz2: not a NATS-Bench meta file (no meta_archs)")
@@ -114,7 +170,25 @@ def read_meta(path: Path, space: str) -> list[str]:
 
 
 def record_files(path: Path) -> list[tuple[int, Path]]:
-    """``(index, file)`` of every per-architecture record, sorted by index."""
+    """``(index, file)`` of every per-architecture record, sorted by index.
+
+    Args:
+        path: the archive directory; files named ``<index>.pickle.pbz2`` are records.
+
+    Returns:
+        ``(index, file)`` pairs, ascending by index.
+
+    Raises:
+        InputError: two files name the same index (``11`` and ``011``).
+
+    Example:
+        >>> import tempfile
+        >>> archive = Path(tempfile.mkdtemp())
+        >>> for name in ("000011.pickle.pbz2", "000000.pickle.pbz2", "meta.pickle.pbz2"):
+        ...     (archive / name).touch()
+        >>> [(i, f.name) for i, f in record_files(archive)]
+        [(0, '000000.pickle.pbz2'), (11, '000011.pickle.pbz2')]
+    """
     found: dict[int, Path] = {}
     for p in path.iterdir():
         m = _RECORD.match(p.name)
@@ -127,7 +201,26 @@ def record_files(path: Path) -> list[tuple[int, Path]]:
 
 
 def read_record(path: str | Path) -> Any:
-    """One per-architecture record, unpickled through the NATS allow-list."""
+    """One per-architecture record, unpickled through the NATS allow-list.
+
+    Args:
+        path: a ``<index>.pickle.pbz2`` file.
+
+    Returns:
+        The record: hp tag -> that run's results (see :func:`record_rows`).
+
+    Raises:
+        ForbiddenGlobal: the pickle names a global outside the NATS allow-list.
+        InputError: the file is not a readable (bz2-compressed) pickle.
+
+    Example:
+        >>> import bz2, os, pickle, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "000000.pickle.pbz2")
+        >>> with bz2.open(path, "wb") as fh:
+        ...     pickle.dump({"12": {"arch_index": 0}}, fh)
+        >>> read_record(path)
+        {'12': {'arch_index': 0}}
+    """
     return safe_pickle.load(path, allowed=safe_pickle.NATS)
 
 
@@ -152,8 +245,33 @@ def record_rows(
 ) -> pd.DataFrame:
     """calnas rows of one NATS-Bench record (all hp tags, dataset keys, seeds and epochs).
 
-    ``final_only`` keeps only the last epoch of each run. Raises ValueError when the record is
-    not the architecture ``index`` of ``space`` or is malformed.
+    Args:
+        record: a record from :func:`read_record`.
+        index: the architecture's NATS index (from the file name).
+        space: ``"tss"`` or ``"sss"``.
+        final_only: keep only the last epoch of each run.
+        where: names the record in error messages (its file).
+
+    Returns:
+        One row per (hp, dataset key, seed, epoch) with the columns the module docstring
+        describes, plus ``space``, ``dataset``, ``source`` (``nats``), ``protocol``, ``config``,
+        ``hp`` and ``seed``.
+
+    Raises:
+        InputError: the record is not the architecture ``index`` of ``space``, or is malformed.
+
+    Example:
+        >>> from bench.arch.spaces import get_space
+        >>> per_epoch = dict.fromkeys(range(12), 1.0)
+        >>> run = {"epochs": 12, "train_acc1es": dict.fromkeys(range(12), 50.0),
+        ...        "train_losses": per_epoch, "train_times": per_epoch, "params": 0.8,
+        ...        "flop": 100.0, "eval_acc1es": {"ori-test@11": 80.0},
+        ...        "eval_losses": {"ori-test@11": 0.6}}
+        >>> record = {"12": {"arch_index": 0, "arch_str": get_space("tss").arch(0),
+        ...                  "all_results": {("cifar10", 777): run}}}
+        >>> rows = record_rows(record, 0, "tss", final_only=True)
+        >>> rows[["epoch", "train_acc", "test_acc", "train_time_s", "seed"]].to_dict("records")
+        [{'epoch': 12, 'train_acc': 0.5, 'test_acc': 0.8, 'train_time_s': 12.0, 'seed': 777}]
     """
     sp = get_space(space)
     if not isinstance(record, Mapping) or not record:

@@ -3,8 +3,8 @@
 The demo table lets calnas run its calibration-aware search on real measured data with no
 download. It is a **proxy task, not CIFAR**: 8x8 grayscale digits, tiny networks, a few epochs.
 
-Protocol (everything seeded; see bench.compute.datasets / bench.compute.training /
-bench.compute.run):
+Protocol (everything seeded; see bench.compute.readers / bench.compute.training /
+bench.compute.job):
 
 * data: scikit-learn's digits (1,797 images, 10 classes), pixel values / 16, normalized with
   mean 0.3053 / std 0.3760; fixed stratified split (per class, ``default_rng(0 + class)``
@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.arch.spaces import get_space  # noqa: E402
-from bench.compute.run import ComputeConfig, compute  # noqa: E402
+from bench.compute import ComputeConfig, compute  # noqa: E402
 from bench.table.store import Store  # noqa: E402
 
 SEED = 777

@@ -93,7 +93,7 @@ def register(bench_subcommands: argparse._SubParsersAction) -> None:
 
 
 def _compute(args: argparse.Namespace) -> None:
-    from bench.compute.run import ComputeConfig, compute
+    from bench.compute import ComputeConfig, compute
 
     if args.backend == "dask" and not args.scheduler:
         raise CLIError("--backend dask needs --scheduler tcp://HOST:PORT")

@@ -156,7 +156,7 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
                 "it ships the 1,797 images, nothing is downloaded"
             ) from err
         bunch = load_digits()
-        # 8x8 images with values 0..16: scale to 0..1 so the normalization of bench.arch.datasets applies
+        # 8x8 images with values 0..16: scaled to 0..1, where bench.arch.datasets' statistics apply
         images = (bunch.images.astype(np.float32) / 16.0)[..., None]
         _DIGITS_CACHE["all"] = (images, bunch.target.astype(np.int64))
     return _DIGITS_CACHE["all"]

@@ -59,7 +59,7 @@ def test_resume_after_sigkill(tmp_path):
     done = finished()
     assert 2 <= len(done) < 10
     # claims of the network in flight are usually left behind (taken over below; the takeover
-    # itself is tested in test_evaluate)
+    # itself is tested in test_compute)
     # the rerun merges the journal, takes over the dead claims and computes only the rest
     rerun = _cli(*argv, "--jobs", "0")
     out, err = rerun.communicate(timeout=300)

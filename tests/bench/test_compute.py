@@ -14,19 +14,12 @@ from dataset_files import write_cifar10, write_cifar10c, write_imagenet16, write
 
 from bench.arch.networks import build
 from bench.arch.spaces import get_space
+from bench.compute import ComputeConfig, compute, compute_network
+from bench.compute.job import select_targets
+from bench.compute.journal import Claims, done_configs, journal_dir, merge_journal
 from bench.compute.readers import read_digits
-from bench.compute.transforms import to_tensor
-from bench.compute.run import (
-    ComputeConfig,
-    _Claims,
-    _journal_dir,
-    compute,
-    compute_network,
-    done_configs,
-    merge_journal,
-    select_targets,
-)
 from bench.compute.training import Schedule, lr_at, predict, seed_everything, train
+from bench.compute.transforms import to_tensor
 from bench.table.schema import KEY
 from bench.table.store import Store
 
@@ -165,7 +158,7 @@ def test_select_targets(tmp_path):
         select_targets("sss", str(f))
 
 
-def test_config_validation():
+def test_config_validation(tmp_path):
     with pytest.raises(ValueError, match="fidelities"):
         ComputeConfig("tss", "digits", epochs=4, fidelities=(8,))
     with pytest.raises(ValueError, match="data root"):
@@ -174,15 +167,62 @@ def test_config_validation():
         ComputeConfig("tss", "digits", device="tpu")
     with pytest.raises(ValueError, match="unknown dataset"):
         ComputeConfig("tss", "mnist")
-    assert ComputeConfig("sss", "cifar10", data_root=".", weights="w").hp == 90
+    assert ComputeConfig("sss", "cifar10", data_root=".", weights=str(tmp_path)).hp == 90
     assert ComputeConfig("tss", "digits", epochs=4, fidelities=(2, 1, 2)).epochs_measured == (
         1, 2, 4)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"epochs": 2.5}, "epochs must be a positive integer"),
+        ({"fidelities": 2}, "fidelities must be a sequence"),
+        ({"fidelities": (1.5,)}, "fidelities must be an integer"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"threads": 0}, "threads must be a positive integer"),
+        ({"C": -8}, "C must be a positive integer"),
+        ({"N": True}, "N must be a positive integer"),
+        ({"weights_hp": "200"}, "weights_hp must be a positive integer"),
+        ({"seed": 1.0}, "seed must be an integer"),
+        ({"device": "cuda:x"}, "device must be"),
+        ({"ood": "yes"}, "ood must be"),
+        ({"metrics_protocol": "ece"}, "metrics_protocol must be one of"),
+        ({"source": "../x"}, "source must be one of"),
+    ],
+)  # fmt: skip
+def test_config_names_the_bad_option(options, message):
+    with pytest.raises(ValueError, match=message):
+        ComputeConfig(**{"space": "tss", "dataset": "digits", **options})
+
+
+def test_config_needs_existing_folders():
+    with pytest.raises(FileNotFoundError, match="weights 'no/such' is not a directory"):
+        ComputeConfig("tss", "digits", weights="no/such")
+    with pytest.raises(FileNotFoundError, match="data_root 'no/such' is not a directory"):
+        ComputeConfig("tss", "cifar10", data_root="no/such")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"jobs": -1}, "jobs must be an integer >= 0"),
+        ({"jobs": 1.5}, "jobs must be an integer >= 0"),
+        ({"limit": -1}, "limit must be an integer >= 0"),
+        ({"flush_every": -1}, "flush_every must be"),
+        ({"backend": "ray"}, "backend must be"),
+        ({"backend": "dask"}, "--scheduler"),
+    ],
+)  # fmt: skip
+def test_compute_checks_its_options_before_any_work(options, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        compute(ComputeConfig("sss", "digits"), [0], bench=tmp_path, quiet=True, **options)
+    assert not (tmp_path / "journal").exists()
 
 
 def test_claims_and_journal_merge(tmp_path):
     store = Store(tmp_path)
     cfg = ComputeConfig("sss", "digits", epochs=1)
-    claims = _Claims(store, cfg)
+    claims = Claims(store, cfg)
     assert claims.take(4) and not claims.take(4)  # held by this (live) process
     # a claim left by a dead process on this host is taken over
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
@@ -193,7 +233,7 @@ def test_claims_and_journal_merge(tmp_path):
     assert not claims.take(6)  # another host's claim is respected
     claims.release_all()
     # a journal file the store refuses is set aside; the others are merged
-    jdir = _journal_dir(tmp_path, cfg)
+    jdir = journal_dir(tmp_path, cfg)
     good = compute_network(cfg, 0)
     good.attrs = {}
     good.to_parquet(jdir / "hp1_seed777_000000.parquet")

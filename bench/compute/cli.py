@@ -27,7 +27,18 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 
 def register(bench_subcommands: argparse._SubParsersAction) -> None:
-    """Add ``compute`` to the ``calnas bench`` subcommands."""
+    """Add ``compute`` to the ``calnas bench`` subcommands.
+
+    Args:
+        bench_subcommands: the subparsers of ``calnas bench``.
+
+    Example:
+        >>> import argparse
+        >>> commands = argparse.ArgumentParser(prog="calnas bench").add_subparsers()
+        >>> register(commands)
+        >>> sorted(commands.choices)
+        ['compute']
+    """
     p = bench_subcommands.add_parser(
         "compute",
         help="compute missing entries: train (or load) networks, measure, store",

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench.checks import check_int
 from bench.compute.transforms import augment
 from bench.errors import InputError
 
@@ -40,7 +41,23 @@ __all__ = ["Schedule", "lr_at", "seed_everything", "train", "predict"]
 
 @dataclass(frozen=True)
 class Schedule:
-    """A NATS-Bench training schedule; only ``epochs`` differs between NATS's hp tags."""
+    """A NATS-Bench training schedule; only ``epochs`` differs between NATS's hp tags.
+
+    Args:
+        epochs: the schedule's length (the row's ``hp``).
+        lr: the initial learning rate, annealed by a cosine to 0.
+        momentum: SGD momentum.
+        nesterov: Nesterov momentum.
+        weight_decay: L2 weight decay on every parameter.
+        batch_size: the mini-batch size.
+
+    Raises:
+        InputError: ``epochs`` or ``batch_size`` is not a positive integer, or ``lr`` <= 0.
+
+    Example:
+        >>> Schedule(12).describe()
+        'sgd(nesterov=True,m=0.9,wd=0.0005),lr=0.1-cos-epoch,bs=256,epochs=12'
+    """
 
     epochs: int
     lr: float = 0.1
@@ -50,12 +67,10 @@ class Schedule:
     batch_size: int = 256
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise InputError(f"epochs must be a positive integer, got {self.epochs!r}")
-        if self.batch_size < 1 or self.lr <= 0:
-            raise InputError(
-                f"batch_size and lr must be positive, got {self.batch_size}, {self.lr}"
-            )
+        check_int(self.epochs, "epochs")
+        check_int(self.batch_size, "batch_size")
+        if not self.lr > 0:
+            raise InputError(f"lr must be positive, got {self.lr!r}")
 
     def describe(self) -> str:
         """A compact protocol string stored with every row trained this way."""
@@ -65,6 +80,12 @@ class Schedule:
         )
 
     def as_dict(self) -> dict[str, float | int | bool]:
+        """The schedule's fields as a plain dict.
+
+        Example:
+            >>> Schedule(4).as_dict()["epochs"]
+            4
+        """
         return asdict(self)
 
 
@@ -79,7 +100,20 @@ def lr_at(epoch: int, schedule: Schedule) -> float:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA) as NATS-Bench does before building a network."""
+    """Seed Python, NumPy and torch (CPU and CUDA) as NATS-Bench does before building a network.
+
+    On CUDA, cuDNN is also made deterministic (and its autotuner turned off).
+
+    Args:
+        seed: any integer (NumPy gets it modulo 2**32).
+
+    Example:
+        >>> seed_everything(0)
+        >>> a = torch.rand(2)
+        >>> seed_everything(0)
+        >>> torch.equal(a, torch.rand(2))
+        True
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -108,6 +142,31 @@ def train(
     train mode, and ``train_time_s``: seconds spent training up to the end of that epoch.
     ``on_epoch(epoch, model)`` runs after each epoch listed in ``callback_epochs`` (time spent in
     it is not counted as training time); the model is back in train mode afterwards.
+
+    Args:
+        model: a network whose forward returns ``(features, logits)`` (as
+            :func:`bench.arch.networks.build` makes them).
+        images: the normalized training images.
+        labels: their targets.
+        dataset: the dataset's name, which picks the augmentation.
+        schedule: the schedule.
+        seed: the seed of the batch order and the augmentation draws.
+        on_epoch: called as ``on_epoch(epoch, model)`` after the epochs in ``callback_epochs``.
+        callback_epochs: 1-based epochs after which ``on_epoch`` runs.
+
+    Returns:
+        The history, one dict per epoch.
+
+    Raises:
+        InputError: images and labels differ in number, or there are none.
+        FloatingPointError: the loss became NaN or infinite (training diverged).
+
+    Example:
+        >>> from bench.arch.networks import build
+        >>> net = build("sss", 0, 10, in_channels=1)
+        >>> x, y = torch.zeros(8, 1, 8, 8), torch.zeros(8, dtype=torch.int64)
+        >>> [h["epoch"] for h in train(net, x, y, "digits", Schedule(2, batch_size=4), seed=0)]
+        [1, 2]
     """
     if images.shape[0] != labels.shape[0] or images.shape[0] == 0:
         raise InputError(
@@ -174,6 +233,14 @@ def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1024) -
 
     On CUDA the forward pass runs under autocast (float16) with channels_last memory; the logits
     are cast back to float32 before any metric sees them. The model's train/eval mode is restored.
+
+    Args:
+        model: the network.
+        images: normalized images (N, C, H, W), on the model's device.
+        batch_size: images per forward pass.
+
+    Returns:
+        The (N, K) logits.
 
     Example:
         >>> import torch

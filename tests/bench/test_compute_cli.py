@@ -98,6 +98,10 @@ def test_two_processes_share_one_store(tmp_path):
          "fidelities"),
         (["--space", "tss", "--dataset", "cifar100", "--data-root", ".", "--archs", "1"],
          "cifar-100-python"),
+        (["--space", "sss", "--dataset", "digits", "--batch-size", "0"], "batch_size"),
+        (["--space", "sss", "--dataset", "digits", "--threads", "0"], "threads"),
+        (["--space", "sss", "--dataset", "digits", "--jobs", "-1"], "jobs"),
+        (["--space", "sss", "--dataset", "digits", "--weights", "no/such"], "weights"),
     ],
 )  # fmt: skip
 def test_bad_requests_exit_2_with_one_line(argv, message, tmp_path, capsys):

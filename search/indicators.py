@@ -132,9 +132,9 @@ def hypervolume(losses: np.ndarray, ref: np.ndarray) -> float:
         pts = np.unique(pts, axis=0)  # sorted by first loss; second loss then decreasing
         widths = np.diff(np.concatenate((pts[:, 0], [ref[0]])))
         return float(np.sum(widths * (ref[1] - pts[:, 1])))
-    from optuna._hypervolume import compute_hypervolume  # WFG for three or more objectives
+    from search._optuna import hypervolume_wfg  # WFG for three or more objectives
 
-    return float(compute_hypervolume(pts, ref, assume_pareto=True))
+    return hypervolume_wfg(pts, ref)
 
 
 def hv_improvement_2d(front: np.ndarray, ref: np.ndarray, points: np.ndarray) -> np.ndarray:

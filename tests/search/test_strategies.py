@@ -5,14 +5,14 @@ import optuna
 import pytest
 
 from bench.arch.spaces import get_space
-from search.samplers.registry import (
+from search.samplers import (
     STRATEGIES,
     ExhaustiveSampler,
     REASampler,
-    _acquire,
     make_sampler,
     parse_strategy,
 )
+from search.samplers.model_guide import acquire
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
@@ -158,18 +158,18 @@ def test_acquire_by_number_of_objectives():
     rng = np.random.default_rng(0)
     cands = np.array([[0.5, 0.5], [3.0, 3.0], [0.1, 0.1]])
     front = np.array([[0.0, 1.0], [1.0, 0.0]])
-    assert _acquire(cands[:, :1], front[:, :1], rng) == 2  # one objective: the lowest loss
-    assert _acquire(cands, front, rng) == 2  # the largest hypervolume gain
+    assert acquire(cands[:, :1], front[:, :1], rng) == 2  # one objective: the lowest loss
+    assert acquire(cands, front, rng) == 2  # the largest hypervolume gain
     # nothing improves the front: the candidate that needs the smallest shift
-    assert _acquire(np.array([[2.0, 2.0], [1.1, 1.1]]), front, rng) == 1
+    assert acquire(np.array([[2.0, 2.0], [1.1, 1.1]]), front, rng) == 1
     three = rng.random((50, 3))
-    assert 0 <= _acquire(three, rng.random((5, 3)), rng) < 50
+    assert 0 <= acquire(three, rng.random((5, 3)), rng) < 50
     # an ensemble: the gain is averaged over members, so a candidate that improves the front
     # under one member only loses to one that improves it under both
     members = np.array([[[0.5, 0.5], [0.4, 0.4]], [[0.5, 0.5], [3.0, 3.0]]])
-    assert _acquire(members, front, rng) == 0
+    assert acquire(members, front, rng) == 0
     # one objective with members: the expected improvement on the best loss
-    assert _acquire(np.array([[[0.2], [-1.0]], [[0.2], [5.0]]]), np.array([[0.5]]), rng) == 1
+    assert acquire(np.array([[[0.2], [-1.0]], [[0.2], [5.0]]]), np.array([[0.5]]), rng) == 1
 
 
 def test_mpls_on_sss_and_three_objectives():

@@ -18,10 +18,15 @@ Prediction uses :meth:`xgboost.Booster.inplace_predict`, which XGBoost documents
 safe, so the synchronous handler runs in the server's thread pool without a lock.
 
 Example:
-    >>> from fastapi.testclient import TestClient  # doctest: +SKIP
-    >>> client = TestClient(create_app([Surrogate.load("model_dir")]))  # doctest: +SKIP
-    >>> client.post("/predict", json={"space": "tss", "dataset": "cifar10",
-    ...                               "archs": [11]}).json()  # doctest: +SKIP
+    >>> from fastapi.testclient import TestClient
+    >>> model = Surrogate("sss", "acc", dataset="cifar10", n_members=2, n_estimators=5)
+    >>> _ = model.fit(["8:8:8:8:8", "64:64:64:64:64", "8:64:8:64:8"], [0.5, 0.9, 0.6])
+    >>> client = TestClient(create_app([model]))
+    >>> reply = client.post("/predict", json={"space": "sss", "dataset": "cifar10", "archs": [0]})
+    >>> reply.status_code, sorted(reply.json()["predictions"][0])
+    (200, ['arch', 'canonical', 'index', 'lower', 'mean', 'upper'])
+    >>> client.get("/health").json()["models"]
+    1
 """
 
 from __future__ import annotations
@@ -67,6 +72,9 @@ class ArchPrediction(BaseModel):
 
 
 class PredictResponse(BaseModel):
+    """The reply to ``POST /predict``: the request's space, dataset and alpha, and one
+    :class:`ArchPrediction` per requested architecture, in request order."""
+
     space: str
     dataset: str | None
     alpha: float
@@ -75,6 +83,8 @@ class PredictResponse(BaseModel):
 
 
 class ModelInfo(BaseModel):
+    """One loaded model, as ``GET /models`` lists it."""
+
     space: str
     dataset: str | None
     targets: list[str]
@@ -84,6 +94,8 @@ class ModelInfo(BaseModel):
 
 
 class Health(BaseModel):
+    """The reply to ``GET /health``."""
+
     status: Literal["ok"]
     models: int
     version: str
@@ -104,8 +116,22 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI application serving ``models`` (one per space and dataset).
 
+    Args:
+        models: fitted surrogates, at most one per (space, dataset).
+        max_archs: the most archs one request may ask for (more: 422).
+        max_body_bytes: the largest request body (larger: 413).
+
+    Returns:
+        The app; run it with uvicorn (:func:`serve`) or test it with FastAPI's ``TestClient``.
+
+    Raises:
+        InputError: no models, an unfitted one, two for one space and dataset, or bad limits.
+
     Example:
-        >>> app = create_app([])  # doctest: +SKIP
+        >>> create_app([])
+        Traceback (most recent call last):
+        ...
+        bench.errors.InputError: give at least one fitted model to serve
     """
     if isinstance(models, Surrogate):
         models = [models]
@@ -245,7 +271,22 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     log_level: str = "info",
 ) -> None:
-    """Run the app under uvicorn until interrupted (what ``calnas serve`` calls)."""
+    """Run the app under uvicorn until interrupted (what ``calnas serve`` calls).
+
+    Args:
+        models: as :func:`create_app`.
+        host: the interface to listen on (the default accepts local connections only).
+        port: the TCP port.
+        max_archs: as :func:`create_app`.
+        max_body_bytes: as :func:`create_app`.
+        log_level: uvicorn's log level.
+
+    Raises:
+        InputError: as :func:`create_app`.
+
+    Example:
+        >>> serve([Surrogate.load("models/tss-cifar10")], port=8000)  # blocks  # doctest: +SKIP
+    """
     import uvicorn
 
     app = create_app(models, max_archs=max_archs, max_body_bytes=max_body_bytes)

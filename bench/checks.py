@@ -31,6 +31,15 @@ def check_int(value: object, name: str, *, minimum: int | None = 1) -> int:
 
     Raises:
         InputError: ``value`` is not an integer, is a bool, or is below ``minimum``.
+
+    Example:
+        >>> import numpy as np
+        >>> check_int(np.int64(0), "seed", minimum=None), check_int(2, "workers", minimum=2)
+        (0, 2)
+        >>> check_int(2.0, "epochs")
+        Traceback (most recent call last):
+        ...
+        bench.errors.InputError: epochs must be a positive integer, got 2.0
     """
     ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if ok and (minimum is None or value >= minimum):  # type: ignore[operator]

@@ -1,4 +1,12 @@
-"""Small helpers shared by every layer's command line: one-line errors and output formats."""
+"""Small helpers shared by every layer's command line: one-line errors and output formats.
+
+Example:
+    >>> parser = ArgumentParser(prog="calnas demo")
+    >>> add_format(parser)
+    >>> emit({"space": "tss", "size": 15625}, parser.parse_args([]).format)
+    space  tss
+    size   15625
+"""
 
 from __future__ import annotations
 
@@ -14,18 +22,47 @@ __all__ = ["CLIError", "ArgumentParser", "emit", "add_format"]
 
 
 class CLIError(CalnasError):
-    """A bad command-line request: printed as one line, exit status 2."""
+    """A bad command-line request: printed as one line, exit status 2.
+
+    Example:
+        >>> from bench.errors import CalnasError
+        >>> issubclass(CLIError, CalnasError)
+        True
+    """
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse that reports a bad argument as one line on stderr and exits with status 2."""
+    """argparse that reports a bad argument as one line on stderr and exits with status 2.
+
+    Example:
+        >>> parser = ArgumentParser(prog="calnas demo")
+        >>> _ = parser.add_argument("--trials", type=int)
+        >>> try:
+        ...     parser.parse_args(["--trials", "many"])
+        ... except SystemExit as stop:
+        ...     stop.code
+        2
+    """
 
     def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: error: <message>`` (no usage block) and exit with status 2."""
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def add_format(parser: argparse.ArgumentParser, *choices: str, default: str = "table") -> None:
-    """Add ``--format`` with the given choices (json and table by default)."""
+    """Add ``--format`` with the given choices (json and table by default).
+
+    Args:
+        parser: the (sub)command's parser.
+        *choices: the accepted formats (none given: ``json`` and ``table``).
+        default: the format used without ``--format``.
+
+    Example:
+        >>> parser = ArgumentParser(prog="calnas demo")
+        >>> add_format(parser, "json", "table", "csv")
+        >>> parser.parse_args(["--format", "csv"]).format
+        'csv'
+    """
     parser.add_argument(
         "--format", choices=choices or ("json", "table"), default=default, help="output format"
     )
@@ -44,7 +81,27 @@ def _cell(value: Any) -> str:
 
 
 def emit(obj: Any, fmt: str, out=None) -> None:
-    """Print ``obj`` as JSON, or as a plain table (a mapping, or a list of mappings)."""
+    """Print ``obj`` as JSON, or as a plain table (a mapping, or a list of mappings).
+
+    In a table, floats show six decimals without trailing zeros (tiny ones six significant
+    digits); numpy scalars and arrays become JSON numbers and lists.
+
+    Args:
+        obj: a mapping (one ``key  value`` line each), a list of mappings (a table with a header
+            row), or anything else (one line).
+        fmt: ``"json"``, or any other value for the plain form.
+        out: the stream to write to (default: stdout).
+
+    Example:
+        >>> emit([{"index": 11, "acc": 0.8412}, {"index": 3, "acc": 0.5}], "table")
+        index  acc
+        11     0.8412
+        3      0.5
+        >>> emit({"acc": 0.8412}, "json")
+        {
+          "acc": 0.8412
+        }
+    """
     out = out or sys.stdout
     if fmt == "json":
         json.dump(obj, out, indent=2, default=_json_default)

@@ -20,12 +20,37 @@ __all__ = ["CalnasError", "InputError", "MissingFileError"]
 
 
 class CalnasError(Exception):
-    """Root of the errors that describe a bad request or bad data, not a bug."""
+    """Root of the errors that describe a bad request or bad data, not a bug.
+
+    Catch it to tell a user's mistake from a failure of calnas itself.
+
+    Example:
+        >>> from bench.arch.spaces import get_space
+        >>> try:
+        ...     get_space("nasbench101")
+        ... except CalnasError as err:
+        ...     print(err)
+        unknown search space 'nasbench101'; accepted: tss, sss
+    """
 
 
 class InputError(CalnasError, ValueError):
-    """A bad argument, value or file content: the message names it and the accepted form."""
+    """A bad argument, value or file content: the message names it and the accepted form.
+
+    Example:
+        >>> issubclass(InputError, ValueError)
+        True
+    """
 
 
 class MissingFileError(CalnasError, FileNotFoundError):
-    """A file or folder the request names does not exist, or lacks what it must hold."""
+    """A file or folder the request names does not exist, or lacks what it must hold.
+
+    Example:
+        >>> from bench.importers.safe_pickle import load
+        >>> try:
+        ...     load("/nonexistent/meta.pickle.pbz2")
+        ... except FileNotFoundError as err:
+        ...     print(type(err).__name__, err)
+        MissingFileError /nonexistent/meta.pickle.pbz2: no such pickle file
+    """

@@ -25,11 +25,28 @@ __all__ = ["MissingExtra", "require", "has"]
 
 
 class MissingExtra(CalnasError, ImportError):
-    """A command needs an optional dependency that is not installed; the message names the extra."""
+    """A command needs an optional dependency that is not installed; the message names the extra.
+
+    Both a :class:`~bench.errors.CalnasError` (one line on the command line) and an
+    ``ImportError``.
+
+    Example:
+        >>> try:
+        ...     require("not_a_module_here", "serve", "calnas serve")
+        ... except ImportError as err:
+        ...     print(err)
+        calnas serve needs not_a_module_here: pip install 'calnas[serve]'
+    """
 
 
 def has(module: str) -> bool:
     """Whether ``module`` can be imported (without importing it).
+
+    Args:
+        module: a module name, dotted or not.
+
+    Returns:
+        True if it is installed; False if it, or its parent package, is not.
 
     Example:
         >>> has("json"), has("not_a_module_here")
@@ -46,7 +63,7 @@ def require(module: str, extra: str, what: str) -> ModuleType:
 
     Args:
         module: the module to import (``"duckdb"``, ``"dask.distributed"``).
-        extra: the calnas extra that installs it (a key of :data:`EXTRAS`).
+        extra: the calnas extra that installs it (``serve``, ``sql``, ``dask``, ...).
         what: what needs it, for the message (``"calnas bench sql"``).
 
     Returns:
@@ -54,6 +71,10 @@ def require(module: str, extra: str, what: str) -> ModuleType:
 
     Raises:
         MissingExtra: the module is not installed.
+
+    Example:
+        >>> require("json", "sql", "a doctest").dumps([1])
+        '[1]'
     """
     try:
         return importlib.import_module(module)

@@ -29,7 +29,17 @@ def lazy_exports(
         exports: public name -> the module that defines it.
 
     Returns:
-        ``(__getattr__, __dir__)`` to assign at the package's top level.
+        ``(__getattr__, __dir__)`` to assign at the package's top level. The ``__getattr__``
+        raises ``AttributeError`` for a name not in ``exports``, as a module does.
+
+    Example:
+        >>> getattr_, dir_ = lazy_exports("mypkg", {"sqrt": "math", "dumps": "json"})
+        >>> dir_(), getattr_("sqrt")(9.0)
+        (['dumps', 'sqrt'], 3.0)
+        >>> getattr_("loads")
+        Traceback (most recent call last):
+        ...
+        AttributeError: module 'mypkg' has no attribute 'loads'
     """
 
     def __getattr__(name: str) -> Any:

@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 from search.runner import run_search
-from search.samplers.registry import DEFAULT_STRATEGY, split_strategies
+from search.samplers import DEFAULT_STRATEGY, split_strategies
 
 
 def queries_to(bench, dataset, objectives, strategy, seeds, cap, target=0.95):

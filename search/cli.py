@@ -103,9 +103,10 @@ def _open(args: argparse.Namespace):
 def _run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    from search.config import SearchConfig
     from search.report import INDICATOR_NOTES, describe_table, summary_rows, write_report
     from search.runner import run_search
-    from search.samplers.registry import DEFAULT_STRATEGY
+    from search.samplers import DEFAULT_STRATEGY
 
     compute = None
     if args.backend == "compute":
@@ -120,7 +121,7 @@ def _run(args: argparse.Namespace) -> None:
     trials = args.trials
     if trials is None and args.budget_seconds is None and not strategy.startswith("brute"):
         trials = 100
-    result = run_search(
+    config = SearchConfig(
         args.space,
         args.dataset,
         args.objectives,
@@ -138,6 +139,7 @@ def _run(args: argparse.Namespace) -> None:
         compute=compute,
         progress=not args.quiet and sys.stderr.isatty(),
     )
+    result = run_search(config)
     name = strategy.split(":")[0]
     out = Path(
         args.out or Path("calnas-search") / f"{args.space}-{args.dataset}-{name}-s{args.seed}"
@@ -181,8 +183,8 @@ def _stopped(rep: dict) -> str:
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from search.runner import compare_strategies
-    from search.samplers.registry import split_strategies
+    from search.compare import compare_strategies
+    from search.samplers import split_strategies
 
     bm = _open(args)
     try:

@@ -7,8 +7,11 @@ normalized hypervolume after each query. Files are written atomically
 (:mod:`bench.fileio`), with the permissions the process umask gives.
 
 Example:
-    >>> paths = write_report(result, "runs/tss-digits")  # doctest: +SKIP
-    >>> sorted(paths)  # doctest: +SKIP
+    >>> import tempfile
+    >>> from search import run_search
+    >>> result = run_search("tss", "digits", "acc,pre_ECE_15", "random", trials=5)
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     sorted(write_report(result, out))
     ['front', 'hv', 'report']
 """
 

@@ -1,4 +1,5 @@
-"""Fixtures of the search tests: a real table (NB201 through the real importer) in a temp store."""
+"""Fixtures of the search tests: the embedded demo table (every install has it) in a temp store,
+and NB201 through the real importer (only with the nb201 extra)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,25 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DATASET = "cifar10-valid"  # NB201's cifar10 table is NATS's cifar10-valid run
-OBJECTIVES = "valid_acc,params_m"
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty store: opened as a Benchmark it serves the embedded demo table (TSS/SSS digits)."""
+    from bench.table.benchmark import Benchmark
+
+    path = tmp_path_factory.mktemp("demo")
+    if not Benchmark.open(path).sources("tss", "digits"):
+        pytest.skip("the demo table (bench/data/*.parquet) is not installed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo(demo_path: Path):
+    """The demo table opened as a Benchmark."""
+    from bench.table.benchmark import Benchmark
+
+    return Benchmark.open(demo_path)
 
 
 @pytest.fixture(scope="session")

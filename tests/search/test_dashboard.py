@@ -10,8 +10,8 @@ import pytest
 
 from search.runner import run_search
 
-DATASET = "cifar10-valid"
-OBJECTIVES = "valid_acc,params_m"
+DATASET = "digits"  # the embedded demo table
+OBJECTIVES = "acc,pre_ECE_15"
 
 
 def _get(app, path: str, query: str = "") -> tuple[str, dict]:
@@ -25,13 +25,13 @@ def _get(app, path: str, query: str = "") -> tuple[str, dict]:
 
 
 @pytest.mark.parametrize("kind", ["journal", "sqlite"])
-def test_dashboard_opens_the_storage(nb201, tmp_path, kind):
+def test_dashboard_opens_the_storage(demo, tmp_path, kind):
     dashboard = pytest.importorskip("optuna_dashboard", reason="optuna-dashboard is not installed")
     if kind == "journal":
         storage = str(tmp_path / "study.journal")  # what `optuna-dashboard study.journal` is given
     else:
         storage = f"sqlite:///{tmp_path / 'study.db'}"
-    res = run_search("tss", DATASET, OBJECTIVES, "pls", trials=12, bench=nb201, storage=storage,
+    res = run_search("tss", DATASET, OBJECTIVES, "pls", trials=12, bench=demo, storage=storage,
                      study_name="dash", seed=0)  # fmt: skip
     # the URL/path exactly as a user passes it to the optuna-dashboard command
     app = dashboard.wsgi(storage)

@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from search.cli import main
 from search.runner import run_search
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from bench.table.benchmark import Benchmark
-
-    bench = Benchmark.open(tmp_path_factory.mktemp("user"))
-    if not bench.sources("tss", "digits"):
-        pytest.skip("the demo table (bench/data/*.parquet) is not installed")
-    return bench
 
 
 def test_default_cli_run_on_the_demo(demo, tmp_path, capsys, monkeypatch):

@@ -14,19 +14,19 @@ from datetime import datetime, timedelta
 import optuna
 from optuna.storages.journal._storage import JournalOperation
 
-from search.runner import open_storage, run_search
-from search.samplers.registry import DEFAULT_STRATEGY
+from search import _optuna
+from search.runner import run_search
+from search.samplers import DEFAULT_STRATEGY
+from search.storage import open_storage
 
-DATASET = "cifar10-valid"
-OBJECTIVES = "valid_acc,params_m"
+DATASET = "digits"  # the embedded demo table
+OBJECTIVES = "acc,pre_ECE_15"
 
 
 def _check_no_duplicates(res, trials):
     study_trials = res.study.trials
     numbers = [t.number for t in study_trials]
     assert sorted(numbers) == list(range(len(numbers)))  # each trial exists once
-    ids = Counter(t._trial_id for t in study_trials)
-    assert max(ids.values()) == 1
     assert all(t.state.is_finished() for t in study_trials)
     workers = {t.user_attrs["worker"] for t in study_trials}
     assert len(workers) == 2, "both processes worked on the one study"
@@ -34,25 +34,25 @@ def _check_no_duplicates(res, trials):
     assert len({q["index"] for q in res.queries}) == trials
 
 
-def test_two_workers_on_one_journal(nb201_path, tmp_path):
+def test_two_workers_on_one_journal(demo_path, tmp_path):
     storage = str(tmp_path / "two.journal")
     res = run_search("tss", DATASET, OBJECTIVES, "nsga2:population_size=10", trials=60,
-                     bench=str(nb201_path), storage=storage, workers=2, seed=0)  # fmt: skip
+                     bench=str(demo_path), storage=storage, workers=2, seed=0)  # fmt: skip
     _check_no_duplicates(res, 60)
 
 
-def test_default_strategy_with_two_workers_on_one_journal(nb201_path, tmp_path):
+def test_default_strategy_with_two_workers_on_one_journal(demo_path, tmp_path):
     # each worker process fits its own models; the classes they query are read from the study
     storage = str(tmp_path / "default.journal")
     res = run_search("tss", DATASET, OBJECTIVES, DEFAULT_STRATEGY, trials=30,
-                     bench=str(nb201_path), storage=storage, workers=2, seed=0)  # fmt: skip
+                     bench=str(demo_path), storage=storage, workers=2, seed=0)  # fmt: skip
     _check_no_duplicates(res, 30)
     assert res.report["strategy"] == "mpls"
 
 
-def test_two_workers_on_postgres(nb201_path, postgres_url):
+def test_two_workers_on_postgres(demo_path, postgres_url):
     name = f"pg-{os.getpid()}-{time.time_ns()}"
-    res = run_search("tss", DATASET, OBJECTIVES, "tpe", trials=40, bench=str(nb201_path),
+    res = run_search("tss", DATASET, OBJECTIVES, "tpe", trials=40, bench=str(demo_path),
                      storage=postgres_url, study_name=name, workers=2, seed=0)  # fmt: skip
     _check_no_duplicates(res, 40)
     assert res.report["storage"] == postgres_url
@@ -61,14 +61,14 @@ def test_two_workers_on_postgres(nb201_path, postgres_url):
 _CHILD = """
 import sys
 from search.runner import run_search
-run_search("tss", "cifar10-valid", "valid_acc,params_m", "rea", trials=3000, bench=sys.argv[1],
+run_search("tss", "digits", "acc,pre_ECE_15", "rea", trials=3000, bench=sys.argv[1],
            storage=sys.argv[2], study_name="resume", seed=0)
 """
 
 
-def test_resume_after_sigkill(nb201_path, tmp_path):
+def test_resume_after_sigkill(demo_path, tmp_path):
     storage = str(tmp_path / "resume.journal")
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(nb201_path), storage])
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(demo_path), storage])
     try:
         deadline = time.monotonic() + 60
         done = 0
@@ -92,7 +92,7 @@ def test_resume_after_sigkill(nb201_path, tmp_path):
     n_before = len(before.trials)
     old = before.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     old_queries = len({t.user_attrs["rep"] for t in old})
-    res = run_search("tss", DATASET, OBJECTIVES, "rea", trials=200, bench=str(nb201_path),
+    res = run_search("tss", DATASET, OBJECTIVES, "rea", trials=200, bench=str(demo_path),
                      storage=storage, study_name="resume", seed=0)  # fmt: skip
     states = Counter(t.state for t in res.study.trials)
     assert states[optuna.trial.TrialState.RUNNING] == 0  # the killed trial was failed
@@ -103,11 +103,11 @@ def test_resume_after_sigkill(nb201_path, tmp_path):
     assert max(first) < n_before <= res.queries[old_queries]["trial"]
 
 
-def test_trials_are_created_with_their_owner(nb201_path, tmp_path):
+def test_trials_are_created_with_their_owner(demo_path, tmp_path):
     # A kill may come at any moment, so a trial must never exist without its owner: the journal's
     # create record itself carries the worker (a later write would leave a window for orphans).
     storage = tmp_path / "owner.journal"
-    run_search("tss", DATASET, OBJECTIVES, "random", trials=10, bench=str(nb201_path),
+    run_search("tss", DATASET, OBJECTIVES, "random", trials=10, bench=str(demo_path),
                storage=str(storage), seed=0)  # fmt: skip
     records = [json.loads(line) for line in storage.read_text().splitlines()]
     creates = [r for r in records if r["op_code"] == JournalOperation.CREATE_TRIAL]
@@ -115,7 +115,7 @@ def test_trials_are_created_with_their_owner(nb201_path, tmp_path):
     assert all(":" in r.get("user_attrs", {}).get("worker", "") for r in creates)
 
 
-def test_old_untagged_running_trial_is_failed_on_resume(nb201_path, tmp_path):
+def test_old_untagged_running_trial_is_failed_on_resume(demo_path, tmp_path):
     # A process killed between popping an enqueued trial and tagging it leaves an ownerless RUNNING
     # trial; once it is older than any live worker's tagging delay, a resume fails it.
     storage = str(tmp_path / "untagged.journal")
@@ -126,10 +126,10 @@ def test_old_untagged_running_trial_is_failed_on_resume(nb201_path, tmp_path):
         datetime_start=datetime.now() - timedelta(hours=1), datetime_complete=None, params={},
         distributions={}, user_attrs={}, system_attrs={}, intermediate_values={}, trial_id=-1,
     )  # fmt: skip
-    stale_id = study._storage.create_new_trial(study._study_id, template_trial=stale)
-    run_search("tss", DATASET, OBJECTIVES, "random", trials=3, bench=str(nb201_path),
+    _optuna.create_trial(study, stale)
+    run_search("tss", DATASET, OBJECTIVES, "random", trials=3, bench=str(demo_path),
                storage=storage, study_name="u", seed=0)  # fmt: skip
     after = optuna.load_study(study_name="u", storage=open_storage(storage))
-    states = {t._trial_id: t.state for t in after.trials}
-    assert states[stale_id] == optuna.trial.TrialState.FAIL
+    states = {t.number: t.state for t in after.trials}
+    assert states[0] == optuna.trial.TrialState.FAIL  # the stale trial is the study's first
     assert optuna.trial.TrialState.RUNNING not in states.values()

@@ -7,32 +7,34 @@ import optuna
 import pytest
 
 from bench.arch.spaces import get_space
-from search.runner import open_storage, run_search
-from search.samplers.registry import STRATEGIES
+from search import SearchConfig, compare_strategies
+from search.runner import run_search
+from search.samplers import STRATEGIES
+from search.storage import open_storage
 
-DATASET = "cifar10-valid"  # NB201 cifar10 is NATS cifar10-valid
-OBJECTIVES = "valid_acc,params_m"
+DATASET = "digits"  # the embedded demo table: every install can run these tests
+OBJECTIVES = "acc,pre_ECE_15"
 
 FAST = {"gp": "gp:n_startup_trials=4"}
 
 
 @pytest.fixture(scope="module")
-def small_surrogate(nb201):
+def small_surrogate(demo):
     from surrogate.model import Surrogate
 
     return Surrogate.from_benchmark(
-        nb201, "tss", DATASET, ["valid_acc", "params_m"], n_train=300, n_estimators=40, n_members=0
+        demo, "tss", DATASET, ["acc", "pre_ECE_15"], n_train=300, n_estimators=40, n_members=0
     )
 
 
 @pytest.mark.parametrize("backend", ["table", "surrogate", "compute"])
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_every_strategy_on_every_backend(nb201, small_surrogate, name, backend, tmp_path):
+def test_every_strategy_on_every_backend(demo, small_surrogate, name, backend, tmp_path):
     if backend == "compute":
         _compute_search(name, tmp_path)
         return
     trials = 8 if name == "gp" else 25
-    res = run_search("tss", DATASET, OBJECTIVES, FAST.get(name, name), trials=trials, bench=nb201,
+    res = run_search("tss", DATASET, OBJECTIVES, FAST.get(name, name), trials=trials, bench=demo,
                      backend=backend, surrogate=small_surrogate, seed=1)  # fmt: skip
     rep = res.report
     assert rep["queries"] == trials == len(res.queries)
@@ -42,8 +44,8 @@ def test_every_strategy_on_every_backend(nb201, small_surrogate, name, backend, 
     assert rep["predicted_signal"] == (backend == "surrogate")
     # reported values are the table's, whatever the search saw
     for row in rep["pareto_front"]:
-        truth = nb201.query("tss", DATASET, row["index"], ["valid_acc"])["values"]["valid_acc"]
-        assert row["values"]["valid_acc"] == pytest.approx(truth)
+        truth = demo.query("tss", DATASET, row["index"], ["acc"])["values"]["acc"]
+        assert row["values"]["acc"] == pytest.approx(truth)
     json.dumps(rep)
 
 
@@ -110,27 +112,82 @@ def test_compute_backend_errors(tmp_path, kwargs, match):
                    **args)  # fmt: skip
 
 
-def test_same_seed_same_result(nb201):
-    a = run_search("tss", DATASET, OBJECTIVES, "rea", trials=40, bench=nb201, seed=5).report
-    b = run_search("tss", DATASET, OBJECTIVES, "rea", trials=40, bench=nb201, seed=5).report
+def test_same_seed_same_result(demo):
+    a = run_search("tss", DATASET, OBJECTIVES, "rea", trials=40, bench=demo, seed=5).report
+    b = run_search("tss", DATASET, OBJECTIVES, "rea", trials=40, bench=demo, seed=5).report
     assert a["pareto_front"] == b["pareto_front"] and a["hv_history"] == b["hv_history"]
 
 
-def test_constraints_restrict_the_front(nb201):
-    res = run_search("tss", DATASET, OBJECTIVES, "tpe", trials=40, bench=nb201,
-                     constraints="params_m<=0.5,valid_acc>=0.8", seed=0)  # fmt: skip
+def test_a_config_and_its_fields_run_the_same_search(demo):
+    config = SearchConfig("tss", DATASET, OBJECTIVES, "pls", trials=15, bench=demo, seed=2)
+    a = run_search(config)
+    b = run_search("tss", DATASET, OBJECTIVES, "pls", trials=15, bench=demo, seed=2)
+    assert [t.params for t in a.study.trials] == [t.params for t in b.study.trials]
+    assert a.report == b.report and config.study_name is None  # the config is not changed
+    with pytest.raises(ValueError, match="not both"):
+        run_search(config, trials=3)
+
+
+def test_config_checks_every_option_when_built():
+    assert SearchConfig("TSS", DATASET, OBJECTIVES, trials=3).space == "tss"
+    assert SearchConfig("tss", DATASET, OBJECTIVES, budget_seconds="2.5").budget_seconds == 2.5
+    assert SearchConfig("tss", DATASET, OBJECTIVES, "brute").trials is None  # brute: no budget
+    bad = [
+        ({"max_repeats": 0}, "max_repeats"),
+        ({"seed": 1.5}, "seed"),
+        ({"multi_fidelity": "yes"}, "multi_fidelity"),
+        ({"trials": 3, "budget_seconds": 9}, "not both"),
+        ({"compute": {"epochs": 1}}, "backend='compute' only"),
+    ]
+    for options, match in bad:
+        with pytest.raises(ValueError, match=match):
+            SearchConfig("tss", DATASET, OBJECTIVES, **{"trials": 3, **options})
+
+
+def test_compare_checks_every_strategy_before_any_run(demo):
+    rows = compare_strategies("tss", DATASET, OBJECTIVES, ["random", "pls"], runs=2,
+                              budgets=[5, 10], bench=demo)  # fmt: skip
+    assert [r["strategy"] for r in rows] == ["random", "pls"] and rows[0]["reached"].endswith("/2")
+    with pytest.raises(ValueError, match="unknown strategy 'nope'"):
+        compare_strategies("tss", DATASET, OBJECTIVES, ["random", "nope"], runs=1, budgets=[5],
+                           bench=demo)  # fmt: skip
+
+
+def test_proxy_epoch_is_searched_and_final_epoch_scored(demo):
+    res = run_search("tss", DATASET, OBJECTIVES, "random", trials=10, bench=demo, proxy_epoch=2)
     rep = res.report
-    assert rep["constraints"] == ["params_m<=0.5", "valid_acc>=0.8"]
+    assert (rep["signal_epoch"], rep["final_epoch"]) == (2, 4)
+    proxy = demo.frame("tss", DATASET, ["acc"], epoch=2).set_index("config")["acc"]
+    first = min(res.study.trials, key=lambda t: t.number)
+    assert first.values[0] == pytest.approx(proxy[first.user_attrs["rep"]])  # the search saw 2
+    for q in res.queries:  # the report scores the final epoch
+        final = demo.query("tss", DATASET, q["index"], ["acc"])["values"]["acc"]
+        assert q["values"]["acc"] == pytest.approx(final)
+
+
+def test_an_imported_nb201_table_is_searched(nb201):
+    # the real importer's table (skipped without the nb201 extra): 200-epoch rows only
+    rep = run_search("tss", "cifar10-valid", "valid_acc,params_m", "mpls", trials=20,
+                     bench=nb201).report  # fmt: skip
+    assert rep["sources"] == ["nb201"] and rep["signal_epoch"] == rep["final_epoch"] == 200
+    assert rep["queries"] == 20 and 0 < rep["normalized_hv"] <= 1 + 1e-9
+
+
+def test_constraints_restrict_the_front(demo):
+    res = run_search("tss", DATASET, OBJECTIVES, "tpe", trials=40, bench=demo,
+                     constraints="params_m<=0.03,acc>=0.8", seed=0)  # fmt: skip
+    rep = res.report
+    assert rep["constraints"] == ["params_m<=0.03", "acc>=0.8"]
     for row in rep["pareto_front"] + res.true_front:
-        assert row["values"]["params_m"] <= 0.5 and row["values"]["valid_acc"] >= 0.8
+        assert row["values"]["params_m"] <= 0.03 and row["values"]["acc"] >= 0.8
     infeasible = [t for t in res.study.trials if any(v > 0 for v in t.constraints.values())]
     assert infeasible, "the sampler saw constraint values through trial.set_constraint"
     with pytest.raises(ValueError, match="empty true front"):
-        run_search("tss", DATASET, OBJECTIVES, "random", trials=5, bench=nb201,
+        run_search("tss", DATASET, OBJECTIVES, "random", trials=5, bench=demo,
                    constraints="params_m<=0.0001")  # fmt: skip
 
 
-def test_cache_answers_repeats_and_isomorphic_cells_for_free(nb201, tmp_path):
+def test_cache_answers_repeats_and_isomorphic_cells_for_free(demo, tmp_path):
     space = get_space("tss")
     rep = int(space.unique_indices()[100])
     members = space.class_members(rep)
@@ -141,37 +198,41 @@ def test_cache_answers_repeats_and_isomorphic_cells_for_free(nb201, tmp_path):
                                 directions=["maximize", "minimize"])  # fmt: skip
     for idx in (members[0], members[1], members[0]):
         study.enqueue_trial(space.to_params(int(idx)))
-    res = run_search("tss", DATASET, OBJECTIVES, "random", trials=3, bench=nb201,
+    res = run_search("tss", DATASET, OBJECTIVES, "random", trials=3, bench=demo,
                      storage=storage, study_name=name, seed=0)  # fmt: skip
     trials = sorted(res.study.trials, key=lambda t: t.number)
     assert [t.user_attrs["cached"] for t in trials[:3]] == [False, True, True]
     assert len({t.user_attrs["rep"] for t in trials[:3]}) == 1
-    cost = nb201.query("tss", DATASET, rep, ["train_time_s"])["values"]["train_time_s"]
+    cost = demo.query("tss", DATASET, rep, ["train_time_s"])["values"]["train_time_s"]
     assert res.queries[0]["index"] == rep and res.queries[0]["cost_s"] == pytest.approx(cost)
     assert res.report["queries"] == 3 and res.report["trials"] >= 5
     charged = sum(q["cost_s"] for q in res.queries)
     assert res.report["simulated_seconds"] == pytest.approx(charged)
 
 
-def test_simulated_time_budget(nb201):
-    res = run_search("tss", DATASET, OBJECTIVES, "random", budget_seconds=20000, bench=nb201)
+def test_simulated_time_budget(demo):
+    res = run_search("tss", DATASET, OBJECTIVES, "random", budget_seconds=25, bench=demo)
     clocks = [q["clock_s"] for q in res.queries]
-    assert clocks[-2] < 20000 <= clocks[-1]  # NATS-Bench: the run stops once the clock passes T
+    assert clocks[-2] < 25 <= clocks[-1]  # NATS-Bench: the run stops once the clock passes T
     assert res.report["simulated_seconds"] == pytest.approx(clocks[-1])
 
 
-def test_single_objective_and_hcs_errors(nb201):
-    res = run_search("tss", DATASET, "valid_acc", "tpe", trials=20, bench=nb201)
+def test_single_objective_and_hcs_errors(demo):
+    res = run_search("tss", DATASET, "acc", "tpe", trials=20, bench=demo, multi_fidelity=False)
     assert len(res.report["pareto_front"]) >= 1 and not res.report["multi_fidelity"]
-    with pytest.raises(ValueError, match="unknown metric 'acc'"):
-        run_search("tss", DATASET, "hcs", "tpe", trials=5, bench=nb201)
+    res = run_search("tss", DATASET, "hcs@post_ECE_15", "tpe", trials=5, bench=demo)
+    assert res.report["objectives"] == ["hcs@post_ECE_15:max"]
+    with pytest.raises(ValueError, match="unknown metric 'auc_svhn'"):
+        run_search("tss", DATASET, "hcs@auc_svhn", "tpe", trials=5, bench=demo)
+    with pytest.raises(ValueError, match="multi-fidelity"):
+        run_search("tss", DATASET, OBJECTIVES, "tpe", trials=5, bench=demo, multi_fidelity=True)
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"objectives": "valid_acc,pre_ECE_15"}, "unknown metric 'pre_ECE_15'"),
-        ({"objectives": "valid_acc,bogus_col"}, "unknown metric 'bogus_col'"),
+        ({"objectives": "acc,valid_acc"}, "unknown metric 'valid_acc'"),
+        ({"objectives": "acc,bogus_col"}, "unknown metric 'bogus_col'"),
         ({"strategy": "annealing"}, "unknown strategy 'annealing'"),
         ({"storage": "nosuchdb://x/y"}, "cannot open storage"),
         ({"storage": "postgresql+psycopg2://u:secret@127.0.0.1:1/db"}, "cannot open storage"),
@@ -182,38 +243,38 @@ def test_single_objective_and_hcs_errors(nb201):
         ({"workers": 0}, "workers"),
     ],
 )
-def test_clear_errors(nb201, kwargs, match):
+def test_clear_errors(demo, kwargs, match):
     args = {"objectives": OBJECTIVES, "strategy": "random", "trials": 5}
     args.update(kwargs)
     with pytest.raises(ValueError, match=match) as info:
-        run_search("tss", DATASET, args.pop("objectives"), args.pop("strategy"), bench=nb201,
+        run_search("tss", DATASET, args.pop("objectives"), args.pop("strategy"), bench=demo,
                    **args)  # fmt: skip
     assert "secret" not in str(info.value)
 
 
-def test_missing_journal_folder(nb201, tmp_path):
+def test_missing_journal_folder(demo, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        run_search("tss", DATASET, OBJECTIVES, "random", trials=5, bench=nb201,
+        run_search("tss", DATASET, OBJECTIVES, "random", trials=5, bench=demo,
                    storage=str(tmp_path / "no" / "such.journal"))  # fmt: skip
 
 
-def test_resumed_study_must_match(nb201, tmp_path):
+def test_resumed_study_must_match(demo, tmp_path):
     storage = str(tmp_path / "s.journal")
-    run_search("tss", DATASET, OBJECTIVES, "random", trials=5, bench=nb201, storage=storage,
+    run_search("tss", DATASET, OBJECTIVES, "random", trials=5, bench=demo, storage=storage,
                study_name="x")  # fmt: skip
     with pytest.raises(ValueError, match="already holds a different search"):
-        run_search("tss", DATASET, "valid_acc", "random", trials=5, bench=nb201, storage=storage,
+        run_search("tss", DATASET, "acc", "random", trials=5, bench=demo, storage=storage,
                    study_name="x")  # fmt: skip
     # same search, larger budget: continues
-    res = run_search("tss", DATASET, OBJECTIVES, "random", trials=12, bench=nb201,
+    res = run_search("tss", DATASET, OBJECTIVES, "random", trials=12, bench=demo,
                      storage=storage, study_name="x")  # fmt: skip
     assert res.report["queries"] == 12 and len(res.study.trials) >= 12
 
 
-def test_report_files(nb201, tmp_path):
+def test_report_files(demo, tmp_path):
     from search.report import write_report
 
-    res = run_search("tss", DATASET, OBJECTIVES, "nsga2", trials=30, bench=nb201)
+    res = run_search("tss", DATASET, OBJECTIVES, "nsga2", trials=30, bench=demo)
     paths = write_report(res, tmp_path / "out")
     rep = json.loads(paths["report"].read_text())
     for key in ("space", "dataset", "objectives", "strategy", "pareto_front", "normalized_hv",

@@ -67,23 +67,23 @@ class _AlwaysPrune(optuna.pruners.BasePruner):
 def test_a_pruned_class_asked_again_counts_as_a_repeat(tiny):
     """A class that Hyperband pruned and prunes again taught the search nothing: before, such
     re-asks reset the repeat count, so a search over the whole demo table never ended."""
-    from search.objectives import parse_objectives
-    from search.runner import _Config, _Ledger, _load_problem, _step
+    from search.config import SearchConfig
+    from search.problem import load_problem
+    from search.worker import Ledger, step
 
     sp = get_space("tss")
-    problem = _load_problem(tiny, "tss", "digits", parse_objectives("hcs"), [], "table", None,
-                            "auto", None, 0)  # fmt: skip
+    cfg = SearchConfig("tss", "digits", "hcs", "random", budget_seconds=1e9, bench=tiny,
+                       multi_fidelity=True, study_name="t")  # fmt: skip
+    problem = load_problem(tiny, cfg)
     assert len(problem.curves) > 1
-    cfg = _Config(None, "t", "random", 0, None, 1e9, 1000, True)
     study = optuna.create_study(direction="maximize", pruner=_AlwaysPrune())
-    ledger = _Ledger()
+    ledger = Ledger()
     first, second = (int(r) for r in np.sort(sp.unique_indices())[:2])
     outcomes = []
     for rep in (first, first, second):
         study.enqueue_trial(sp.to_params(rep))
         ledger.sync(study)
-        outcomes.append(_step(study, problem, cfg, sp, sp.param_names(), sp.param_space(),
-                              "test:1", ledger))  # fmt: skip
+        outcomes.append(step(study, problem, cfg, ledger, "test:1"))
     assert outcomes == [True, False, True]
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.PRUNED] * 3
 

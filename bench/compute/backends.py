@@ -81,7 +81,7 @@ def dispatch(
         MissingExtra: ``backend="dask"`` without the dask extra installed.
 
     Example:
-        >>> sorted(dispatch(divmod, [(7, 2), (9, 4)], jobs=2))  # doctest: +SKIP
+        >>> sorted(dispatch(divmod, [(7, 2), (9, 4)], jobs=1))  # in one loky worker
         [(2, 1), (3, 1)]
     """
     check_backend(jobs, backend, scheduler)

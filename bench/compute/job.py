@@ -131,9 +131,13 @@ def compute(
         MissingExtra: ``backend='dask'`` without the dask extra.
 
     Example:
+        >>> import tempfile
         >>> cfg = ComputeConfig("sss", "digits", epochs=2, fidelities=(1,))
-        >>> compute(cfg, "0,7", bench="/tmp/calnas-doc", quiet=True).rows  # doctest: +SKIP
+        >>> bench = tempfile.mkdtemp()
+        >>> compute(cfg, "0,7", bench=bench, jobs=0, quiet=True).rows  # 2 networks, 2 epochs
         4
+        >>> compute(cfg, "0,7", bench=bench, jobs=0, quiet=True).skipped  # stored already
+        2
     """
     job = ComputeJob(
         cfg,
@@ -157,9 +161,11 @@ class ComputeJob:
     The state of the run lives in attributes ending in ``_`` while it runs.
 
     Example:
-        >>> job = ComputeJob(ComputeConfig("sss", "digits"), [3], bench="/tmp/b")  # doctest: +SKIP
-        >>> job.run().networks  # doctest: +SKIP
-        1
+        >>> import tempfile
+        >>> cfg = ComputeConfig("sss", "digits", epochs=1)
+        >>> job = ComputeJob(cfg, [3], bench=tempfile.mkdtemp())
+        >>> job.run().networks, job.units_
+        (1, {3: [3]})
     """
 
     def __init__(

@@ -14,15 +14,19 @@ by hand if that host died).
 Example:
     >>> import tempfile
     >>> from bench.compute.config import ComputeConfig
-    >>> from bench.compute.journal import Claims, done_configs
+    >>> from bench.compute.journal import Claims, done_configs, merge_journal, write_journal
+    >>> from bench.compute.measure import compute_network
     >>> from bench.table.store import Store
     >>> store, cfg = Store(tempfile.mkdtemp()), ComputeConfig("sss", "digits", epochs=1)
     >>> claims = Claims(store, cfg)
-    >>> claims.take(5), claims.take(5)
+    >>> claims.take(0), claims.take(0)
     (True, False)
-    >>> claims.release_all()
-    >>> done_configs(store, cfg).tolist()
-    []
+    >>> path = write_journal(store, cfg, 0, compute_network(cfg, 0))
+    >>> claims.release(0)
+    >>> done_configs(store, cfg).tolist()  # done: in the journal
+    [0]
+    >>> merge_journal(store, cfg), path.exists()  # now in the store
+    (1, False)
 """
 
 from __future__ import annotations
@@ -87,8 +91,12 @@ def write_journal(store: Any, cfg: ComputeConfig, index: int, frame: pd.DataFram
         The journal file: it holds all of the rows, or it does not exist.
 
     Example:
-        >>> write_journal(store, cfg, 0, rows)  # doctest: +SKIP
-        PosixPath('.../journal/sss__digits__computed/hp1_seed777_000000.parquet')
+        >>> import tempfile
+        >>> from bench.compute.measure import compute_network
+        >>> from bench.table.store import Store
+        >>> cfg = ComputeConfig("sss", "digits", epochs=1)
+        >>> write_journal(Store(tempfile.mkdtemp()), cfg, 0, compute_network(cfg, 0)).name
+        'hp1_seed777_000000.parquet'
     """
     folder = journal_dir(store.root, cfg)
     folder.mkdir(parents=True, exist_ok=True)
@@ -111,8 +119,10 @@ def done_configs(store: Any, cfg: ComputeConfig) -> np.ndarray:
         The configs, sorted, as int64.
 
     Example:
-        >>> done_configs(store, cfg)  # doctest: +SKIP
-        array([0, 7])
+        >>> import tempfile
+        >>> from bench.table.store import Store
+        >>> done_configs(Store(tempfile.mkdtemp()), ComputeConfig("sss", "digits")).tolist()
+        []
     """
     space = get_space(cfg.space).name
     need = set(cfg.epochs_measured)
@@ -154,8 +164,10 @@ def merge_journal(store: Any, cfg: ComputeConfig) -> int:
         The number of rows merged.
 
     Example:
-        >>> merge_journal(store, cfg)  # doctest: +SKIP
-        3
+        >>> import tempfile
+        >>> from bench.table.store import Store
+        >>> merge_journal(Store(tempfile.mkdtemp()), ComputeConfig("sss", "digits"))  # none
+        0
     """
     from filelock import FileLock
 
@@ -208,9 +220,12 @@ class Claims:
         cfg: the run's config (its table, hp and seed name the claims).
 
     Example:
-        >>> claims = Claims(store, cfg)  # doctest: +SKIP
-        >>> if claims.take(7):  # doctest: +SKIP
-        ...     claims.release(7)
+        >>> import tempfile
+        >>> from bench.table.store import Store
+        >>> claims = Claims(Store(tempfile.mkdtemp()), ComputeConfig("sss", "digits"))
+        >>> claims.take(7), claims.take(7), [p.name for p in claims.dir.iterdir()]
+        (True, False, ['hp12_seed777_000007.claim'])
+        >>> claims.release(7)
     """
 
     def __init__(self, store: Any, cfg: ComputeConfig) -> None:

@@ -19,11 +19,10 @@ column says where a row's values came from (``"official+computed"`` when they ca
 filled from its isomorphism-class representative (``bench.arch.spaces`` ``representatives()``) when
 the source holds that one, and the ``copied`` column says so.
 
-Opening and querying never imports torch, nor pandas (only the methods that return a
-DataFrame import it), nor, when the store's sidecars are fresh, pyarrow (see
-``bench.table.store.Sidecar``). A single :meth:`Benchmark.query` on fresh sidecars does not import
-numpy either: it bisects the memory-mapped sidecar columns with the standard library (importing
-numpy costs a new process several times the whole lookup); the other methods build numpy arrays.
+Every query takes one path: the selected rows of each source become dense numpy arrays indexed by
+architecture (built once per selection, one column at a time, and cached), merged by priority.
+Opening and querying never imports torch, nor pandas (only the methods that return a DataFrame
+import it), nor, when the store's sidecars are fresh, pyarrow (see ``bench.table.sidecar``).
 
 Example:
     >>> from bench.table.benchmark import Benchmark
@@ -35,7 +34,6 @@ Example:
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import json
 import math
@@ -44,7 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bench.arch.spaces import EDGES, NUM_LAYERS, SPACES, get_space
+from bench.arch.spaces import SPACES, get_space
 from bench.errors import InputError
 from bench.table.schema import (
     DATASETS,
@@ -55,15 +53,8 @@ from bench.table.schema import (
     column_spec,
     direction,
 )
-from bench.table.store import (
-    _SPACE_ORDER,
-    _SPACE_REPS,
-    Sidecar,
-    Store,
-    TableInfo,
-    _parquet_identity,
-    default_path,
-)
+from bench.table.sidecar import Sidecar, parquet_identity
+from bench.table.store import Store, TableInfo, default_path
 
 if TYPE_CHECKING:  # imported where used: a single query needs none of them (see query)
     import numpy as np
@@ -217,6 +208,13 @@ class _Table:
             return {c: side.read(c, lo, hi) for c in present}
         return {c: side.read(c)[rows] for c in present}
 
+    def representatives(self) -> np.ndarray:
+        """Every index's isomorphism-class representative: from the sidecar when it holds them
+        (computing them costs a new process ~40 ms), else from the space."""
+        side = self.sidecar
+        reps = None if side is None else side.representatives()
+        return get_space(self.space).representatives() if reps is None else reps
+
     def read(self, columns: Sequence[str], filters: Any = None) -> pd.DataFrame:
         """The columns as a DataFrame (pyarrow ``filters``), for callers that want one."""
         import pandas as pd
@@ -269,10 +267,13 @@ def _group_mean(config: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.
 
 
 class _Slice:
-    """The selected rows (one hp, epoch, seed choice) of one source, as dense per-index arrays.
+    """The selected rows (one hp, epoch, seed choice) of one source.
 
-    Row presence is read at once (config, seed, copied: small); value columns are read on
-    demand, only those asked for, and cached.
+    ``slot[i]`` is the position, among the selection's distinct configs, of the row answering for
+    index ``i``: its own, else (TSS) its isomorphism-class representative's, else -1. Value
+    columns are read on demand, only those asked for, averaged over seeds, and cached compactly:
+    one value per distinct config, then a NaN, which slot -1 picks. A lookup costs the same for
+    one index as for each of many: there is one way to answer a query.
     """
 
     def __init__(self, table: _Table, hp: int, epoch: int, seed: int | None):
@@ -280,30 +281,29 @@ class _Slice:
 
         self.table, self.hp, self.epoch = table, hp, epoch
         self.seed = None if seed is None else int(seed)
-        self.sp = get_space(table.space)
         self.available = [c for c in table.columns if _value_column(c)]
         self._columns: dict[str, np.ndarray] = {}
         index = table.index
         mask = (index["hp"] == hp) & (index["epoch"] == epoch)
         if seed is not None:
             mask &= index["seed"] == int(seed)
-        n = self.sp.size
-        config = index["config"][mask].astype(np.int64)
-        self.empty = len(config) == 0
-        self.present = np.zeros(n, dtype=bool)
-        self.present[config] = True
-        self.copied = np.zeros(n, dtype=bool)
-        # a config with several rows (seeds) is a copy only if every row is one
-        self.copied[config] = True
-        np.logical_and.at(self.copied, config, index["copied"][mask].astype(bool))
-        self.fill = np.zeros(n, dtype=bool)
-        # isomorphic copies of the representative's values (the class table is built only when
-        # some index is absent: it costs a few hundred ms)
-        if self.sp.name == "tss" and not self.present.all():
-            self.reps = self.sp.representatives()
-            self.fill = ~self.present & self.present[self.reps]
-            self.present = self.present | self.fill
-            self.copied = self.copied | self.fill
+        configs, inverse = np.unique(index["config"][mask].astype(np.int64), return_inverse=True)
+        self.empty = len(configs) == 0
+        # a config with several rows (seeds) is a copy only if every row is one; the trailing
+        # entries answer slot -1
+        copied = np.ones(len(configs) + 1, dtype=bool)
+        np.logical_and.at(copied, inverse.ravel(), index["copied"][mask].astype(bool))
+        copied[-1] = False
+        self.configs = np.append(configs, -1)
+        self.copied = copied
+        n = get_space(table.space).size
+        self.slot = np.full(n, -1, dtype=np.int64)
+        self.slot[configs] = np.arange(len(configs))
+        if table.space == "tss" and len(configs) < n:
+            # an absent index reads its representative's row (a copy of the same function)
+            reps = table.representatives()
+            fill = (self.slot < 0) & (self.slot[reps] >= 0)
+            self.slot[fill] = self.slot[reps[fill]]
 
     def load(self, names: Sequence[str]) -> None:
         """Read the value columns ``names`` (those this source has) into the cache."""
@@ -319,18 +319,31 @@ class _Slice:
         if np.any(ordered[1:] == ordered[:-1]):  # several seeds: their mean
             config, means = _group_mean(config, np.stack([values[c] for c in wanted], axis=1))
             values = {c: means[:, i] for i, c in enumerate(wanted)}
+        at = np.searchsorted(self.configs[:-1], config)
         for c in wanted:
-            arr = np.full(self.sp.size, np.nan)
-            arr[config] = values[c]
-            if self.fill.any():
-                arr[self.fill] = arr[self.reps[self.fill]]
+            arr = np.full(len(self.configs), np.nan)
+            arr[at] = values[c]
             self._columns[c] = arr
 
-    def column(self, name: str) -> np.ndarray | None:
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """Whether this source holds a row (its own or a copy) for each index of ``idx``."""
+        return self.slot[idx] >= 0
+
+    def own(self, index: int) -> bool:
+        """Whether ``index`` has a row of its own here (not its representative's)."""
+        return bool(self.configs[self.slot[index]] == index)
+
+    def copied_at(self, idx: np.ndarray) -> np.ndarray:
+        """Whether the row answering for each index of ``idx`` is a copy (False: no row)."""
+        at = self.slot[idx]
+        return self.copied[at] | ((at >= 0) & (self.configs[at] != idx))
+
+    def lookup(self, name: str, idx: np.ndarray) -> np.ndarray | None:
+        """Values of column ``name`` for the indices ``idx`` (NaN: no value), None if absent."""
         if name not in self.available:
             return None
         self.load([name])
-        return self._columns[name]
+        return self._columns[name][self.slot[idx]]
 
 
 def _floats(values: np.ndarray) -> np.ndarray:
@@ -343,165 +356,86 @@ def _floats(values: np.ndarray) -> np.ndarray:
 
 
 class _Resolved:
-    """The merged view of one (space, dataset, selection) over its sources, built per column.
+    """The merged view of one (space, dataset, selection) over its sources, in priority order.
 
-    ``values[c]`` and ``origin[c]`` (index into ``sources``, -1 = absent) are computed the first
-    time column ``c`` is asked for; a row's hp, epoch and ``copied`` come from the first source
-    (in priority order) that holds the row.
+    For a metric and an index, the first source (priority order) holding a value wins; a row's
+    hp, epoch and ``copied`` come from the first source holding the row. :meth:`merge` answers
+    for any indices; :meth:`value`, :meth:`origin` and :attr:`rows_all` cache the answer for
+    every index, for the methods that look up many.
     """
 
     def __init__(self, slices: list[tuple[str, _Slice]], n: int):
-        import numpy as np
-
         self.sources = tuple(s for s, _ in slices)
         self.slices = [sl for _, sl in slices]
         self.available = list(dict.fromkeys(c for sl in self.slices for c in sl.available))
-        self.hp = np.full(n, -1, dtype=np.int64)
-        self.epoch = np.full(n, -1, dtype=np.int64)
-        self.copied = np.zeros(n, dtype=bool)
-        for sl in self.slices:
-            first = sl.present & (self.hp < 0)
-            self.hp[first] = sl.hp
-            self.epoch[first] = sl.epoch
-            self.copied[first] = sl.copied[first]
-        self._values: dict[str, np.ndarray] = {}
-        self._origin: dict[str, np.ndarray] = {}
-        self.cache: dict[Any, Any] = {}
         self.n = n
+        self.cache: dict[Any, Any] = {}
+        self._dense: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._rows_all: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def load(self, names: Sequence[str]) -> None:
+        """Read the columns ``names`` of every source holding them."""
+        for sl in self.slices:
+            sl.load(names)
+
+    def rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(hp, epoch, copied) of the row answering for each index (hp -1: no source has one)."""
         import numpy as np
 
-        todo = [c for c in names if c in self.available and c not in self._values]
-        if not todo:
-            return
+        hp = np.full(len(idx), -1, dtype=np.int64)
+        epoch = np.full(len(idx), -1, dtype=np.int64)
+        copied = np.zeros(len(idx), dtype=bool)
         for sl in self.slices:
-            sl.load(todo)
-        for c in todo:
-            values = np.full(self.n, np.nan)
-            origin = np.full(self.n, -1, dtype=np.int8)
-            for i, sl in enumerate(self.slices):
-                arr = sl.column(c)
-                if arr is None:
-                    continue
-                take = ~np.isnan(arr) & (origin < 0)
-                values[take] = arr[take]
-                origin[take] = i
+            first = sl.rows(idx) & (hp < 0)
+            hp[first] = sl.hp
+            epoch[first] = sl.epoch
+            copied[first] = sl.copied_at(idx)[first]
+        return hp, epoch, copied
+
+    def merge(self, name: str, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(values, origin) of ``name`` for each index: origin indexes ``sources``, -1: none."""
+        import numpy as np
+
+        values = np.full(len(idx), np.nan)
+        origin = np.full(len(idx), -1, dtype=np.int8)
+        for i, sl in enumerate(self.slices):
+            arr = sl.lookup(name, idx)
+            if arr is None:
+                continue
+            take = ~np.isnan(arr) & (origin < 0)
+            values[take] = arr[take]
+            origin[take] = i
+        return values, origin
+
+    def _all(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        if name not in self._dense:
+            values, origin = self.merge(name, np.arange(self.n))
             values.flags.writeable = False
-            self._values[c] = values
-            self._origin[c] = origin
+            self._dense[name] = values, origin
+        return self._dense[name]
 
     def value(self, name: str) -> np.ndarray:
-        self.load([name])
-        return self._values[name]
+        """Values of ``name`` for every index (NaN: none), cached."""
+        return self._all(name)[0]
 
     def origin(self, name: str) -> np.ndarray:
-        self.load([name])
-        return self._origin[name]
+        """Source position of ``name``'s value for every index (-1: none), cached."""
+        return self._all(name)[1]
 
+    @property
+    def rows_all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`rows` of every index, cached."""
+        import numpy as np
 
-class _Run:
-    """One source's selected run (one hp, epoch and seed choice) read from its sidecar's views.
+        if self._rows_all is None:
+            self._rows_all = self.rows(np.arange(self.n))
+        return self._rows_all
 
-    The rows of a run are sorted by (config, seed): a config's rows are found by bisection.
-    ``usable`` is False when the sidecar lacks a view the run needs (then numpy reads it).
-    """
-
-    def __init__(
-        self, source: str, table: _Table, side: Sidecar, run: dict[str, Any], seed: int | None
-    ):
-        self.source, self.side, self.seed = source, side, seed
-        self.hp, self.epoch = int(run["hp"]), int(run["epoch"])
-        self.start, self.stop = int(run["start"]), int(run["stop"])
-        # several rows of one config (seeds) are averaged, and then every config's value is a
-        # mean (even of one row), as _Slice.load does: the rule is per run, not per config
-        self.mean = bool(run["dup"]) and seed is None
-        #: value columns in table order (as _Slice.available), and as a set
-        self.names = [c for c in table.columns if _value_column(c)]
-        self.available = frozenset(self.names)
-        self.config = side.view("config")
-        # a table without seed (copied) column reads as all -1 (False), as _Table.index does
-        self.seeds = side.view("seed") if "seed" in table.columns else None
-        self.copied = side.view("copied") if "copied" in table.columns else None
-        self.usable = not (
-            self.config is None
-            or ("seed" in table.columns and self.seeds is None)
-            or ("copied" in table.columns and self.copied is None)
-        )
-
-    def own(self, config: int) -> Sequence[int]:
-        """The run's rows of ``config`` (with the selected seed), in row order."""
-        lo = bisect.bisect_left(self.config, config, self.start, self.stop)
-        hi = bisect.bisect_right(self.config, config, lo, self.stop)
-        if self.seed is None or self.seeds is None:  # no seed column: the run has seed -1 only
-            return range(lo, hi)
-        return [r for r in range(lo, hi) if self.seeds[r] == self.seed]
-
-    def rows(self, index: int, reps: memoryview | None) -> tuple[Sequence[int], bool, bool]:
-        """(rows, own, copied) answering for ``index``: its own rows, else (TSS) those of its
-        isomorphism-class representative, as _Slice fills them; ``((), False, False)``: none."""
-        rows = self.own(index)
-        if rows:
-            copied = self.copied is not None and all(self.copied[r] for r in rows)
-            return rows, True, copied
-        if reps is not None and reps[index] != index:
-            rows = self.own(reps[index])
-            if rows:
-                return rows, False, True
-        return (), False, False
-
-    def value(self, name: str, rows: Sequence[int]) -> float | None:
-        """Value of ``name`` over ``rows`` (NaN: missing), or None when it has no view."""
-        col = self.side.view(name)
-        if col is None:
-            return None
-        if not self.mean:
-            return col[rows[0]]
-        # _group_mean for one group: a NaN-skipping mean summed in row order with Kahan
-        # compensation, operation for operation, so the result is the same float
-        total = comp = 0.0
-        count = 0
-        for r in rows:
-            v = col[r]
-            if v != v:
-                continue
-            y = v - comp
-            t = total + y
-            c = (t - total) - y
-            comp = 0.0 if c != c else c
-            total = t
-            count += 1
-        return total / count if count else math.nan
-
-
-class _Plan:
-    """The runs of one selection, in source priority order, and the space's lookup tables."""
-
-    def __init__(
-        self, space: str, runs: list[_Run], order: memoryview | None, reps: memoryview | None
-    ):
-        self.space = get_space(space)
-        self.runs = runs
-        self.order, self.reps = order, reps  # TSS: radix code and representative per index
-        self.available = list(dict.fromkeys(c for r in runs for c in r.names))
-        self.positions = len(EDGES) if space == "tss" else NUM_LAYERS
-
-    def index_of(self, code: Sequence[int]) -> int:
-        """The index of a parsed arch (choice indices)."""
-        base = len(self.space.choices())
-        value = 0
-        for c in code:
-            value = value * base + c
-        return value if self.order is None else self.order.tolist().index(value)
-
-    def arch(self, index: int) -> str:
-        """The arch string of ``index`` (from its radix code; SSS indices are their codes)."""
-        value = index if self.order is None else self.order[index]
-        base, code = len(self.space.choices()), []
-        for _ in range(self.positions):
-            value, c = divmod(value, base)
-            code.append(c)
-        return self.space.format_code(code[::-1])
+    def label(self, mask: int) -> str:
+        """The sources of a bit mask (bit i: ``sources[i]``) joined by '+'."""
+        return "+".join(s for i, s in enumerate(self.sources) if mask >> i & 1)
 
 
 class Benchmark:
@@ -524,7 +458,6 @@ class Benchmark:
         self._slices: dict[tuple[Any, ...], _Slice | None] = {}
         self._resolved: dict[tuple[Any, ...], _Resolved] = {}
         self._facades: dict[str, NATSBench] = {}
-        self._plans: dict[tuple[Any, ...], _Plan | None] = {}
 
     @classmethod
     def open(
@@ -553,7 +486,6 @@ class Benchmark:
         self._epochs.clear()
         self._slices.clear()
         self._resolved.clear()
-        self._plans.clear()
 
     # -- tables --------------------------------------------------------------------------------
     def tables(self) -> dict[tuple[str, str, str], _Table]:
@@ -747,16 +679,6 @@ class Benchmark:
         res.load(names)
         return names
 
-    @staticmethod
-    def _source_names(res: _Resolved, masks: np.ndarray) -> np.ndarray:
-        """Label of each source bit mask: the contributing sources joined by '+'."""
-        import numpy as np
-
-        return np.array(
-            ["+".join(s for i, s in enumerate(res.sources) if int(m) >> i & 1) for m in masks],
-            dtype=object,
-        )
-
     def _row_sources(self, res: _Resolved, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Per config, a code into labels of the sources its ``names`` values come from (cached)."""
         import numpy as np
@@ -764,12 +686,10 @@ class Benchmark:
         key = ("row-sources", tuple(names))
         cached = res.cache.get(key)
         if cached is None:
-            mask = np.zeros(len(res.hp), dtype=np.int64)
-            for m in names:
-                o = res.origin(m).astype(np.int64)
-                mask |= np.where(o >= 0, np.left_shift(1, np.maximum(o, 0)), 0)
+            mask = _origin_mask([res.origin(m) for m in names], res.n)
             uniq, codes = np.unique(mask, return_inverse=True)
-            cached = res.cache[key] = (codes.ravel(), self._source_names(res, uniq))
+            labels = np.array([res.label(int(m)) for m in uniq], dtype=object)
+            cached = res.cache[key] = (codes.ravel(), labels)
         return cached
 
     # -- queries -------------------------------------------------------------------------------
@@ -793,12 +713,11 @@ class Benchmark:
             >>> bench.query("tss", "cifar10", 0, ["acc"])["values"]   # doctest: +SKIP
             {'acc': 0.8427}
         """
+        import numpy as np
+
         if metrics is not None and not isinstance(metrics, (str, list, tuple)):
             with contextlib.suppress(TypeError):  # a one-shot iterable is read once, here
                 metrics = list(metrics)
-        found = self._query_plain(space, dataset, arch_or_index, metrics, source, epoch, hp, seed)
-        if found is not None:
-            return found
         _check_space_dataset(space, dataset)
         if isinstance(arch_or_index, str):
             index, arch = _resolve_arch(space, arch_or_index)
@@ -808,144 +727,23 @@ class Benchmark:
         names = self._metrics(res, metrics, f"{space}/{dataset}")
         if arch is None:
             arch = _stored_arch(res, index) or _resolve_arch(space, index)[1]
-        vals = {m: float(res.value(m)[index]) for m in names}
+        at = np.array([index])
+        merged = {m: res.merge(m, at) for m in names}
+        vals = {m: float(values[0]) for m, (values, _) in merged.items()}
         if all(math.isnan(v) for v in vals.values()):
             raise MissingEntry(
                 f"no values of {', '.join(names[:5])}{'...' if len(names) > 5 else ''} for "
                 f"{space} index {index} on {dataset} (sources: {', '.join(res.sources)})"
             )
-        codes, labels = self._row_sources(res, names)
+        row_hp, row_epoch, copied = res.rows(at)
         return {
             "index": index,
             "arch": arch,
-            "source": str(labels[codes[index]]),
-            "hp": int(res.hp[index]),
-            "epoch": int(res.epoch[index]),
-            "copied": bool(res.copied[index]),
+            "source": res.label(int(_origin_mask([o for _, o in merged.values()], 1)[0])),
+            "hp": int(row_hp[0]),
+            "epoch": int(row_epoch[0]),
+            "copied": bool(copied[0]),
             "values": {m: (None if math.isnan(v) else v) for m, v in vals.items()},
-        }
-
-    # -- single lookups without numpy -----------------------------------------------------------
-    # ``query`` first tries this path: the same selection as _resolve/_Slice/_Resolved, for one
-    # index, read by bisection from the memory-mapped sidecars with the standard library. It
-    # answers None whenever anything is unusual (an embedded or sidecar-less table, a version-1
-    # sidecar, a request that raises, a row without values) and query then takes the numpy path,
-    # which gives the answer or raises the error. Once the dense arrays of a selection exist
-    # (query_many, frame...), they answer instead: a lookup there is one array index per metric.
-
-    def _plan(
-        self,
-        space: str,
-        dataset: str,
-        source: str | None,
-        hp: int | None,
-        epoch: int | None,
-        seed: int | None,
-    ) -> _Plan | None:
-        """The selected run of each source for one selection (cached), or None (numpy path)."""
-        key = (space, dataset, source, hp, epoch, seed)
-        if key in self._plans:
-            return self._plans[key]
-        names = self.sources(space, dataset)
-        if source is not None:
-            names = [source] if source in names else []
-        runs: list[_Run] = []
-        usable = True
-        for name in names:
-            table = self.tables()[(space, dataset, name)]
-            side = None if table.embedded else table.sidecar
-            if side is None or side.runs is None:
-                usable = False
-                break
-            picked = self._pick([(r["hp"], r["epoch"]) for r in side.runs], hp, epoch)
-            if picked is None:
-                continue
-            run = next(r for r in side.runs if (r["hp"], r["epoch"]) == picked)
-            if seed is not None and seed not in run["seeds"]:
-                continue  # no row of that seed there: the source is not selected (_Slice.empty)
-            runs.append(_Run(name, table, side, run, seed))
-            usable = usable and runs[-1].usable
-        plan = None
-        if usable and runs:
-            first = runs[0].side
-            order, reps = first.view(_SPACE_ORDER), first.view(_SPACE_REPS)
-            if space != "tss" or (order is not None and reps is not None):
-                plan = _Plan(space, runs, order, reps)
-        self._plans[key] = plan
-        return plan
-
-    def _query_plain(
-        self,
-        space: str,
-        dataset: str,
-        arch_or_index: Any,
-        metrics: Any,
-        source: Any,
-        epoch: Any,
-        hp: Any,
-        seed: Any,
-    ) -> dict[str, Any] | None:
-        """:meth:`query`'s answer computed without numpy, or None (then query uses numpy)."""
-        if space not in SPACES or dataset not in DATASETS:
-            return None
-        if source is not None and source not in SOURCE_PRIORITY:
-            return None
-        try:
-            sp = get_space(space)
-            index = None if isinstance(arch_or_index, str) else sp.index(arch_or_index)
-            code = sp.parse_code(arch_or_index) if index is None else None
-            hp, epoch, seed = (None if v is None else int(v) for v in (hp, epoch, seed))
-        except (ValueError, TypeError, OverflowError):
-            return None
-        if (space, dataset, source, hp, epoch, seed) in self._resolved:
-            return None  # the dense arrays answer faster
-        plan = self._plan(space, dataset, source, hp, epoch, seed)
-        if plan is None:
-            return None
-        if metrics is None:
-            names = list(plan.available)
-        else:
-            try:
-                names = list(
-                    dict.fromkeys(check_columns([metrics] if isinstance(metrics, str) else metrics))
-                )
-            except (ValueError, TypeError):
-                return None
-            if any(m not in plan.available for m in names):
-                return None
-        if code is not None:
-            index = plan.index_of(code)
-        # per source: the rows answering for ``index`` (its own, or its representative's)
-        found = [run.rows(index, plan.reps) for run in plan.runs]
-        values: dict[str, float | None] = {}
-        origins = 0
-        for m in names:
-            values[m] = None
-            for i, (run, (rows, _, _)) in enumerate(zip(plan.runs, found, strict=True)):
-                if not rows or m not in run.available:
-                    continue
-                v = run.value(m, rows)
-                if v is None:
-                    return None  # a column the sidecar does not map: numpy path
-                if v == v:  # not NaN: the first source in priority order holding it wins
-                    values[m] = v
-                    origins |= 1 << i
-                    break
-        if not origins:
-            return None  # no value at all: query raises MissingEntry
-        at = next(i for i, (rows, _, _) in enumerate(found) if rows)
-        arch = arch_or_index if code is not None else None
-        for run, (rows, own, _) in zip(plan.runs, found, strict=True):
-            if arch is None and rows and own:
-                arch = run.side.arch(index)
-        return {
-            "index": index,
-            "arch": arch if arch is not None else plan.arch(index),
-            "source": "+".join(r.source for i, r in enumerate(plan.runs) if origins >> i & 1),
-            "hp": plan.runs[at].hp,
-            "epoch": plan.runs[at].epoch,
-            "copied": found[at][2],
-            "values": values,
         }
 
     def query_many(
@@ -995,9 +793,10 @@ class Benchmark:
         if key not in res.cache:
             res.cache[key] = pd.CategoricalDtype(pd.Index(labels, dtype=object))
         out["source"] = pd.Categorical.from_codes(codes[idx], dtype=res.cache[key])
-        out["hp"] = res.hp[idx]
-        out["epoch"] = res.epoch[idx]
-        out["copied"] = res.copied[idx]
+        row_hp, row_epoch, copied = res.rows_all
+        out["hp"] = row_hp[idx]
+        out["epoch"] = row_epoch[idx]
+        out["copied"] = copied[idx]
         for m in names:
             out[m] = res.value(m)[idx]
         return pd.DataFrame(out, copy=False)
@@ -1191,7 +990,7 @@ def _embedded_pairs(path: Path) -> list[tuple[str, str]]:
     cache = _cache_dir() / "embedded-tables.json"
     try:
         with open(path, "rb") as fh:
-            identity = _parquet_identity(fh)
+            identity = parquet_identity(fh)
     except (OSError, ValueError):
         identity = None
     entries: dict[str, Any] = {}
@@ -1229,11 +1028,23 @@ def _stored_arch(res: _Resolved, index: int) -> str | None:
     against the space on write), or None when no selected table holds that row."""
     for sl in res.slices:
         side = sl.table.sidecar
-        if side is not None and sl.present[index] and not sl.fill[index]:
+        if side is not None and sl.own(index):
             found = side.arch(index)
             if found is not None:
                 return found
     return None
+
+
+def _origin_mask(origins: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """Per index (``n`` of them), the bit mask of the sources (bit i: ``sources[i]``) that the
+    values of ``origins`` (one array of source positions per metric, -1: none) come from."""
+    import numpy as np
+
+    mask = np.zeros(n, dtype=np.int64)
+    for o in origins:
+        o = o.astype(np.int64)
+        mask |= np.where(o >= 0, np.left_shift(1, np.maximum(o, 0)), 0)
+    return mask
 
 
 def _resolve_arch(space: str, arch_or_index: str | int) -> tuple[int, str]:
@@ -1522,13 +1333,9 @@ class NATSBench:
         epoch: int | None,
         seed: int | None,
     ) -> dict[str, Any]:
-        """:meth:`Benchmark.query` of the ``wanted`` columns the selection holds (no numpy when
-        the sidecars are fresh: the plan says which columns the selected runs have)."""
-        plan = self.bench._plan(self.space, dataset, None, hp, epoch, seed)
-        if plan is not None:
-            available = plan.available
-        else:  # the numpy path, which also raises the clear errors (unknown dataset, no rows)
-            available = self.bench._resolve(self.space, dataset, None, hp, epoch, seed).available
+        """:meth:`Benchmark.query` of the ``wanted`` columns the selection holds."""
+        # _resolve also raises the clear errors (unknown dataset, no rows at that hp/epoch)
+        available = self.bench._resolve(self.space, dataset, None, hp, epoch, seed).available
         names = [c for c in wanted if c in available]
         if not names:
             raise MissingEntry(
@@ -1649,7 +1456,7 @@ class NATSBench:
                 continue
             got = table.arrays(columns, hp=picked[0], config=index)
             if not len(got["config"]) and self.space == "tss":
-                rep = int(self._sp.representatives()[index])
+                rep = int(table.representatives()[index])
                 if rep != index:
                     got = table.arrays(columns, hp=picked[0], config=rep)
             if len(got["config"]):

@@ -36,18 +36,15 @@ Example:
 
 from __future__ import annotations
 
-import bisect
-import hashlib
-import json
 import math
 import os
-import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bench import __version__
 from bench.errors import InputError, MissingFileError
+from bench.fileio import atomic_path
 from bench.table.schema import (
     DATASETS,
     KEY,
@@ -55,6 +52,13 @@ from bench.table.schema import (
     SOURCES,
     check_columns,
     column_spec,
+)
+from bench.table.sidecar import (
+    Sidecar,
+    parquet_identity,
+    rebuild_sidecar,
+    sidecar_path,
+    write_sidecar,
 )
 
 if TYPE_CHECKING:  # numpy, pandas and pyarrow are imported where used: a query needs none
@@ -71,8 +75,6 @@ __all__ = [
     "normalize",
     "arrow_type",
     "TABLE_KEY",
-    "Sidecar",
-    "sidecar_path",
 ]
 
 #: Columns that identify a row inside one table (space, dataset and source are the file).
@@ -333,17 +335,6 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # not every platform opens directories
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Store:
     """A benchmark directory of parquet tables (see the module docstring for the layout).
 
@@ -498,29 +489,15 @@ class Store:
         the sidecar. A reader between the two renames sees a sidecar whose recorded parquet
         identity no longer matches, and reads the parquet file instead.
         """
-        import uuid
-
         import pyarrow.parquet as pq
 
-        token = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        tmp = path.with_name(f".{path.name}.{token}.tmp")
-        side = sidecar_path(path)
-        side_tmp = side.with_name(f".{side.name}.{token}.tmp")
-        try:
-            table = _arrow_table(frame)
-            pq.write_table(table, tmp, compression="zstd", row_group_size=_ROW_GROUP)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-                identity = _parquet_identity(fh)
+        # entered sidecar first so that the parquet file is renamed first (exits run in reverse)
+        with atomic_path(sidecar_path(path)) as side_tmp, atomic_path(path) as tmp:
+            pq.write_table(_arrow_table(frame), tmp, compression="zstd", row_group_size=_ROW_GROUP)
+            with open(tmp, "rb") as fh:  # the identity survives the rename (inode, mtime kept)
+                identity = parquet_identity(fh)
             arrays = {c: frame[c].to_numpy() for c in frame.columns}
-            _write_sidecar(side_tmp, identity, list(frame.columns), arrays, len(frame))
-            os.replace(tmp, path)
-            os.replace(side_tmp, side)
-            _fsync_dir(path.parent)
-        finally:
-            for t in (tmp, side_tmp):
-                if t.exists():
-                    t.unlink()
+            write_sidecar(side_tmp, identity, list(frame.columns), arrays, len(frame))
 
     # -- sidecars ------------------------------------------------------------------------------
     def sidecar(self, space: str, dataset: str, source: str) -> Sidecar | None:
@@ -553,7 +530,7 @@ class Store:
             side = Sidecar.open(path)
             if side is not None and side.current:
                 return False
-            return _rebuild_sidecar(path)
+            return rebuild_sidecar(path)
         finally:
             lock.release()
 
@@ -592,350 +569,3 @@ def _missing_like(col: pd.Series, n: int) -> Any:
     if kind == "bool":
         return np.zeros(n, dtype=bool)
     return pd.Series([None] * n, dtype=object).to_numpy()
-
-
-# -- sidecars -------------------------------------------------------------------------------------
-# Beside each table ``<source>.parquet`` the store keeps ``<source>.npcols``: the table's numeric
-# columns (and its space/dataset/source as small codes) as raw little-endian arrays, so that a new
-# process answers a query without pyarrow (importing it costs more than the read). Layout:
-# 8 bytes magic, 8 bytes header length, a JSON header (the parquet file's identity, row count,
-# column names, per stored column its dtype and byte offset, the table's runs), then the arrays,
-# 64-byte aligned. The sidecar is a cache: it is rewritten with every upsert under the table's
-# lock, is used only while the identity it records (inode, size, mtime, hash of the parquet
-# footer) matches the parquet file, and is rebuilt from the parquet file when stale.
-#
-# Version 2 adds what a single lookup needs to be answered with the standard library alone
-# (importing numpy costs several times the lookup; see Benchmark.query): ``runs``, one entry per
-# (hp, epoch) of the rows sorted by (hp, epoch, config, seed), with its row range, its seeds and
-# whether a config repeats in it (several seeds), so a reader finds a config's rows by bisection;
-# and for TSS tables the space's index order and isomorphism representatives (#space.*, 31 KB
-# each), which cost a new process ~85 ms of pure Python to rebuild. A version-1 sidecar is still
-# read (the numpy path needs nothing more) and is rewritten by the first reader that can.
-
-_MAGIC = b"CALNASC1"
-_SIDECAR_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
-_CODED = ("space", "dataset", "source")  # string columns stored as uint8 codes + labels
-_STORED = {"int64": "<i8", "float64": "<f8", "bool": "|b1"}
-_ARCH_CONFIG, _ARCH_VALUE = "#arch.config", "#arch.value"  # not column names: see _arch_map
-#: per index: the radix value of its code (first position most significant) / its representative
-_SPACE_ORDER, _SPACE_REPS = "#space.order", "#space.reps"
-#: memoryview format and item size of the stored dtypes (little-endian: see Sidecar.view)
-_VIEW_FORMATS = {"<i8": ("q", 8), "<f8": ("d", 8), "|b1": ("?", 1), "<i2": ("h", 2)}
-
-
-def sidecar_path(parquet: Path) -> Path:
-    """The sidecar file of a parquet table (``computed.parquet`` -> ``computed.npcols``)."""
-    return parquet.with_suffix(".npcols")
-
-
-def _parquet_identity(fh: Any) -> dict[str, Any]:
-    """Inode, size, mtime and a hash of the footer of an open parquet file."""
-    st = os.fstat(fh.fileno())
-    fh.seek(-8, os.SEEK_END)
-    tail = fh.read(8)
-    length = int.from_bytes(tail[:4], "little")
-    if tail[4:] != b"PAR1" or length + 8 > st.st_size:
-        raise InputError("not a parquet file (bad footer)")
-    fh.seek(-(length + 8), os.SEEK_END)
-    footer = fh.read(length + 8)
-    return {
-        "ino": st.st_ino,
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "footer": hashlib.sha256(footer).hexdigest(),
-    }
-
-
-def _sidecar_array(name: str, values: Any) -> tuple[np.ndarray, list[str] | None] | None:
-    """The stored form of one column, or None when the sidecar leaves it to the parquet file."""
-    import numpy as np
-
-    kind = column_spec(name).dtype
-    arr = np.asarray(values)
-    if kind in _STORED:
-        # an int column with missing values arrives as float or object: not stored
-        if arr.dtype.kind not in ("iub" if kind != "float64" else "iufb"):
-            return None
-        return np.ascontiguousarray(arr, dtype=_STORED[kind]), None
-    if name in _CODED and arr.dtype.kind in "OUT":
-        labels, codes = np.unique(arr.astype(str), return_inverse=True)
-        if len(labels) > 255:
-            return None
-        return codes.astype(np.uint8).ravel(), [str(v) for v in labels]
-    return None
-
-
-def _arch_map(config: Any, arch: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """Sorted distinct configs and their arch strings (fixed-width bytes), one per config.
-
-    Small whatever the row count (at most one entry per architecture); it spares a new process
-    rebuilding the space's string table (NATS's shuffled TSS order) to answer one query.
-    """
-    import numpy as np
-
-    if config is None or arch is None:
-        return None
-    config = np.asarray(config)
-    if config.dtype.kind not in "iu" or len(config) == 0:
-        return None
-    uniq, first = np.unique(config.astype(np.int64), return_index=True)
-    names = np.asarray(arch, dtype=object)[first]
-    if any(not isinstance(a, str) for a in names):
-        return None
-    encoded = np.array([a.encode() for a in names])
-    return uniq, encoded
-
-
-def _runs(arrays: dict[str, Any], rows: int) -> list[dict[str, Any]] | None:
-    """The (hp, epoch) runs of the rows, or None unless rows are strictly sorted by the key.
-
-    Each run: ``hp``, ``epoch``, its rows ``start:stop``, its sorted distinct ``seeds`` and
-    ``dup`` (some config has several rows in it). Strictly sorted by (hp, epoch, config, seed)
-    means a config's rows of one run are contiguous and no key repeats; the store writes rows so,
-    a parquet file written by another tool may not be (its readers then use numpy).
-
-    Example:
-        >>> _runs({"hp": [12, 12, 200], "epoch": [12, 12, 200], "config": [0, 0, 3],
-        ...        "seed": [777, 888, -1]}, 3)[0]
-        {'hp': 12, 'epoch': 12, 'start': 0, 'stop': 2, 'seeds': [777, 888], 'dup': True}
-    """
-    import numpy as np
-
-    if rows == 0:
-        return []
-    cols = []
-    for name in ("hp", "epoch", "config", "seed"):
-        values = arrays.get(name)
-        if values is None and name == "seed":  # readers take a table without seeds as all -1
-            values = np.full(rows, -1, dtype=np.int64)
-        arr = None if values is None else np.asarray(values)
-        if arr is None or arr.dtype.kind not in "iu" or len(arr) != rows:
-            return None
-        cols.append(arr.astype(np.int64))
-    later = np.zeros(max(rows - 1, 0), dtype=bool)  # row i+1 > row i, decided so far
-    tied = np.ones(max(rows - 1, 0), dtype=bool)  # row i+1 == row i on the columns so far
-    for col in cols:
-        later |= tied & (col[1:] > col[:-1])
-        tied &= col[1:] == col[:-1]
-    if not later.all():
-        return None
-    hp, epoch, config, seed = cols
-    cuts = (np.flatnonzero((hp[1:] != hp[:-1]) | (epoch[1:] != epoch[:-1])) + 1).tolist()
-    runs = []
-    for start, stop in zip([0, *cuts], [*cuts, rows], strict=True):
-        if start == stop:  # no rows at all
-            continue
-        block = config[start:stop]
-        runs.append(
-            {
-                "hp": int(hp[start]),
-                "epoch": int(epoch[start]),
-                "start": start,
-                "stop": stop,
-                "seeds": np.unique(seed[start:stop]).tolist(),
-                "dup": bool(np.any(block[1:] == block[:-1])),
-            }
-        )
-    return runs
-
-
-def _space_tables(name: str) -> dict[str, tuple[np.ndarray, None]]:
-    """The #space.* arrays a sidecar of a ``name`` table carries (TSS only: SSS is arithmetic)."""
-    import numpy as np
-
-    from bench.arch.spaces import get_space
-
-    if name != "tss":
-        return {}
-    sp = get_space(name)
-    order = sp._radix_values(sp.codes()).astype("<i2")
-    reps = np.asarray(sp.representatives()).astype("<i2")
-    return {_SPACE_ORDER: (order, None), _SPACE_REPS: (reps, None)}
-
-
-def _write_sidecar(
-    target: Path, identity: dict[str, Any], names: list[str], arrays: dict[str, Any], rows: int
-) -> None:
-    stored: dict[str, tuple[np.ndarray, list[str] | None]] = {}
-    for name in names:
-        got = _sidecar_array(name, arrays[name])
-        if got is not None:
-            stored[name] = got
-    arch = _arch_map(arrays.get("config"), arrays.get("arch"))
-    if arch is not None:
-        stored[_ARCH_CONFIG], stored[_ARCH_VALUE] = (arch[0], None), (arch[1], None)
-    spaces = stored["space"][1] if "space" in stored else None
-    if spaces is not None and len(spaces) == 1:
-        stored.update(_space_tables(spaces[0]))
-    columns: dict[str, dict[str, Any]] = {}
-    offset = 0
-    for name, (arr, labels) in stored.items():
-        entry: dict[str, Any] = {"dtype": arr.dtype.str, "offset": offset, "rows": len(arr)}
-        if labels is not None:
-            entry["labels"] = labels
-        columns[name] = entry
-        offset += -(-arr.nbytes // 64) * 64
-    header = {
-        "version": _SIDECAR_VERSION,
-        "parquet": identity,
-        "rows": rows,
-        "names": names,
-        "columns": columns,
-        "data_bytes": offset,
-        "runs": _runs(arrays, rows),
-    }
-    raw = json.dumps(header).encode()
-    start = -(-(16 + len(raw)) // 64) * 64  # data begins 64-byte aligned
-    with open(target, "wb") as fh:
-        fh.write(_MAGIC + len(raw).to_bytes(8, "little") + raw)
-        fh.write(b"\0" * (start - 16 - len(raw)))
-        for arr, _ in stored.values():
-            fh.write(arr.tobytes())
-            pad = -(-arr.nbytes // 64) * 64 - arr.nbytes
-            fh.write(b"\0" * pad)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _rebuild_sidecar(path: Path) -> bool:
-    """Write the sidecar of ``path`` from the parquet file itself (caller holds the lock)."""
-    import pyarrow.parquet as pq
-
-    side = sidecar_path(path)
-    import uuid
-
-    tmp = side.with_name(f".{side.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(path, "rb") as fh:  # identity and data of the same open file
-            identity = _parquet_identity(fh)
-            fh.seek(0)
-            table = pq.read_table(fh)
-        names = table.column_names
-        arrays = {c: table.column(c).to_numpy(zero_copy_only=False) for c in names}
-        _write_sidecar(tmp, identity, names, arrays, table.num_rows)
-        os.replace(tmp, side)
-        return True
-    except (OSError, ValueError):
-        return False
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-class Sidecar:
-    """The numeric columns of one parquet table, memory-mapped from its ``.npcols`` file.
-
-    :meth:`open` returns None unless the sidecar exists, is intact and records the identity of
-    the parquet file as it is now; the mapping then pins that generation of the table (a later
-    upsert replaces the files, not what is mapped).
-
-    Example:
-        >>> side = Sidecar.open(store.path_for("tss", "cifar10", "computed"))   # doctest: +SKIP
-        >>> side.read("acc")[:2]                                                # doctest: +SKIP
-        array([0.84, 0.93])
-    """
-
-    def __init__(self, path: Path, buf: Any, header: dict[str, Any], start: int):
-        self.path = path
-        self._buf = buf
-        self._start = start
-        self.version: int = header["version"]
-        self.rows: int = header["rows"]
-        self.names: tuple[str, ...] = tuple(header["names"])
-        self._columns: dict[str, dict[str, Any]] = header["columns"]
-        #: the (hp, epoch) runs of the rows (see ``_runs``), or None (version 1, unsorted rows)
-        self.runs: list[dict[str, Any]] | None = header.get("runs")
-        self._views: dict[str, memoryview | None] = {}
-
-    @classmethod
-    def open(cls, parquet: Path) -> Sidecar | None:
-        """The fresh sidecar of ``parquet``, or None (absent, corrupt, or stale)."""
-        import mmap
-
-        side = sidecar_path(Path(parquet))
-        try:
-            with open(side, "rb") as fh:
-                head = fh.read(16)
-                if len(head) != 16 or head[:8] != _MAGIC:
-                    return None
-                length = int.from_bytes(head[8:], "little")
-                header = json.loads(fh.read(length))
-                start = -(-(16 + length) // 64) * 64
-                if header.get("version") not in _READABLE_VERSIONS:
-                    return None
-                if os.fstat(fh.fileno()).st_size < start + header["data_bytes"]:
-                    return None  # truncated
-                if os.name == "nt":  # a mapped file cannot be replaced there: writers would fail
-                    fh.seek(0)
-                    buf = fh.read()
-                else:
-                    buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-            # checked after the sidecar is opened: a writer that replaced both files since then
-            # makes this fail, so the mapped sidecar is never newer than the parquet checked
-            with open(parquet, "rb") as fh:
-                if _parquet_identity(fh) != header["parquet"]:
-                    return None
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return cls(side, buf, header, start)
-
-    def has(self, name: str) -> bool:
-        """Whether column ``name`` is stored here (else read it from the parquet file)."""
-        return name in self._columns and not name.startswith("#")
-
-    @property
-    def current(self) -> bool:
-        """Whether this sidecar has this calnas's format (an older one is worth rewriting)."""
-        return self.version == _SIDECAR_VERSION
-
-    def view(self, name: str) -> memoryview | None:
-        """Stored column ``name`` as a read-only memoryview of Python values, without numpy.
-
-        None when no such view exists: a coded string column, or a big-endian machine (the
-        arrays are little-endian). Views are cached; they pin the mapping.
-
-        Example:
-            >>> side.view("acc")[123]   # doctest: +SKIP
-            0.9012
-        """
-        if name in self._views:
-            return self._views[name]
-        entry = self._columns.get(name)
-        form = None if entry is None or "labels" in entry else _VIEW_FORMATS.get(entry["dtype"])
-        view = None
-        if form is not None and sys.byteorder == "little":
-            fmt, width = form
-            at = self._start + entry["offset"]
-            rows = entry.get("rows", self.rows)
-            view = memoryview(self._buf)[at : at + rows * width].cast(fmt)
-        self._views[name] = view
-        return view
-
-    def arch(self, config: int) -> str | None:
-        """The arch string the table stores for ``config`` (None when it has no row for it)."""
-        entry = self._columns.get(_ARCH_VALUE)
-        configs = self.view(_ARCH_CONFIG)
-        if entry is None or configs is None:
-            return None
-        pos = bisect.bisect_left(configs, config)
-        if pos >= len(configs) or configs[pos] != config:
-            return None
-        width = int(entry["dtype"][2:])  # "|S<width>"
-        at = self._start + entry["offset"] + pos * width
-        return bytes(self._buf[at : at + width]).rstrip(b"\0").decode()
-
-    def read(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Rows ``start:stop`` of column ``name`` (a copy; string columns decoded to str)."""
-        import numpy as np
-
-        entry = self._columns[name]
-        dtype = np.dtype(entry["dtype"])
-        rows = entry.get("rows", self.rows)
-        stop = rows if stop is None else min(stop, rows)
-        start = max(0, min(start, stop))
-        offset = self._start + entry["offset"] + start * dtype.itemsize
-        arr = np.frombuffer(self._buf, dtype=dtype, count=stop - start, offset=offset)
-        if "labels" in entry:
-            return np.asarray(entry["labels"], dtype=object)[arr]
-        return arr.astype(dtype.newbyteorder("="), copy=True)

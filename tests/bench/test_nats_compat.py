@@ -26,6 +26,9 @@ from bench.table.benchmark import MissingEntry, create  # noqa: E402
 from bench.table.schema import NATS_EVAL_SETS  # noqa: E402
 from bench.table.store import Store  # noqa: E402
 
+# every verb on every sample record, against the real nats_bench (~35 s): the slow tier
+pytestmark = pytest.mark.slow
+
 # -- the meant differences (README "NATS-Bench compatibility" lists the same) ---------------------
 #: calnas gives accuracies as fractions, nats_bench in percent: its accuracies are divided by this.
 PERCENT = 100.0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from search.cli import main
 from search.runner import run_search
 
 
+@pytest.mark.slow  # the README's main job end to end, with plots (~4 s)
 def test_default_cli_run_on_the_demo(demo, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CALNAS_HOME", str(tmp_path / "home"))
     rc = main(["search", "run", "--trials", "40", "--out", str(tmp_path / "out")])

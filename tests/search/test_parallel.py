@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import optuna
+import pytest
 from optuna.storages.journal._storage import JournalOperation
 
 from search import _optuna
@@ -41,6 +42,7 @@ def test_two_workers_on_one_journal(demo_path, tmp_path):
     _check_no_duplicates(res, 60)
 
 
+@pytest.mark.slow  # two worker processes (~5 s)
 def test_default_strategy_with_two_workers_on_one_journal(demo_path, tmp_path):
     # each worker process fits its own models; the classes they query are read from the study
     storage = str(tmp_path / "default.journal")
@@ -50,6 +52,7 @@ def test_default_strategy_with_two_workers_on_one_journal(demo_path, tmp_path):
     assert res.report["strategy"] == "mpls"
 
 
+@pytest.mark.slow  # two worker processes on PostgreSQL (~4 s)
 def test_two_workers_on_postgres(demo_path, postgres_url):
     name = f"pg-{os.getpid()}-{time.time_ns()}"
     res = run_search("tss", DATASET, OBJECTIVES, "tpe", trials=40, bench=str(demo_path),
@@ -66,6 +69,7 @@ run_search("tss", "digits", "acc,pre_ECE_15", "rea", trials=3000, bench=sys.argv
 """
 
 
+@pytest.mark.slow  # a worker process killed and resumed (~8 s)
 def test_resume_after_sigkill(demo_path, tmp_path):
     storage = str(tmp_path / "resume.journal")
     child = subprocess.Popen([sys.executable, "-c", _CHILD, str(demo_path), storage])

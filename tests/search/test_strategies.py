@@ -122,6 +122,7 @@ def test_pls_tpe_start_and_sss():
     assert st.best_value <= 8 * 5 + 8 * 3  # local search walks down towards the smallest widths
 
 
+@pytest.mark.slow  # three mpls runs (~8 s)
 def test_mpls_never_repeats_is_seeded_and_checks_parameters():
     a, space = _tss_study(make_sampler("mpls", get_space("tss"), seed=4), 60)
     b, _ = _tss_study(make_sampler("mpls", get_space("tss"), seed=4), 60)
@@ -137,6 +138,7 @@ def test_mpls_never_repeats_is_seeded_and_checks_parameters():
             make_sampler(bad, get_space("tss"))
 
 
+@pytest.mark.slow  # model-guided search to the front (~10 s)
 def test_mpls_follows_the_model_to_the_front():
     # Same toy problem, same 40 trials, three seeds: the model-guided search ends on a front
     # with more hypervolume than random search's.
@@ -172,6 +174,7 @@ def test_acquire_by_number_of_objectives():
     assert acquire(np.array([[[0.2], [-1.0]], [[0.2], [5.0]]]), np.array([[0.5]]), rng) == 1
 
 
+@pytest.mark.slow  # mpls on the SSS table (~6 s)
 def test_mpls_on_sss_and_three_objectives():
     sss = get_space("sss")
     st = optuna.create_study(directions=["minimize"] * 3,

@@ -45,6 +45,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.arch.spaces import get_space  # noqa: E402
 from bench.compute import ComputeConfig, compute  # noqa: E402
+from bench.fileio import atomic_path  # noqa: E402
+from bench.table.schema import breakdown_flags  # noqa: E402
 from bench.table.store import Store  # noqa: E402
 
 SEED = 777
@@ -194,6 +196,21 @@ def export(bench: Path, out: Path, figure: Path | None) -> pd.DataFrame:
     return frame
 
 
+def reflag(path: Path) -> None:
+    """Set the ``flags`` column of a written demo table from the breakdown rule of
+    ``bench.table.schema.breakdown_flags`` (KDECE > 1 near chance), leaving every value as it is.
+
+    The shipped table was built before computed rows carried that flag; a new build has it.
+    """
+    frame = pd.read_parquet(path)
+    flags = breakdown_flags(frame, len(frame))
+    frame["flags"] = pd.array([";".join(f) if f else None for f in flags], dtype="string")
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False, compression="zstd", compression_level=19)
+    flagged = int(frame["flags"].notna().sum())
+    print(f"{path}: {flagged} rows flagged ({path.stat().st_size / 1e6:.2f} MB)")
+
+
 def _round_mantissa(values: np.ndarray, bits: int) -> np.ndarray:
     """float64 -> nearest float32 with only ``bits`` mantissa bits kept (NaN stays NaN)."""
     f32 = values.astype(np.float32)
@@ -235,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit", type=int, default=None, help="networks per space (a trial run)")
     p.add_argument("--export", action="store_true", help="export after building")
     p.add_argument("--export-only", action="store_true")
+    p.add_argument("--reflag", action="store_true", help="only set --out's flags column")
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--figure", type=Path, default=FIGURE)
     p.add_argument("--quiet", action="store_true")
@@ -243,6 +261,9 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
     spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
+    if args.reflag:
+        reflag(args.out)
+        return
     if not args.export_only:
         build(args.bench, args.jobs, spaces, args.limit, args.quiet)
         print("progress:", _progress(args.bench))

@@ -220,7 +220,7 @@ def parse_constraints(spec: str | Sequence[str] | None) -> list[Constraint]:
 def objective_columns(
     objectives: Iterable[Objective], constraints: Iterable[Constraint] = ()
 ) -> list[str]:
-    """The table columns needed to evaluate the objectives and constraints, in first-use order."""
+    """The table columns the objectives and constraints are computed from, in first-use order."""
     cols: list[str] = []
     for item in (*objectives, *constraints):
         cols.extend(item.columns)

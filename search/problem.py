@@ -150,6 +150,11 @@ def open_bench(bench: Any) -> Any:
 
     Returns:
         A ``bench.table.benchmark.Benchmark``.
+
+    Example:
+        >>> bm = open_bench(None)
+        >>> open_bench(bm) is bm
+        True
     """
     if bench is not None and hasattr(bench, "frame"):
         return bench
@@ -184,6 +189,11 @@ def resolve_multi_fidelity(config: SearchConfig, problem: Problem) -> bool:
     Raises:
         InputError: multi-fidelity asked for without the table backend, a table with several
             epochs, or exactly one objective.
+
+    Example:
+        >>> cfg = SearchConfig("tss", "digits", "hcs", "tpe", trials=5)
+        >>> resolve_multi_fidelity(cfg, load_problem(open_bench(None), cfg))  # epochs 1, 2, 4
+        True
     """
     usable = config.backend == "table" and len(problem.curves) > 1
     flag = config.multi_fidelity

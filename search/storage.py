@@ -96,6 +96,15 @@ def open_study(
 
     Raises:
         InputError: the study already holds a different search.
+
+    Example:
+        >>> from search.config import SearchConfig
+        >>> from search.problem import load_problem, open_bench
+        >>> cfg = SearchConfig("tss", "digits", "acc,pre_ECE_15", trials=5)
+        >>> problem = load_problem(open_bench(None), cfg)
+        >>> study = open_study(open_storage(None), "s", problem, "table")
+        >>> study.user_attrs["calnas"]["objectives"]
+        ['acc:max', 'pre_ECE_15:min']
     """
     identity = {
         "space": problem.space,
@@ -122,7 +131,12 @@ def open_study(
 
 
 def owner_tag() -> str:
-    """``"host:pid"`` of this process: the owner a worker writes into each trial it creates."""
+    """``"host:pid"`` of this process: the owner a worker writes into each trial it creates.
+
+    Example:
+        >>> owner_tag().endswith(f":{os.getpid()}")
+        True
+    """
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -135,6 +149,18 @@ def fail_orphans(study: optuna.Study) -> None:
 
     Args:
         study: the study being resumed.
+
+    Example:
+        >>> from search import _optuna
+        >>> study = optuna.create_study()
+        >>> _ = _optuna.create_trial(study, optuna.trial.FrozenTrial(
+        ...     number=-1, state=TrialState.RUNNING, value=None, values=None,
+        ...     datetime_start=datetime(2020, 1, 1), datetime_complete=None, params={},
+        ...     distributions={}, user_attrs={}, system_attrs={}, intermediate_values={},
+        ...     trial_id=-1))
+        >>> fail_orphans(study)  # untagged and years old: its process is gone
+        >>> study.trials[0].state.name
+        'FAIL'
     """
     host = socket.gethostname()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):

@@ -187,7 +187,15 @@ def step(
 
 
 def spent(ledger: Ledger, config: SearchConfig, n_unique: int) -> bool:
-    """Whether the search must stop: the space is exhausted or the budget spent."""
+    """Whether the search must stop: the space is exhausted or the budget spent.
+
+    Example:
+        >>> cfg = SearchConfig("tss", "digits", "acc", "random", trials=2)
+        >>> ledger = Ledger()
+        >>> ledger.charges = {3: 1.0}
+        >>> spent(ledger, cfg, n_unique=100), spent(ledger, cfg, n_unique=1)
+        (False, True)
+    """
     if len(ledger.charges) >= n_unique:
         return True  # every distinct architecture has been seen
     if config.trials is not None:
@@ -202,6 +210,11 @@ def stop_reason(config: SearchConfig, n_queried: int, clock: float, n_unique: in
 
     Returns:
         ``"trials"``, ``"budget"``, ``"space exhausted"`` or ``"max repeats"``.
+
+    Example:
+        >>> cfg = SearchConfig("tss", "digits", "acc", "random", budget_seconds=60)
+        >>> stop_reason(cfg, 5, 61.0, 6466), stop_reason(cfg, 5, 30.0, 6466)
+        ('budget', 'max repeats')
     """
     if config.trials is not None and n_queried >= config.trials:
         return "trials"

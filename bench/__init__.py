@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Benchmark": "bench.table.benchmark",
-    "create": "bench.table.benchmark",
+    "create": "bench.table.nats",
     "get_space": "bench.arch.spaces",
 }
 __all__ = sorted(_EXPORTS)

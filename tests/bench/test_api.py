@@ -1,5 +1,4 @@
-"""bench.table.benchmark: selection, source priority, TSS copies, vectorized lookups, Pareto, NATS
-facade."""
+"""bench.table: selection, source priority, TSS copies, vectorized lookups, Pareto, NATS facade."""
 
 from __future__ import annotations
 
@@ -11,7 +10,8 @@ import pandas as pd
 import pytest
 
 from bench.arch.spaces import get_space
-from bench.table.benchmark import Benchmark, MissingEntry, create
+from bench.table.benchmark import Benchmark, MissingEntry
+from bench.table.nats import create
 from bench.table.store import Store
 
 TSS = get_space("tss")
@@ -227,7 +227,8 @@ def test_open_and_query_do_not_import_torch(bench_dir):
     root, _, _ = bench_dir
     code = (
         "import sys\n"
-        "from bench.table.benchmark import Benchmark, create\n"
+        "from bench.table.benchmark import Benchmark\n"
+        "from bench.table.nats import create\n"
         "import bench.table.store, bench.table.schema, bench.importers\n"
         f"b = Benchmark.open({str(root)!r})\n"
         "b.query('tss', 'cifar10', 3, ['acc'])\n"

@@ -15,7 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.arch.spaces import get_space
-from bench.table.benchmark import Benchmark, _embedded_pairs, _group_mean
+from bench.table.benchmark import Benchmark
+from bench.table.embedded import embedded_pairs
+from bench.table.selection import group_mean
 from bench.table.sidecar import Sidecar, sidecar_path
 from bench.table.store import Store, normalize
 
@@ -190,7 +192,7 @@ def test_group_mean_is_pandas_groupby_mean_bit_for_bit():
         config = rng.integers(0, 40, n)
         values = rng.normal(size=(n, 3)) * 10.0 ** rng.integers(-4, 6)
         values[rng.random((n, 3)) < 0.3] = np.nan
-        uniq, mean = _group_mean(config, values)
+        uniq, mean = group_mean(config, values)
         ref = pd.DataFrame(values).assign(c=config).groupby("c", sort=True).mean()
         assert np.array_equal(uniq, ref.index.to_numpy())
         assert np.array_equal(mean, ref.to_numpy(), equal_nan=True)
@@ -202,7 +204,7 @@ def test_embedded_pairs_are_cached_and_invalidated(tmp_path, monkeypatch):
     demo.mkdir()
     path = demo / "demo.parquet"
     normalize(_rows([0, 1], source="demo", dataset="digits", acc=[0.9, 0.8])).to_parquet(path)
-    assert _embedded_pairs(path) == [("tss", "digits")]
+    assert embedded_pairs(path) == [("tss", "digits")]
     cache = tmp_path / "cache" / "calnas" / "embedded-tables.json"
     assert json.loads(cache.read_text())[str(path)]["pairs"] == [["tss", "digits"]]
     rows = pd.concat(
@@ -212,11 +214,11 @@ def test_embedded_pairs_are_cached_and_invalidated(tmp_path, monkeypatch):
         ]
     )
     normalize(rows).to_parquet(path)  # a new demo file: the cached pairs no longer apply
-    assert _embedded_pairs(path) == [("tss", "cifar10"), ("tss", "digits")]
+    assert embedded_pairs(path) == [("tss", "cifar10"), ("tss", "digits")]
     bench = Benchmark(Store(tmp_path / "user"), demo_dir=demo)
     assert bench.query("tss", "cifar10", 0, ["acc"])["values"]["acc"] == 0.7
     cache.write_text("not json")  # a damaged cache is rebuilt, not fatal
-    assert _embedded_pairs(path) == [("tss", "cifar10"), ("tss", "digits")]
+    assert embedded_pairs(path) == [("tss", "cifar10"), ("tss", "digits")]
     shutil.rmtree(tmp_path / "cache")
     (tmp_path / "cache").write_text("a file where the cache directory should be")
-    assert _embedded_pairs(path) == [("tss", "cifar10"), ("tss", "digits")]  # unwritable: skipped
+    assert embedded_pairs(path) == [("tss", "cifar10"), ("tss", "digits")]  # unwritable: skipped

@@ -271,85 +271,9 @@ def _bench_export(args: argparse.Namespace) -> None:
     print(f"{len(frame)} rows written to {out}", file=sys.stderr)
 
 
-def _table_filter(table) -> list[tuple[str, str, str]] | None:
-    """Row filter of a table's file: an embedded file holds several (space, dataset) pairs."""
-    if not table.embedded:
-        return None
-    return [("space", "=", table.space), ("dataset", "=", table.dataset)]
-
-
-def validate_tables(bench) -> list[dict[str, Any]]:
-    """Data-quality findings of every table a :class:`Benchmark` sees (the embedded demo tables
-    included), one table read at a time."""
-    import numpy as np
-    import pyarrow.parquet as pq
-
-    from bench.arch.spaces import get_space
-    from bench.table.schema import KEY, column_spec
-    from bench.table.store import normalize
-
-    report = []
-    for info in bench.tables().values():
-        frame = pq.read_table(info.path, filters=_table_filter(info)).to_pandas()
-        entry: dict[str, Any] = {
-            "table": f"{info.space}/{info.dataset}/{info.source}",
-            "rows": len(frame),
-            "problems": [],
-            "warnings": [],
-        }
-        try:
-            normalize(frame)
-        except ValueError as err:
-            entry["problems"].append(f"schema: {err}")
-        dup = int(frame.duplicated(list(KEY)).sum())
-        if dup:
-            entry["problems"].append(f"{dup} duplicate keys")
-        size = get_space(info.space).size
-        for (hp, epoch), part in frame.groupby(["hp", "epoch"]):
-            configs = part["config"].nunique()
-            if configs < size and info.source in ("official", "robustness"):
-                entry["problems"].append(f"hp {hp} epoch {epoch}: {configs} of {size} configs")
-        entry["configs"] = int(frame["config"].nunique())
-        entry["copied"] = int(frame["copied"].sum()) if "copied" in frame else 0
-        empty = [
-            c for c in frame.columns if column_spec(c).dtype == "float64" and frame[c].isna().all()
-        ]
-        if empty:
-            entry["warnings"].append(f"columns with no values: {', '.join(empty)}")
-        partly = {
-            c: int(frame[c].isna().sum())
-            for c in frame.columns
-            if column_spec(c).dtype == "float64" and 0 < frame[c].isna().sum() < len(frame)
-        }
-        if partly:
-            worst = sorted(partly.items(), key=lambda kv: -kv[1])[:5]
-            entry["warnings"].append(
-                f"{len(partly)} columns have missing values (most: "
-                + ", ".join(f"{c} {n}" for c, n in worst)
-                + ")"
-            )
-        if "flags" in frame:
-            flagged = frame["flags"].dropna()
-            if len(flagged):
-                kinds: dict[str, int] = {}
-                for text in flagged:
-                    for flag in {f.split(":")[0] for f in str(text).split(";")}:
-                        kinds[flag] = kinds.get(flag, 0) + 1
-                entry["warnings"].append(
-                    f"{len(flagged)} flagged rows: "
-                    + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
-                )
-        for c in frame.columns:
-            spec = column_spec(c)
-            if spec.dtype == "float64" and spec.is_fraction:
-                values = frame[c].to_numpy(dtype=np.float64)
-                if np.nanmax(values, initial=0) > 1 or np.nanmin(values, initial=0) < 0:
-                    entry["problems"].append(f"{c}: values outside [0, 1]")
-        report.append(entry)
-    return report
-
-
 def _bench_validate(args: argparse.Namespace) -> None:
+    from bench.table.validation import validate_tables
+
     report = validate_tables(_open(args))
     if args.format == "json":
         emit(report, "json")

@@ -3,25 +3,26 @@
 Layout of a benchmark directory (default ``$CALNAS_HOME``, else ``~/.calnas``)::
 
     <root>/tables/<space>/<dataset>/<source>.parquet   the rows of one (space, dataset, source)
-    <root>/tables/<space>/<dataset>/<source>.npcols    its sidecar: numeric columns (see Sidecar)
+    <root>/tables/<space>/<dataset>/<source>.npcols    its sidecar (``bench.table.sidecar``)
     <root>/locks/<space>__<dataset>__<source>.lock     one file lock per table
 
 A row is identified by the key (space, dataset, config, source, hp, epoch, seed) (``schema.KEY``).
 ``hp`` is part of the key because NATS-Bench's hp tags 12 and 200 are separate training runs
 that both have an epoch 12; ``seed`` is -1 for a value that is not one seed's (a mean, unknown).
 
-:meth:`Store.upsert` validates every row against :mod:`bench.table.schema` (types, ranges, config in
-range for the space, arch matching config, no duplicate keys), then for each table it takes the
-table's lock, reads the current file, merges (a row with an existing key replaces the columns it
-brings and keeps the others; new keys are appended), writes a temporary file beside it and
-renames it over the old one with ``os.replace``. Readers never see a half-written file, several
-writer processes never lose or duplicate a row, and an invalid frame writes nothing at all.
+:meth:`Store.upsert` validates every row (``bench.table.validation.normalize``: types, ranges,
+config in range for the space, arch matching config, no duplicate keys), then for each table it
+takes the table's lock, reads the current file, merges (a row with an existing key replaces the
+columns it brings and keeps the others; new keys are appended), and writes the parquet file and
+its sidecar through ``bench.fileio.atomic_path`` (a temp file beside each, renamed over it).
+Readers never see a half-written file, several writer processes never lose or duplicate a row,
+an invalid frame writes nothing at all, and the files get the modes the umask gives.
 
-Each write also replaces the table's sidecar (:class:`Sidecar`), the numeric columns as raw
-arrays that a reader memory-maps with numpy alone; it is used only while it matches the parquet
-file. :meth:`Store.read` goes through pyarrow and touches only the file and the columns (and
-row groups, with ``filters``) asked for; rows are sorted by (hp, epoch, config, seed) so filters
-on hp and epoch skip row groups.
+The sidecar (``bench.table.sidecar``) holds the numeric columns as raw arrays that a reader
+memory-maps with numpy alone; it is used only while it matches the parquet file.
+:meth:`Store.read` goes through pyarrow and touches only the file and the columns (and row
+groups, with ``filters``) asked for; rows are sorted by (hp, epoch, config, seed) so filters on
+hp and epoch skip row groups.
 
 Example:
     >>> import pandas as pd, tempfile
@@ -38,21 +39,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from bench import __version__
 from bench.errors import InputError, MissingFileError
 from bench.fileio import atomic_path
-from bench.table.schema import (
-    DATASETS,
-    KEY,
-    PUBLISHED_COLUMNS,
-    SOURCES,
-    check_columns,
-    column_spec,
-)
+from bench.table.schema import column_spec
 from bench.table.sidecar import (
     Sidecar,
     parquet_identity,
@@ -60,9 +53,9 @@ from bench.table.sidecar import (
     sidecar_path,
     write_sidecar,
 )
+from bench.table.validation import column_order, normalize
 
 if TYPE_CHECKING:  # numpy, pandas and pyarrow are imported where used: a query needs none
-    import numpy as np
     import pandas as pd
     import pyarrow as pa
     from filelock import FileLock
@@ -72,7 +65,6 @@ __all__ = [
     "TableInfo",
     "UpsertReport",
     "default_path",
-    "normalize",
     "arrow_type",
     "TABLE_KEY",
 ]
@@ -80,8 +72,6 @@ __all__ = [
 #: Columns that identify a row inside one table (space, dataset and source are the file).
 TABLE_KEY: tuple[str, ...] = ("config", "hp", "epoch", "seed")
 _SORT = ("hp", "epoch", "config", "seed")
-_REQUIRED = ("space", "dataset", "source", "config", "hp", "epoch")
-_FIRST = ("space", "dataset", "source", "config", "arch", "hp", "epoch", "seed", "copied")
 _ROW_GROUP = 131_072
 
 
@@ -167,165 +157,6 @@ class UpsertReport:
             f"{s}/{d}/{src}: +{i} new, {u} updated" for (s, d, src), (i, u) in self.tables.items()
         ]
         return f"{self.inserted} rows inserted, {self.updated} updated ({'; '.join(parts)})"
-
-
-def _column_order(names: Iterable[str]) -> list[str]:
-    names = list(dict.fromkeys(names))
-    published = {n: i for i, n in enumerate(PUBLISHED_COLUMNS)}
-    first = [n for n in _FIRST if n in names]
-    pub = sorted((n for n in names if n in published and n not in first), key=published.get)
-    rest = sorted(n for n in names if n not in published and n not in first)
-    return first + pub + rest
-
-
-def _fail(column: str, mask: np.ndarray, frame: pd.DataFrame, what: str) -> None:
-    import numpy as np
-
-    rows = np.flatnonzero(mask)
-    if rows.size:
-        row = rows[0]
-        value = frame[column].iloc[row]
-        value = value.item() if isinstance(value, np.generic) else value
-        raise InputError(
-            f"column {column!r}: {what} (row {row}: {value!r}; {rows.size} bad rows in all)"
-        )
-
-
-def _as_int(frame: pd.DataFrame, name: str) -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
-    col = frame[name]
-    num = pd.to_numeric(col, errors="coerce")
-    _fail(name, (num.isna() & col.notna()).to_numpy(), frame, "not a number")
-    _fail(name, num.isna().to_numpy(), frame, "missing value in a column that needs one")
-    values = num.to_numpy(dtype=np.float64)
-    _fail(name, values != np.round(values), frame, "not an integer")
-    return values.astype(np.int64)
-
-
-def _as_float(frame: pd.DataFrame, name: str) -> np.ndarray:
-    import numpy as np
-    import pandas as pd
-
-    col = frame[name]
-    if col.dtype == bool:
-        raise InputError(f"column {name!r}: booleans are not measurements")
-    num = pd.to_numeric(col, errors="coerce")
-    _fail(name, (num.isna() & col.notna()).to_numpy(), frame, "not a number")
-    return num.to_numpy(dtype=np.float64)
-
-
-def _as_str(frame: pd.DataFrame, name: str, nullable: bool) -> np.ndarray:
-    import numpy as np
-
-    col = frame[name]
-    values = col.to_numpy(dtype=object)
-    missing = col.isna().to_numpy()
-    if not nullable:
-        _fail(name, missing, frame, "missing value in a column that needs one")
-    bad = np.fromiter((not isinstance(v, str) for v in values), bool, len(values)) & ~missing
-    _fail(name, bad, frame, "not a string")
-    return values
-
-
-def normalize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Validate rows against the schema and return them with the stored dtypes.
-
-    Fills the defaults (``seed`` -1, ``copied`` False, ``arch`` from ``config``, ``created`` now,
-    ``calnas_version``), checks names, types, ranges, spaces, datasets, sources, config ranges,
-    arch strings and duplicate keys, and raises ValueError naming the first problem.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from bench.arch.spaces import SPACES, get_space
-
-    if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"rows must be a pandas DataFrame, got {type(frame).__name__}")
-    if frame.columns.duplicated().any():
-        dup = frame.columns[frame.columns.duplicated()].tolist()
-        raise InputError(f"duplicate column names: {dup}")
-    if len(frame) == 0:
-        raise InputError("no rows to write")
-    check_columns([str(c) for c in frame.columns])
-    missing = [c for c in _REQUIRED if c not in frame.columns]
-    if missing:
-        raise InputError(f"rows lack required columns {missing} (required: {list(_REQUIRED)})")
-    frame = frame.reset_index(drop=True)
-    out: dict[str, Any] = {}
-    n = len(frame)
-    for name in frame.columns:
-        spec = column_spec(name)
-        if spec.dtype == "int64":
-            values = _as_int(frame, name)
-        elif spec.dtype == "float64":
-            values = _as_float(frame, name)
-        elif spec.dtype == "string":
-            values = _as_str(frame, name, spec.nullable and name != "arch")
-        elif spec.dtype == "bool":
-            col = frame[name]
-            ok = col.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
-            _fail(name, ~ok, frame, "not a boolean")
-            values = col.to_numpy(dtype=bool)
-        else:  # timestamp
-            try:
-                values = pd.to_datetime(frame[name], utc=True)
-            except (ValueError, TypeError) as err:
-                raise InputError(f"column {name!r}: not a timestamp ({err})") from None
-        if spec.dtype in ("int64", "float64"):
-            finite = values[np.isfinite(values)] if spec.dtype == "float64" else values
-            if spec.dtype == "float64":
-                _fail(name, np.isinf(values), frame, "infinite value")
-            if finite.size and (finite.min() < spec.low or finite.max() > spec.high):
-                bad = (values < spec.low) | (values > spec.high)
-                hint = ""
-                if spec.is_fraction and 1 < np.nanmax(values) <= 100:
-                    hint = "; it looks like a percentage: calnas stores fractions (divide by 100)"
-                _fail(name, bad, frame, f"outside [{spec.low}, {spec.high}]{hint}")
-        out[name] = values
-    rows = pd.DataFrame(out)
-    for name, allowed in (("space", SPACES), ("dataset", DATASETS), ("source", SOURCES)):
-        bad = ~rows[name].isin(allowed).to_numpy()
-        _fail(name, bad, rows, f"unknown value; accepted: {', '.join(allowed)}")
-    if "seed" not in rows:
-        rows["seed"] = np.full(n, -1, dtype=np.int64)
-    if "copied" not in rows:
-        rows["copied"] = np.zeros(n, dtype=bool)
-    if "created" not in rows:
-        rows["created"] = pd.Timestamp.now(tz="UTC").floor("us")
-    if "calnas_version" not in rows:
-        rows["calnas_version"] = __version__
-    has_arch = "arch" in rows
-    arch = rows["arch"].to_numpy(dtype=object) if has_arch else np.empty(n, dtype=object)
-    for space_name, idx in rows.groupby("space").indices.items():
-        space = get_space(space_name)
-        config = rows["config"].to_numpy()[idx]
-        out_of_range = np.zeros(n, dtype=bool)
-        out_of_range[idx] = config >= space.size
-        _fail("config", out_of_range, rows, f"out of range for {space_name} (< {space.size})")
-        expected = np.asarray(space.archs(), dtype=object)[config]
-        if has_arch:
-            given = arch[idx]
-            wrong = given != expected
-            if wrong.any():
-                row = idx[np.flatnonzero(wrong)[0]]
-                raise InputError(
-                    f"arch does not match config in row {row}: config {rows['config'].iloc[row]} "
-                    f"is {space.arch(int(rows['config'].iloc[row]))!r} in {space_name}, the row "
-                    f"says {rows['arch'].iloc[row]!r} ({int(wrong.sum())} mismatching rows)"
-                )
-        else:
-            arch[idx] = expected
-    if not has_arch:
-        rows["arch"] = arch
-    dup = rows.duplicated(list(KEY), keep=False).to_numpy()
-    if dup.any():
-        row = int(np.flatnonzero(dup)[0])
-        key = {k: rows[k].iloc[row] for k in KEY}
-        key = {k: v.item() if isinstance(v, np.generic) else v for k, v in key.items()}
-        raise InputError(f"duplicate key {key} ({int(dup.sum())} rows share a key)")
-    return rows[_column_order(rows.columns)]
 
 
 def _arrow_table(frame: pd.DataFrame) -> pa.Table:
@@ -476,7 +307,7 @@ class Store:
             else:
                 merged, updated = new, 0
             merged = merged.sort_values(list(_SORT), kind="stable").reset_index(drop=True)
-            merged = merged[_column_order(merged.columns)]
+            merged = merged[column_order(merged.columns)]
             self._write(path, merged)
             return len(new) - updated, updated
         finally:

@@ -211,7 +211,7 @@ def test_empty_and_demo_dirs(tmp_path):
             _rows("demo", [0], dataset="cifar10", acc=[0.7]),
         ]
     )
-    from bench.table.store import normalize
+    from bench.table.validation import normalize
 
     normalize(rows).to_parquet(demo / "demo.parquet")
     bench = Benchmark(Store(tmp_path / "user"), demo_dir=demo)

@@ -19,7 +19,8 @@ from bench.table.benchmark import Benchmark
 from bench.table.embedded import embedded_pairs
 from bench.table.selection import group_mean
 from bench.table.sidecar import Sidecar, sidecar_path
-from bench.table.store import Store, normalize
+from bench.table.store import Store
+from bench.table.validation import normalize
 
 TSS = get_space("tss")
 

@@ -15,7 +15,8 @@ import bench.table.sidecar as sidecar_mod
 from bench.arch.spaces import get_space
 from bench.table.benchmark import Benchmark
 from bench.table.sidecar import Sidecar, sidecar_path
-from bench.table.store import Store, default_path, normalize
+from bench.table.store import Store, default_path
+from bench.table.validation import normalize
 
 TSS = get_space("tss")
 

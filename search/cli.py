@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import bench.analysis.cli
 import bench.cli
 import surrogate.cli
 from bench import __version__
@@ -216,7 +217,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"calnas {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     subparsers._parser_class = ArgumentParser  # subcommands report errors on one line too
-    for layer in (bench.cli, surrogate.cli, sys.modules[__name__]):
+    for layer in (bench.cli, surrogate.cli, sys.modules[__name__], bench.analysis.cli):
         layer.register(subparsers)
     return parser
 

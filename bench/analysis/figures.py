@@ -1,0 +1,258 @@
+"""The analyses' figures: heatmaps with the numbers in the cells, boxplots, scatter and line plots.
+
+Plain matplotlib objects (``matplotlib.figure.Figure``, the Agg renderer; no pyplot, so no global
+state and no display), in one style: readable at a glance, values in percent where the study
+plotted percent, every as-published figure saying so in its title.
+
+Example:
+    >>> from bench.analysis.result import Matrix
+    >>> fig = heatmap(Matrix("m", ["a", "b"], [[1.0, 0.5], [0.5, 1.0]]), "two columns")
+    >>> png_bytes(fig)[:4]
+    b'\\x89PNG'
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+
+from bench.analysis.result import Matrix
+from bench.fileio import atomic_write_bytes
+
+__all__ = ["heatmap", "boxplot", "scatter", "lines", "table_figure", "png_bytes", "save", "DPI"]
+
+DPI = 110
+_AS_PUBLISHED = " [as published]"
+
+
+def _title(text: str, as_published: bool) -> str:
+    return text + (_AS_PUBLISHED if as_published else "")
+
+
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Write the figure as a PNG file (atomically); return the path."""
+    return atomic_write_bytes(path, png_bytes(fig))
+
+
+def heatmap(
+    matrix: Matrix,
+    title: str,
+    *,
+    as_published: bool = False,
+    groups: Sequence[str] | None = None,
+) -> Figure:
+    """A tau matrix as a heatmap (-1 blue, +1 red) with each value printed in its cell.
+
+    Args:
+        matrix: the labels and values.
+        title: the figure title.
+        as_published: add the as-published mark to the title.
+        groups: one group name per label (a dataset, say): lines separate the groups.
+
+    Returns:
+        The figure.
+    """
+    vals = np.array(matrix.values, dtype=float)
+    k = len(matrix.labels)
+    side = max(4.0, 0.42 * k + 1.8)
+    fig = Figure(figsize=(side + 1.0, side))
+    ax = fig.subplots()
+    img = ax.imshow(np.ma.masked_invalid(vals), cmap="RdBu_r", vmin=-1, vmax=1)
+    fontsize = 9 if k <= 8 else (7 if k <= 14 else 6)
+    for i in range(k):
+        for j in range(k):
+            v = vals[i, j]
+            text = "-" if math.isnan(v) else f"{v:.2f}".replace("0.", ".", 1)
+            color = "white" if not math.isnan(v) and abs(v) > 0.6 else "black"
+            ax.text(j, i, text, ha="center", va="center", fontsize=fontsize, color=color)
+    ax.set_xticks(range(k), matrix.labels, rotation=90, fontsize=fontsize + 1)
+    ax.set_yticks(range(k), matrix.labels, fontsize=fontsize + 1)
+    if groups is not None:
+        edges = [i for i in range(1, k) if groups[i] != groups[i - 1]]
+        for e in edges:
+            ax.axhline(e - 0.5, color="black", lw=1.2)
+            ax.axvline(e - 0.5, color="black", lw=1.2)
+    ax.set_title(_title(title, as_published), fontsize=10)
+    fig.colorbar(img, ax=ax, fraction=0.046, pad=0.03, label="Kendall tau-b")
+    return fig
+
+
+def boxplot(
+    panels: Sequence[tuple[str, Mapping[str, np.ndarray]]],
+    *,
+    title: str,
+    ylabel: str,
+    xlabel: str = "",
+    percent: bool = True,
+    as_published: bool = False,
+    medians: bool = True,
+) -> Figure:
+    """One boxplot panel per (panel title, {group label: values}), side by side.
+
+    Values are multiplied by 100 when ``percent``; each box's median is printed above it.
+    """
+    n = max(1, len(panels))
+    widest = max((len(groups) for _, groups in panels), default=1)
+    fig = Figure(figsize=(max(4.5, 0.55 * widest + 1.5) * n, 4.2))
+    axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
+    scale = 100.0 if percent else 1.0
+    for ax, (name, groups) in zip(axes, panels, strict=False):
+        labels = list(groups)
+        data = [np.asarray(groups[g], dtype=float) * scale for g in labels]
+        data = [d[~np.isnan(d)] for d in data]
+        keep = [i for i, d in enumerate(data) if d.size]
+        if keep:
+            ax.boxplot(
+                [data[i] for i in keep],
+                positions=keep,
+                widths=0.6,
+                flierprops={"markersize": 2, "alpha": 0.4},
+            )
+            if medians:
+                for i in keep:
+                    med = float(np.median(data[i]))
+                    ax.text(
+                        i, med, f"{med:.2f}", ha="center", va="bottom", fontsize=7, color="darkred"
+                    )
+        ax.set_xticks(range(len(labels)), labels, rotation=45 if widest > 6 else 0, fontsize=8)
+        pooled = np.concatenate([data[i] for i in keep]) if keep else np.zeros(0)
+        if pooled.size and np.percentile(pooled, 99) * 1.15 < pooled.max():
+            # a few far outliers would squeeze every box flat: cut the axis, and say so
+            top = float(np.percentile(pooled, 99) * 1.15)
+            ax.set_ylim(top=top)
+            cut = int((pooled > top).sum())
+            name = f"{name}\n({cut} points above {top:.3g} not shown)"
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel + (" (%)" if percent else ""))
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(_title(title, as_published), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def scatter(
+    panels: Sequence[dict[str, Any]],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    clabel: str | None = None,
+    percent: bool = True,
+    as_published: bool = False,
+) -> Figure:
+    """Scatter panels side by side; each panel dict has ``x``, ``y``, optional ``c``, ``title``.
+
+    ``xscale``/``yscale`` in a panel override the percent factor for that axis (1: counts).
+
+    With ``c`` the points are coloured (one colour scale for all panels, with a colour bar).
+    """
+    n = max(1, len(panels))
+    fig = Figure(figsize=(5.2 * n + (0.8 if clabel else 0), 4.3))
+    axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
+    scale = 100.0 if percent else 1.0
+    cs = [p["c"] for p in panels if p.get("c") is not None]
+    norm = None
+    if cs:
+        allc = np.concatenate([np.asarray(c, dtype=float) for c in cs])
+        allc = allc[~np.isnan(allc)]
+        if allc.size:
+            norm = Normalize(float(allc.min()), float(allc.max()))
+    mappable = None
+    for ax, p in zip(axes, panels, strict=False):
+        x = np.asarray(p["x"], dtype=float) * p.get("xscale", scale)
+        y = np.asarray(p["y"], dtype=float) * p.get("yscale", scale)
+        c = p.get("c")
+        size = 4 if x.size > 2000 else 10
+        if c is not None and norm is not None:
+            order = np.argsort(np.nan_to_num(np.asarray(c, dtype=float), nan=-np.inf))
+            mappable = ax.scatter(
+                x[order],
+                y[order],
+                c=np.asarray(c, dtype=float)[order],
+                s=size,
+                cmap="viridis",
+                norm=norm,
+                alpha=0.8,
+                linewidths=0,
+            )
+        else:
+            ax.scatter(x, y, s=size, alpha=0.5, linewidths=0, color="tab:blue")
+        ax.set_title(p.get("title", ""), fontsize=9)
+        ax.set_xlabel(xlabel + (" (%)" if percent else ""))
+        ax.set_ylabel(ylabel + (" (%)" if percent else ""))
+        ax.grid(alpha=0.3)
+    if mappable is not None:
+        fig.colorbar(mappable, ax=list(axes), fraction=0.03, pad=0.02, label=clabel or "")
+    fig.suptitle(_title(title, as_published), fontsize=10)
+    return fig
+
+
+def lines(
+    panels: Sequence[tuple[str, Sequence[float], Mapping[str, Sequence[float]]]],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    as_published: bool = False,
+) -> Figure:
+    """Line panels side by side: each (panel title, x values, {series label: y values})."""
+    n = max(1, len(panels))
+    fig = Figure(figsize=(6.0 * n + 1.6, 4.3))
+    axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
+    for ax, (name, x, series) in zip(axes, panels, strict=False):
+        for i, (lab, y) in enumerate(series.items()):
+            style = "-" if i < 10 else "--"
+            ax.plot(x, y, style, marker="o", markersize=3, label=lab)
+        ax.axhline(0, color="gray", lw=0.8)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.suptitle(_title(title, as_published), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def table_figure(
+    rows: Sequence[Sequence[str]],
+    columns: Sequence[str],
+    *,
+    title: str,
+    colors: Mapping[str, str] | None = None,
+    as_published: bool = False,
+) -> Figure:
+    """A table of short strings as a figure; cells whose text is in ``colors`` are filled."""
+    fig = Figure(figsize=(1.1 * len(columns) + 1.0, 0.28 * len(rows) + 1.2))
+    ax = fig.subplots()
+    ax.axis("off")
+    fills = [[(colors or {}).get(str(v), "white") for v in r] for r in rows]
+    tab = ax.table(
+        cellText=[list(map(str, r)) for r in rows],
+        colLabels=list(columns),
+        cellColours=fills,
+        loc="center",
+        cellLoc="center",
+    )
+    tab.auto_set_font_size(False)
+    tab.set_fontsize(8)
+    tab.scale(1.0, 1.2)
+    ax.set_title(_title(title, as_published), fontsize=10)
+    return fig

@@ -1,0 +1,350 @@
+"""Kendall's tau-b, fast: a whole matrix of columns in O(k^2 n log n), NaNs left out pairwise.
+
+The study computed every ranking agreement with ``DataFrame.corr(method="kendall")`` (or
+``scipy.stats.kendalltau`` on ranks): tau-b, with each pair of columns over the rows where both
+have a value. This module computes the same numbers.
+
+**How.** For a pair (x, y), sort the rows by (x, y); the discordant pairs are the strict
+inversions of y in that order (Knight's algorithm). Each column is ranked once and each
+tie-free column's order is shared by all its pairs; the inversion counts of many pairs are then
+taken together, level by level of a bottom-up merge sort over a (pairs, rows) integer array, with
+numpy's sort merging the two sorted halves of every block at once. Ties are corrected as tau-b
+does: ``tau = (n0 - n1 - n2 + n3 - 2 D) / sqrt((n0 - n1) (n0 - n2))``, with n0 the pairs, n1 and
+n2 the pairs tied in x and in y, n3 those tied in both, D the discordant pairs.
+
+**Populations.** :func:`population` picks the rows an analysis runs on: all of them, or the top
+K by a column (``order="desc"``, the default, is the K largest: what "top" means; ``"asc"`` the K
+smallest, which is what the study's robustness notebooks took while calling it "top").
+
+Example:
+    >>> import numpy as np
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0, np.nan])
+    >>> y = np.array([1.0, 3.0, 2.0, 4.0, 0.0])
+    >>> round(tau_b(x, y), 4)   # the NaN row is left out: 5 of 6 pairs concordant
+    0.6667
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from bench.checks import check_int
+from bench.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["KendallMatrix", "kendall_matrix", "tau_b", "population", "union_top", "ORDERS"]
+
+#: Accepted orders of a top-K population: ``desc`` (the K largest) and ``asc`` (the K smallest).
+ORDERS: tuple[str, ...] = ("desc", "asc")
+#: Rows of q counted together: a (block, 2^15) int32 array stays in the CPU's L2 cache.
+_BATCH = 16
+#: Blocks whose inner pairs are counted by direct comparison.
+_SMALL = 16
+
+
+class KendallMatrix(NamedTuple):
+    """Tau-b of every pair of columns and the number of rows each pair used.
+
+    ``tau[i, j]`` is NaN where fewer than two rows hold both values, or where one column is
+    constant over them (tau-b is undefined there).
+    """
+
+    columns: list[str]
+    tau: np.ndarray
+    n: np.ndarray
+
+    def as_dict(self, digits: int | None = None) -> dict[str, Any]:
+        """JSON-ready: columns, tau (None for NaN), the pair counts and the largest count."""
+        tau = self.tau if digits is None else np.round(self.tau, digits)
+        return {
+            "columns": list(self.columns),
+            "tau": [[None if np.isnan(v) else float(v) for v in row] for row in tau],
+            "n": int(self.n.max()) if self.n.size else 0,
+            "n_pairs": self.n.astype(int).tolist(),
+        }
+
+
+def tau_b(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> float:
+    """Kendall's tau-b of ``x`` and ``y`` over the positions where both are numbers.
+
+    Args:
+        x: values (NaN: missing).
+        y: values of the same length (NaN: missing).
+
+    Returns:
+        tau-b in [-1, 1]; NaN when fewer than two positions hold both values or one side is
+        constant there.
+
+    Raises:
+        InputError: the lengths differ or the values are not numbers.
+
+    Example:
+        >>> tau_b([1, 2, 3, 4], [1, 1, 2, 2])
+        0.8164965809277261
+    """
+    xa, ya = _as_float(x, "x"), _as_float(y, "y")
+    if xa.ndim != 1 or ya.ndim != 1 or xa.shape != ya.shape:
+        raise InputError(f"x and y must be 1-D of the same length, got {xa.shape} and {ya.shape}")
+    return float(kendall_matrix(np.column_stack([xa, ya])).tau[0, 1])
+
+
+def kendall_matrix(
+    values: np.ndarray | pd.DataFrame, columns: Sequence[str] | None = None
+) -> KendallMatrix:
+    """Kendall tau-b of every pair of columns of ``values``, each pair over its complete rows.
+
+    Args:
+        values: an (n, k) array or a DataFrame (its numeric columns); NaN marks a missing value.
+        columns: names of the k columns (default: the DataFrame's, else ``c0``, ``c1``, ...).
+
+    Returns:
+        A :class:`KendallMatrix` (symmetric tau with 1 on the diagonal, and the pair counts).
+
+    Raises:
+        InputError: ``values`` is not 2-D numbers, or ``columns`` has the wrong length.
+
+    Example:
+        >>> import numpy as np
+        >>> km = kendall_matrix(np.array([[1, 4, 2], [2, 3, 1], [3, 2, 4], [4, 1, 3.0]]))
+        >>> km.tau.round(3).tolist()
+        [[1.0, -1.0, 0.333], [-1.0, 1.0, -0.333], [0.333, -0.333, 1.0]]
+    """
+    if hasattr(values, "columns") and hasattr(values, "to_numpy"):
+        names = [str(c) for c in values.columns] if columns is None else list(columns)
+        mat = _as_float(values.to_numpy(dtype=np.float64, na_value=np.nan), "values")
+    else:
+        mat = _as_float(values, "values")
+        names = None if columns is None else list(columns)
+    if mat.ndim != 2:
+        raise InputError(f"values must be 2-D (rows, columns), got shape {mat.shape}")
+    k = mat.shape[1]
+    names = names if names is not None else [f"c{i}" for i in range(k)]
+    if len(names) != k:
+        raise InputError(f"got {len(names)} column names for {k} columns")
+    mat = np.where(np.isfinite(mat), mat, np.nan)  # inf is no more a rank than NaN
+    valid = ~np.isnan(mat)
+    tau = np.full((k, k), np.nan)
+    count = (valid.T.astype(np.int64) @ valid.astype(np.int64)) if k else np.zeros((0, 0))
+    # pairs sharing a row set are counted together: one group when no value is missing
+    groups: dict[bytes, list[tuple[int, int]]] = {}
+    masks: dict[bytes, np.ndarray] = {}
+    for i in range(k):
+        for j in range(i, k):
+            joint = valid[:, i] & valid[:, j]
+            key = np.packbits(joint).tobytes()
+            groups.setdefault(key, []).append((i, j))
+            masks.setdefault(key, joint)
+    for key, pairs in groups.items():
+        rows = masks[key]
+        if rows.sum() < 2:
+            continue
+        sub = mat[rows]
+        for (i, j), t in zip(pairs, _group_tau(sub, pairs), strict=True):
+            tau[i, j] = tau[j, i] = t
+    return KendallMatrix(names, tau, np.asarray(count))
+
+
+def _as_float(values: Any, name: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must hold numbers (NaN for missing values)") from None
+    return arr
+
+
+class _Col:
+    """One column over a row set: dense ranks, sort order, tie facts."""
+
+    def __init__(self, v: np.ndarray):
+        self.order = np.argsort(v, kind="stable")
+        s = v[self.order]
+        step = np.empty(len(v), dtype=bool)
+        step[:1] = False
+        np.not_equal(s[1:], s[:-1], out=step[1:])
+        self.rank = np.empty(len(v), dtype=np.int64)
+        self.rank[self.order] = np.cumsum(step)
+        self.levels = int(self.rank.max()) + 1 if len(v) else 0
+        self.tied = self.levels < len(v)
+        runs = np.diff(np.flatnonzero(np.r_[True, step[1:], True])) if len(v) else np.zeros(0)
+        self.tie_pairs = int((runs * (runs - 1) // 2).sum())
+
+
+def _group_tau(sub: np.ndarray, pairs: list[tuple[int, int]]) -> list[float]:
+    """tau-b of ``pairs`` of columns of ``sub`` (rows all valid for every pair)."""
+    m = sub.shape[0]
+    n0 = m * (m - 1) // 2
+    cols: dict[int, _Col] = {}
+    for i, j in pairs:
+        for c in (i, j):
+            if c not in cols:
+                cols[c] = _Col(sub[:, c])
+    out: list[float] = [np.nan] * len(pairs)
+    todo: list[int] = []  # indices into pairs, one per row of q
+    qs: list[np.ndarray] = []
+    ties: list[tuple[int, int, int]] = []  # (n1, n2, n3) of each row
+    positions = np.arange(m, dtype=np.int64)
+    for p, (i, j) in enumerate(pairs):
+        a, b = cols[i], cols[j]
+        if i == j:
+            out[p] = 1.0 if n0 - a.tie_pairs > 0 else np.nan
+            continue
+        if n0 - a.tie_pairs == 0 or n0 - b.tie_pairs == 0:
+            continue  # a constant column: tau-b undefined
+        # rows in (x, y) order: tied x broken by y, so a tie in x is never a discordance
+        order = np.lexsort((b.rank, a.rank)) if a.tied else a.order
+        s = b.rank[order]
+        if b.tied:
+            # q ranks (y desc, position desc): equal y never counts as an inversion
+            key = (b.levels - 1 - s) * m + (m - 1 - positions)
+            q = np.empty(m, dtype=np.int64)
+            q[np.argsort(key)] = positions
+        else:
+            q = (m - 1) - s
+        n3 = 0
+        if a.tied and b.tied:
+            ra = a.rank[order]
+            same = (ra[1:] == ra[:-1]) & (s[1:] == s[:-1])
+            if same.any():
+                runs = np.diff(np.flatnonzero(np.r_[True, ~same, True]))
+                n3 = int((runs * (runs - 1) // 2).sum())
+        todo.append(p)
+        qs.append(q)
+        ties.append((a.tie_pairs, b.tie_pairs, n3))
+    for start in range(0, len(qs), _BATCH):
+        chunk = np.stack(qs[start : start + _BATCH])
+        disc = _ascending_pairs(chunk)
+        for off, d in enumerate(disc):
+            p = todo[start + off]
+            n1, n2, n3 = ties[start + off]
+            s_ = n0 - n1 - n2 + n3 - 2 * int(d)
+            out[p] = s_ / np.sqrt(float(n0 - n1) * float(n0 - n2))
+    return out
+
+
+def _ascending_pairs(q: np.ndarray) -> np.ndarray:
+    """Per row of ``q`` (P, m) of distinct integers in [0, m): the pairs i < j with q_i < q_j.
+
+    A bottom-up merge sort of the keys ``q * N + position`` (N = m rounded up to a power of
+    two): at the level merging blocks of ``half`` into ``2 half``, every pair split by that level
+    is counted once, as the sum over the right half's elements of their rank in the merged block
+    (the position bit of the key says which half an element came from). Padding positions hold
+    keys below every real one, decreasing, so they add no pair.
+    """
+    rows, m = q.shape
+    levels = max(1, int(m - 1).bit_length())
+    size = 1 << levels
+    dtype = np.int32 if size * size < 2**31 else np.int64
+    key = np.empty((rows, size), dtype=dtype)
+    pad = size - m
+    key[:, :m] = (q + pad) * size
+    key[:, m:] = np.arange(pad - 1, -1, -1, dtype=dtype) * size
+    key += np.arange(size, dtype=dtype)
+    total = np.zeros(rows, dtype=np.int64)
+    first = 0
+    if size >= _SMALL:
+        # pairs inside each block of 16: 120 vectorized comparisons over all blocks at once
+        # (cheaper than four levels of sorting tiny blocks); then sort the blocks of 16
+        flat = key.reshape(-1, _SMALL).T.copy()
+        inside = np.zeros(flat.shape[1], dtype=np.int8)
+        for a in range(_SMALL - 1):
+            for b in range(a + 1, _SMALL):
+                inside += flat[a] < flat[b]
+        total += inside.reshape(rows, -1).sum(axis=1, dtype=np.int64)
+        key.reshape(rows, -1, _SMALL).sort(axis=-1)
+        first = _SMALL.bit_length() - 1
+    for lv in range(first, levels):
+        width = 2 << lv
+        half = width >> 1
+        blocks = key.reshape(rows, -1, width)
+        if width == 2:
+            lo, hi = blocks[:, :, 0], blocks[:, :, 1]
+            total += (lo < hi).sum(axis=1)
+            low = np.minimum(lo, hi)
+            np.maximum(lo, hi, out=hi)
+            lo[...] = low
+            continue
+        # small blocks: numpy's vectorized sorting networks; large ones: a stable merge of runs
+        blocks.sort(axis=-1, kind="quicksort" if width <= 512 else "stable")
+        right = ((key >> lv) & 1).astype(np.float64 if width > 4096 else np.float32)
+        ranks = right.reshape(-1, width) @ np.arange(width, dtype=right.dtype)
+        nblocks = size // width
+        total += np.rint(ranks.reshape(rows, nblocks).sum(axis=1, dtype=np.float64)).astype(
+            np.int64
+        ) - nblocks * (half * (half - 1) // 2)
+    return total
+
+
+def population(
+    frame: pd.DataFrame,
+    by: str | None = None,
+    top: int | None = None,
+    order: str = "desc",
+) -> pd.DataFrame:
+    """The rows an analysis runs on: all of them, or the top ``top`` by column ``by``.
+
+    Rows lacking ``by`` cannot be ranked and are left out of a top-K population. Ties at the
+    cut go to the smaller ``config`` (the row order when there is no such column), so the
+    population is the same on every run.
+
+    Args:
+        frame: one row per architecture.
+        by: the column to rank by (None: all rows; then ``top`` must be None too).
+        top: how many rows to keep (more than the frame holds: all that have ``by``).
+        order: ``desc`` for the ``top`` largest (the default: what "top" means), ``asc`` for the
+            smallest.
+
+    Returns:
+        The selected rows, in their original order.
+
+    Raises:
+        InputError: an unknown order, ``top`` without ``by`` (or the reverse), a non-positive
+            ``top`` or an absent column.
+
+    Example:
+        >>> import pandas as pd
+        >>> f = pd.DataFrame({"config": [0, 1, 2, 3], "acc": [0.5, 0.9, 0.7, 0.9]})
+        >>> population(f, "acc", 2)["config"].tolist()
+        [1, 3]
+        >>> population(f, "acc", 1, order="asc")["config"].tolist()
+        [0]
+    """
+    if order not in ORDERS:
+        raise InputError(f"unknown order {order!r}; accepted: {', '.join(ORDERS)}")
+    if by is None and top is None:
+        return frame
+    if by is None or top is None:
+        raise InputError("a top-K population needs both the column (--by) and K (--top)")
+    top = check_int(top, "top")
+    if by not in frame.columns:
+        raise InputError(f"cannot rank by {by!r}: the table has no such column")
+    values = frame[by].to_numpy(dtype=np.float64, na_value=np.nan)
+    ok = np.flatnonzero(~np.isnan(values))
+    tiebreak = (
+        frame["config"].to_numpy()[ok] if "config" in frame.columns else np.arange(len(frame))[ok]
+    )
+    primary = -values[ok] if order == "desc" else values[ok]
+    chosen = ok[np.lexsort((tiebreak, primary))[:top]]
+    return frame.iloc[np.sort(chosen)]
+
+
+def union_top(
+    frames: Sequence[pd.DataFrame], by: str, top: int, *, key: str = "config"
+) -> np.ndarray:
+    """The ``key`` values in the top ``top`` by ``by`` of any of ``frames`` (sorted, unique).
+
+    The study's Fig. 1 population: the 100 most accurate configs of each dataset, together.
+
+    Example:
+        >>> import pandas as pd
+        >>> a = pd.DataFrame({"config": [0, 1, 2], "acc": [0.1, 0.9, 0.5]})
+        >>> b = pd.DataFrame({"config": [0, 1, 2], "acc": [0.8, 0.2, 0.3]})
+        >>> union_top([a, b], "acc", 1).tolist()
+        [0, 1]
+    """
+    picked = [population(f, by, top)[key].to_numpy() for f in frames]
+    return np.unique(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)

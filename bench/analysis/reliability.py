@@ -1,0 +1,253 @@
+"""Seed reliability: does a column's ranking of architectures survive a change of seed?
+
+The study trained nothing anew and used one seed per architecture, so none of its rankings says
+how much of a metric's spread is the architecture and how much the training draw. Where a table
+holds several seeds per architecture (NATS-Bench archives do; ``calnas bench compute`` can),
+this module measures, per column:
+
+- **test-retest tau**: Kendall tau-b between two seeds' values over the architectures both hold,
+  averaged over every pair of seeds;
+- **within- and between-architecture spread**: the pooled standard deviation across seeds of
+  one architecture, and the standard deviation of the architectures' means;
+- **intraclass correlation**: ICC(1), the share of a single seed's variance that is the
+  architecture's, and ICC(1,k), the reliability of the mean of k seeds (one-way random effects,
+  over the architectures that hold every seed);
+- **seeds needed**: how many seeds a mean needs for its ranking to repeat at a target tau. Tau is
+  turned into a correlation with Greiner's relation r = sin(pi tau / 2) (exact for normal
+  data), the Spearman-Brown formula r_m = m r / (1 + (m - 1) r) gives the mean of m seeds, and
+  the result goes back to tau with tau = 2 / pi * arcsin(r_m).
+
+A column whose ranking does not survive a change of seed cannot support a conclusion about
+architectures, whatever its other rankings say.
+
+Example:
+    >>> spearman_brown_seeds(0.5, 0.8)
+    9
+    >>> round(tau_of_mean(0.5, 3), 3)
+    0.683
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bench.analysis import data as _data
+from bench.analysis.kendall import tau_b
+from bench.errors import InputError
+
+if TYPE_CHECKING:
+    from bench.table.benchmark import Benchmark
+
+__all__ = [
+    "seed_reliability",
+    "reliability_of",
+    "spearman_brown_seeds",
+    "tau_of_mean",
+    "icc",
+    "DEFAULT_TARGET_TAU",
+]
+
+#: The tau a mean of seeds should reach by default.
+DEFAULT_TARGET_TAU = 0.8
+
+
+def tau_of_mean(tau1: float, seeds: int) -> float:
+    """Predicted test-retest tau of the mean of ``seeds`` seeds, from one seed's ``tau1``.
+
+    Example:
+        >>> round(tau_of_mean(0.27, 1), 2), round(tau_of_mean(0.27, 10), 2)
+        (0.27, 0.68)
+    """
+    if not -1 <= tau1 <= 1:
+        raise InputError(f"tau must lie in [-1, 1], got {tau1}")
+    r = math.sin(math.pi * tau1 / 2)
+    if r <= 0:
+        return tau1
+    rm = seeds * r / (1 + (seeds - 1) * r)
+    return 2 / math.pi * math.asin(min(1.0, rm))
+
+
+def spearman_brown_seeds(tau1: float, target: float = DEFAULT_TARGET_TAU) -> int | None:
+    """Seeds a mean needs for its test-retest tau to reach ``target``; None if no number does.
+
+    Args:
+        tau1: test-retest tau of one seed.
+        target: the tau wanted, in (0, 1).
+
+    Returns:
+        The smallest such number of seeds (1 when one seed already reaches it), or None when
+        ``tau1 <= 0`` (no repeatable ranking to average towards).
+
+    Raises:
+        InputError: ``target`` outside (0, 1) or ``tau1`` outside [-1, 1].
+
+    Example:
+        >>> spearman_brown_seeds(0.13), spearman_brown_seeds(0.9), spearman_brown_seeds(-0.1)
+        (77, 1, None)
+    """
+    if not 0 < target < 1:
+        raise InputError(f"the target tau must lie in (0, 1), got {target}")
+    if not -1 <= tau1 <= 1:
+        raise InputError(f"tau must lie in [-1, 1], got {tau1}")
+    if tau1 <= 0:
+        return None
+    if tau1 >= target:
+        return 1
+    r1 = math.sin(math.pi * tau1 / 2)
+    rt = math.sin(math.pi * target / 2)
+    m = rt * (1 - r1) / (r1 * (1 - rt))
+    return max(1, math.ceil(m - 1e-9))
+
+
+def icc(values: np.ndarray) -> tuple[float, float]:
+    """ICC(1) and ICC(1,k) of an (architectures, seeds) array without NaN (one-way random).
+
+    Example:
+        >>> import numpy as np
+        >>> [round(v, 3) for v in icc(np.array([[1.0, 1.2], [2.0, 2.1], [3.0, 2.8]]))]
+        [0.982, 0.991]
+    """
+    a, k = values.shape
+    if a < 2 or k < 2:
+        return math.nan, math.nan
+    means = values.mean(axis=1)
+    msb = k * means.var(ddof=1)
+    msw = values.var(axis=1, ddof=1).mean()
+    if msb + (k - 1) * msw == 0 or msb == 0:
+        return math.nan, math.nan
+    return float((msb - msw) / (msb + (k - 1) * msw)), float((msb - msw) / msb)
+
+
+def reliability_of(
+    per_seed: dict[int, np.ndarray], target: float = DEFAULT_TARGET_TAU
+) -> dict[str, Any]:
+    """Reliability of one column from its values per seed (arrays aligned by architecture).
+
+    Args:
+        per_seed: seed -> values over the same architectures (NaN: that seed lacks it).
+        target: the tau the mean of seeds should reach.
+
+    Returns:
+        ``{tau, tau_pairs, n, within_sd, between_sd, icc1, icck, seeds_needed, tau_of_mean}``.
+
+    Example:
+        >>> import numpy as np
+        >>> r = reliability_of({1: np.array([1.0, 2, 3, 4]), 2: np.array([1.1, 2.2, 2.9, 4.1])})
+        >>> r["tau"], r["seeds_needed"]
+        (1.0, 1)
+    """
+    seeds = sorted(per_seed)
+    mat = np.column_stack([per_seed[s] for s in seeds])
+    pairs = {}
+    for a, b in itertools.combinations(range(len(seeds)), 2):
+        pairs[f"{seeds[a]}-{seeds[b]}"] = tau_b(mat[:, a], mat[:, b])
+    good = [t for t in pairs.values() if not math.isnan(t)]
+    tau1 = float(np.mean(good)) if good else math.nan
+    have = (~np.isnan(mat)).sum(axis=1)
+    multi = mat[have >= 2]
+    within = (
+        float(np.sqrt(np.nanmean(np.nanvar(multi, axis=1, ddof=1)))) if len(multi) else math.nan
+    )
+    means = np.nanmean(mat[have >= 1], axis=1) if (have >= 1).any() else np.zeros(0)
+    between = float(np.std(means, ddof=1)) if len(means) > 1 else math.nan
+    complete = mat[have == len(seeds)]
+    icc1, icck = icc(complete)
+    return {
+        "tau": tau1,
+        "tau_pairs": pairs,
+        "n": int((have >= 2).sum()),
+        "within_sd": within,
+        "between_sd": between,
+        "icc1": icc1,
+        "icck": icck,
+        "seeds_needed": None if math.isnan(tau1) else spearman_brown_seeds(tau1, target),
+        "tau_of_mean": None if math.isnan(tau1) else tau_of_mean(tau1, len(seeds)),
+    }
+
+
+def seed_reliability(
+    bench: Benchmark,
+    space: str,
+    dataset: str,
+    columns: Sequence[str],
+    *,
+    source: str | None = None,
+    hp: int | None = None,
+    epoch: int | None = None,
+    include_flagged: bool = False,
+    target: float = DEFAULT_TARGET_TAU,
+) -> dict[str, Any]:
+    """Seed reliability of ``columns`` on (space, dataset), or why it cannot be measured.
+
+    Args:
+        bench: the benchmark.
+        space: ``tss`` or ``sss``.
+        dataset: the dataset.
+        columns: the columns to measure (absent ones are listed, not measured).
+        source: read only this source.
+        hp: training-schedule length (default: the longest).
+        epoch: epoch (default: the schedule's end).
+        include_flagged: keep flagged values.
+        target: the tau a mean of seeds should reach (for ``seeds_needed``).
+
+    Returns:
+        ``{"measurable": False, "why": ..., "seeds": [...]}`` with fewer than two seeds, else
+        ``{"measurable": True, "seeds", "target_tau", "columns": {col: reliability_of(...)},
+        "test_retest_tau": {col: tau}, "missing_columns"}``.
+
+    Example:
+        >>> from bench import Benchmark
+        >>> r = seed_reliability(Benchmark.open("/tmp/calnas-doc-empty"), "tss", "digits", ["acc"])
+        >>> r["measurable"], r["seeds"]
+        (False, [777])
+    """
+    first = _data.load(bench, space, dataset, [], source=source, hp=hp, epoch=epoch)
+    found = [s for s in first.seeds if s >= 0]
+    if len(found) < 2:
+        why = (
+            f"one seed ({found[0]}) per architecture"
+            if found
+            else "no per-seed rows (the values are not one seed's)"
+        )
+        return {"measurable": False, "why": why, "seeds": first.seeds}
+    per: dict[int, Any] = {}
+    for s in found:
+        per[s] = _data.load(
+            bench,
+            space,
+            dataset,
+            columns,
+            source=source,
+            hp=first.hp,
+            epoch=first.epoch,
+            seed=s,
+            include_flagged=include_flagged,
+        )
+    missing = per[found[0]].missing
+    configs = np.unique(np.concatenate([p.frame["config"].to_numpy() for p in per.values()]))
+    out: dict[str, Any] = {}
+    for c in columns:
+        if c in missing:
+            continue
+        aligned = {}
+        for s, p in per.items():
+            arr = np.full(len(configs), np.nan)
+            at = np.searchsorted(configs, p.frame["config"].to_numpy())
+            arr[at] = p.frame[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            aligned[s] = arr
+        out[c] = reliability_of(aligned, target)
+    return {
+        "measurable": True,
+        "seeds": found,
+        "hp": first.hp,
+        "epoch": first.epoch,
+        "target_tau": target,
+        "columns": out,
+        "test_retest_tau": {c: r["tau"] for c, r in out.items()},
+        "missing_columns": missing,
+    }

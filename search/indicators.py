@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bench.errors import InputError
+from bench.table.pareto import pareto_mask  # the one Pareto filter; re-exported for users
 from search.objectives import Objective, hcs
 
 __all__ = [
@@ -53,45 +54,6 @@ def to_losses(values: np.ndarray, objectives: Sequence[Objective]) -> np.ndarray
     """(n, k) values in their natural directions -> (n, k) losses (all minimized)."""
     values = _as_points(values, len(objectives))
     return values * np.array([o.sign for o in objectives])
-
-
-def pareto_mask(losses: np.ndarray) -> np.ndarray:
-    """Boolean mask of the non-dominated rows of an (n, k) loss array (duplicates all kept).
-
-    Example:
-        >>> pareto_mask(np.array([[1.0, 2.0], [2.0, 1.0], [2.0, 2.0]])).tolist()
-        [True, True, False]
-    """
-    pts = np.asarray(losses, dtype=np.float64)
-    n = len(pts)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    if pts.shape[1] == 1:
-        return pts[:, 0] == pts[:, 0].min()
-    if pts.shape[1] == 2:
-        # Sort by first loss then second; a point is on the front iff its second loss is below
-        # every earlier point's (ties in both coordinates stay on the front).
-        order = np.lexsort((pts[:, 1], pts[:, 0]))
-        y = pts[order, 1]
-        x = pts[order, 0]
-        best_before = np.minimum.accumulate(np.concatenate(([np.inf], y[:-1])))
-        keep = y < best_before
-        # exact duplicates of a front point are non-dominated too
-        dup = np.zeros(n, dtype=bool)
-        dup[1:] = (x[1:] == x[:-1]) & (y[1:] == y[:-1])
-        for i in np.flatnonzero(dup):
-            keep[i] = keep[i - 1]
-        mask = np.zeros(n, dtype=bool)
-        mask[order] = keep
-        return mask
-    mask = np.ones(n, dtype=bool)
-    for i in range(n):
-        if not mask[i]:
-            continue
-        dominated = np.all(pts <= pts[i], axis=1) & np.any(pts < pts[i], axis=1)
-        if dominated.any():
-            mask[i] = False
-    return mask
 
 
 def reference_point(true_values: np.ndarray, objectives: Sequence[Objective]) -> np.ndarray:

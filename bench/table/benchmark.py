@@ -25,12 +25,14 @@ Opening and querying import numpy, never torch, nor pandas (only the methods tha
 DataFrame import it), nor, when the store's sidecars are fresh, pyarrow (see
 ``bench.table.sidecar``). NATS-Bench's verbs are in ``bench.table.nats``.
 
-Example:
-    >>> from bench.table.benchmark import Benchmark
-    >>> bench = Benchmark.open("/path/to/bench")                       # doctest: +SKIP
-    >>> bench.query("tss", "cifar10", 0, ["acc", "pre_ECE_15"])         # doctest: +SKIP
-    {'index': 0, 'arch': '|avg_pool_3x3~0|+...', 'source': 'official', 'epoch': 200, ...}
-    >>> bench.pareto_front("tss", "cifar10", ["acc", "pre_ECE_15"])     # doctest: +SKIP
+Example (an empty store, so the embedded demo table, ``digits``, answers):
+    >>> bench = Benchmark.open("/tmp/calnas-doc-bench")
+    >>> row = bench.query("tss", "digits", 0, ["acc", "pre_ECE_15"])
+    >>> row["source"], sorted(row["values"])
+    ('demo', ['acc', 'pre_ECE_15'])
+    >>> front = bench.pareto_front("tss", "digits", ["acc", "pre_ECE_15"])
+    >>> bool(front["acc"].is_monotonic_decreasing)
+    True
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bench.arch.spaces import SPACES, get_space
 from bench.errors import InputError
 from bench.table.embedded import DEMO_DIR, embedded_tables
+from bench.table.pareto import front_directions, pareto_front
 from bench.table.reader import Table, check_space_dataset, is_value_column, pick_run
 from bench.table.schema import SOURCE_PRIORITY, check_columns, direction
 from bench.table.selection import Merged, Selection, source_mask
@@ -81,9 +84,9 @@ class Benchmark:
     Use :meth:`open` rather than the constructor.
 
     Example:
-        >>> bench = Benchmark.open("/tmp/calnas-doc-bench", demo=False)
-        >>> bench.info()
-        []
+        >>> bench = Benchmark.open("/tmp/calnas-doc-bench")  # an empty store, and the demo
+        >>> [(t["space"], t["dataset"], t["source"]) for t in bench.info()]
+        [('sss', 'digits', 'demo'), ('tss', 'digits', 'demo')]
     """
 
     def __init__(self, store: Store, *, demo_dir: Path | None = DEMO_DIR, space: str = "tss"):
@@ -185,9 +188,9 @@ class Benchmark:
         """Sorted epochs (fidelities) available for (space, dataset), optionally of one hp.
 
         Example:
-            >>> Benchmark.open("/tmp/calnas-doc-bench", demo=False).epochs("tss", "cifar10")
-            ... # doctest: +SKIP
-            [200]
+            >>> bench = Benchmark.open("/tmp/calnas-doc-bench")
+            >>> bench.epochs("tss", "digits")[-1] == bench.hps("tss", "digits")[-1]
+            True
         """
         found: set[int] = set()
         for src in self._select_sources(space, dataset, source):
@@ -243,8 +246,9 @@ class Benchmark:
             MissingEntry: no source holds rows for that selection.
 
         Example:
-            >>> bench.selection("tss", "cifar10", None, None, None, None).sources  # doctest: +SKIP
-            ('official', 'computed')
+            >>> bench = Benchmark.open("/tmp/calnas-doc-bench")
+            >>> bench.selection("tss", "digits", None, None, None, None).sources
+            ('demo',)
         """
         hp = None if hp is None else int(hp)
         epoch = None if epoch is None else int(epoch)
@@ -297,8 +301,10 @@ class Benchmark:
         A metric the row lacks maps to None; MissingEntry when the row has none of them.
 
         Example:
-            >>> bench.query("tss", "cifar10", 0, ["acc"])["values"]   # doctest: +SKIP
-            {'acc': 0.8427}
+            >>> bench = Benchmark.open("/tmp/calnas-doc-bench")
+            >>> row = bench.query("tss", "digits", 0, ["acc"])
+            >>> sorted(row), row["source"]
+            (['arch', 'copied', 'epoch', 'hp', 'index', 'source', 'values'], 'demo')
         """
         import numpy as np
 
@@ -352,7 +358,10 @@ class Benchmark:
         config, [arch], source, hp, epoch, copied and the metrics; absent values are NaN.
 
         Example:
-            >>> bench.query_many("tss", "cifar10", [0, 11, 0], ["acc"])   # doctest: +SKIP
+            >>> bench = Benchmark.open("/tmp/calnas-doc-bench")
+            >>> rows = bench.query_many("tss", "digits", [0, 11, 0], ["acc"])
+            >>> rows["config"].tolist(), list(rows.columns)
+            ([0, 11, 0], ['config', 'arch', 'source', 'hp', 'epoch', 'copied', 'acc'])
         """
         import numpy as np
 
@@ -405,7 +414,8 @@ class Benchmark:
         Sorted by config; columns config, arch, source, hp, epoch, copied, <metrics>.
 
         Example:
-            >>> bench.frame("tss", "cifar10", ["acc", "pre_ECE_15"]).shape   # doctest: +SKIP
+            >>> bench = Benchmark.open("/tmp/calnas-doc-bench")
+            >>> bench.frame("tss", "digits", ["acc", "pre_ECE_15"]).shape
             (15625, 8)
         """
         import numpy as np
@@ -434,8 +444,11 @@ class Benchmark:
         ``unique=True`` returns only class representatives (what a compute job needs to run).
 
         Example:
-            >>> bench.missing("tss", "cifar10", ["pre_ECE_15"], unique=True)   # doctest: +SKIP
+            >>> bench = Benchmark.open("/tmp/calnas-doc-bench")
+            >>> bench.missing("tss", "digits", ["pre_ECE_15"], unique=True)
             array([], dtype=int64)
+            >>> len(bench.missing("tss", "digits", ["auc_svhn"], unique=True))  # never measured
+            6466
         """
         import numpy as np
 
@@ -473,8 +486,10 @@ class Benchmark:
         :meth:`query` dict of the winner, with ``metric`` and the bounded columns.
 
         Example:
-            >>> bench.find_best("tss", "cifar10", "acc", bounds={"params_m": (None, 0.5)})
-            ... # doctest: +SKIP
+            >>> bench = Benchmark.open("/tmp/calnas-doc-bench")
+            >>> best = bench.find_best("tss", "digits", "acc", bounds={"params_m": (None, 0.5)})
+            >>> best["values"]["params_m"] <= 0.5
+            True
         """
         import numpy as np
 
@@ -511,26 +526,17 @@ class Benchmark:
         objective, best first.
 
         Example:
-            >>> bench.pareto_front("tss", "cifar10", ["acc", "pre_ECE_15"])   # doctest: +SKIP
+            >>> bench = Benchmark.open("/tmp/calnas-doc-bench")
+            >>> front = bench.pareto_front("tss", "digits", ["acc", "params_m"])
+            >>> front["acc"].is_monotonic_decreasing, front["params_m"].is_monotonic_decreasing
+            (True, True)
         """
-        import numpy as np
-
         objectives = list(objectives)
-        if not objectives:
-            raise InputError("pareto_front needs at least one objective")
-        dirs = list(directions) if directions is not None else [direction(o) for o in objectives]
-        if len(dirs) != len(objectives) or any(d not in ("max", "min") for d in dirs):
-            raise InputError(f"directions must be 'max' or 'min', one per objective; got {dirs}")
+        dirs = front_directions(objectives, directions)
         frame = self.frame(
             space, dataset, objectives, source=source, epoch=epoch, hp=hp, complete=True
         )
-        signs = np.array([-1.0 if d == "max" else 1.0 for d in dirs])
-        points = frame[objectives].to_numpy(dtype=np.float64) * signs
-        keep = _non_dominated(points)
-        front = frame.iloc[np.flatnonzero(keep)]
-        return front.sort_values(
-            objectives[0], ascending=dirs[0] == "min", kind="stable"
-        ).reset_index(drop=True)
+        return pareto_front(frame, objectives, dirs)
 
     # -- NATS-Bench-style facade -----------------------------------------------------------------
     def nats(self, space: str | None = None) -> NATSBench:
@@ -588,26 +594,3 @@ def _arch_dtype(space: str) -> pd.CategoricalDtype:
 
 
 _ARCH_DTYPES: dict[str, pd.CategoricalDtype] = {}
-
-
-def _non_dominated(points: np.ndarray) -> np.ndarray:
-    """Mask of the rows of ``points`` (minimized) that no other row dominates."""
-    import numpy as np
-
-    n = len(points)
-    keep = np.zeros(n, dtype=bool)
-    if n == 0:
-        return keep
-    order = np.lexsort(points.T[::-1])  # by first objective, then the next ones
-    front: list[int] = []
-    pts = points[order]
-    for pos in range(n):
-        p = pts[pos]
-        if front:
-            f = pts[front]
-            # sorted order: only an earlier point can dominate; equal points are all kept
-            if np.any(np.all(f <= p, axis=1) & np.any(f < p, axis=1)):
-                continue
-        front.append(pos)
-    keep[order[front]] = True
-    return keep

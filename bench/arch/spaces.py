@@ -1,8 +1,10 @@
 """The two NATS-Bench search spaces: arch strings, NATS index order, isomorphism, encodings.
 
-TSS is the NAS-Bench-201 cell space (6 edges, 5 operations, 15,625 cells); SSS is the channel-size
-space (5 layers, 8 widths, 32,768 networks). Both enumerate their architectures in exactly the
-order NATS-Bench uses, so an index here is a NATS-Bench index.
+The shared :class:`Space` interface lives here, with :func:`get_space`; the two spaces are
+:mod:`bench.arch.tss` and :mod:`bench.arch.sss`. TSS is the NAS-Bench-201 cell space (6 edges,
+5 operations, 15,625 cells); SSS is the channel-size space (5 layers, 8 widths, 32,768
+networks). Both enumerate their architectures in exactly the order NATS-Bench uses, so an index
+here is a NATS-Bench index.
 
 This module needs only numpy, and imports it only where arrays are built: an index's arch
 string, parsing and range checks are plain Python (a cold benchmark query never imports numpy),
@@ -22,14 +24,13 @@ Example:
 from __future__ import annotations
 
 import functools
-import itertools
-import random
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import InputError
+from bench.lazy import lazy_exports
 
 if TYPE_CHECKING:  # numpy is imported where arrays are built: see the module docstring
     import numpy as np
@@ -41,8 +42,6 @@ __all__ = [
     "NUM_LAYERS",
     "SPACES",
     "Space",
-    "TopologySpace",
-    "SizeSpace",
     "get_space",
 ]
 
@@ -627,230 +626,6 @@ class Space(ABC):
         return f"{type(self).__name__}(name={self.name!r}, size={self.size})"
 
 
-class TopologySpace(Space):
-    """TSS: the NAS-Bench-201 cell space, in NATS-Bench index order.
-
-    A cell has 4 nodes; each of its 6 edges (:data:`EDGES`) carries one of the 5 :data:`OPS`.
-
-    Example:
-        >>> tss = get_space("tss")
-        >>> cell = "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|avg_pool_3x3~1|none~2|"
-        >>> tss.parse_code(cell)
-        (0, 1, 2, 3, 4, 0)
-    """
-
-    name = "tss"
-    size = len(OPS) ** len(EDGES)
-    encodings = ("ops", "onehot", "adjacency")
-    form = _TSS_FORM
-
-    def choices(self) -> tuple[str, ...]:
-        """The five operations, :data:`OPS`."""
-        return OPS
-
-    def param_names(self) -> tuple[str, ...]:
-        """``edge_<source>_<target>`` for the six edges, in :data:`EDGES` order."""
-        return tuple(f"edge_{src}_{dst}" for dst, src in EDGES)
-
-    @functools.cache
-    def codes(self) -> np.ndarray:
-        """The lexicographic codes shuffled once as NATS-Bench did (``random.seed(88)``)."""
-        import numpy as np
-
-        lexicographic = list(itertools.product(range(len(OPS)), repeat=len(EDGES)))
-        # NATS-Bench's order: one in-place shuffle of the lexicographic list by CPython's random.
-        random.Random(_TSS_SHUFFLE_SEED).shuffle(lexicographic)
-        codes = np.array(lexicographic, dtype=np.int8)
-        codes.flags.writeable = False
-        return codes
-
-    def format_code(self, code: Sequence[int]) -> str:
-        """``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` from six op codes."""
-        o = [OPS[c] for c in code]
-        return f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
-
-    def parse_code(self, arch: str) -> tuple[int, ...]:
-        """Six op codes of a TSS arch string; the error names the node or edge at fault."""
-        if not (arch.startswith("|") and arch.endswith("|")):
-            raise InputError(f"TSS arch {arch!r} must start and end with '|'; expected {self.form}")
-        nodes = arch.split("+")
-        if len(nodes) != 3:
-            raise InputError(
-                f"TSS arch {arch!r} has {len(nodes)} node(s) separated by '+', expected 3; "
-                f"expected {self.form}"
-            )
-        code: list[int] = []
-        for target, node in enumerate(nodes, start=1):
-            tokens = node.strip("|").split("|")
-            if len(tokens) != target or not node.startswith("|") or not node.endswith("|"):
-                raise InputError(
-                    f"node {target} of TSS arch {arch!r} must have {target} edge(s) written "
-                    f"'|op~src|', got {node!r}; expected {self.form}"
-                )
-            for source, token in enumerate(tokens):
-                op, sep, src = token.partition("~")
-                if not sep:
-                    raise InputError(f"edge {token!r} of TSS arch {arch!r} lacks '~source'")
-                if op not in OPS:
-                    raise InputError(
-                        f"unknown operation {op!r} on edge {source}->{target} of TSS arch; "
-                        f"accepted: {', '.join(OPS)}"
-                    )
-                if src != str(source):
-                    raise InputError(
-                        f"edge {token!r} into node {target} names source node {src!r}, expected "
-                        f"{source} (edges into a node list sources 0..{target - 1} in order)"
-                    )
-                code.append(OPS.index(op))
-        return tuple(code)
-
-    @functools.cache
-    def canonical_strings(self) -> tuple[str, ...]:
-        """NATS-Bench's ``get_unique_str`` of every cell (6,466 distinct ones)."""
-        return tuple(_tss_unique_str(code) for code in self.codes().tolist())
-
-    def _encode_codes(self, codes: np.ndarray, kind: str) -> np.ndarray:
-        import numpy as np
-
-        if kind == "ops":
-            return codes.astype(np.int64)
-        if kind == "onehot":
-            return np.eye(len(OPS), dtype=np.float32)[codes].reshape(len(codes), -1)
-        # adjacency: M[j, i] = op code of edge i -> j (NATS-Bench's str2matrix layout)
-        mats = np.zeros((len(codes), 4, 4), dtype=np.int64)
-        for e, (dst, src) in enumerate(EDGES):
-            mats[:, dst, src] = codes[:, e]
-        return mats
-
-    def info(self) -> dict[str, Any]:
-        """:meth:`Space.info` plus the ``ops``."""
-        return {**super().info(), "ops": list(OPS)}
-
-
-def _tss_unique_str(code: Sequence[int]) -> str:
-    """NATS-Bench's canonical expression of node 3 (``get_unique_str``), quirks included.
-
-    A term is '#' when the op is none or the source expression is exactly '#'; skip passes the
-    source expression through; any other op wraps it as '(src)@op'. Terms are sorted as strings.
-    A node whose terms are all '#' becomes e.g. '#+#', which is *not* '#' downstream: that quirk
-    is what yields 6,466 classes.
-    """
-    reps = ["0"]
-    e = 0
-    for target in (1, 2, 3):
-        terms = []
-        for source in range(target):
-            op = OPS[code[e]]
-            e += 1
-            src = reps[source]
-            if op == "none" or src == "#":
-                terms.append("#")
-            elif op == "skip_connect":
-                terms.append(src)
-            else:
-                terms.append(f"({src})@{op}")
-        reps.append("+".join(sorted(terms)))
-    return reps[3]
-
-
-class SizeSpace(Space):
-    """SSS: five layer widths from {8, ..., 64}, in NATS-Bench (base-8) index order.
-
-    Every network is its own isomorphism class.
-
-    Example:
-        >>> sss = get_space("sss")
-        >>> sss.arch(8), sss.unique_indices().size
-        ('8:8:8:16:8', 32768)
-    """
-
-    name = "sss"
-    size = len(CHANNELS) ** NUM_LAYERS
-    encodings = ("channels", "onehot")
-    form = _SSS_FORM
-
-    def choices(self) -> tuple[int, ...]:
-        """The eight widths, :data:`CHANNELS`."""
-        return CHANNELS
-
-    def param_names(self) -> tuple[str, ...]:
-        """``layer_0`` .. ``layer_4``."""
-        return tuple(f"layer_{k}" for k in range(NUM_LAYERS))
-
-    @functools.cache
-    def codes(self) -> np.ndarray:
-        """The lexicographic codes (the first layer most significant)."""
-        import numpy as np
-
-        codes = np.array(list(itertools.product(range(len(CHANNELS)), repeat=NUM_LAYERS)), np.int8)
-        codes.flags.writeable = False
-        return codes
-
-    def format_code(self, code: Sequence[int]) -> str:
-        """``C1:C2:C3:C4:C5`` from five width codes."""
-        return ":".join(str(CHANNELS[c]) for c in code)
-
-    def parse_code(self, arch: str) -> tuple[int, ...]:
-        """Five width codes of an SSS arch string; the error names the layer at fault."""
-        parts = arch.split(":")
-        if len(parts) != NUM_LAYERS:
-            raise InputError(
-                f"SSS arch {arch!r} has {len(parts)} layer(s), expected {NUM_LAYERS}; "
-                f"expected {self.form}"
-            )
-        code = []
-        for layer, part in enumerate(parts):
-            if not part.isdigit() or int(part) not in CHANNELS:
-                raise InputError(
-                    f"layer {layer} of SSS arch {arch!r} has channel count {part!r}; "
-                    f"accepted: {', '.join(map(str, CHANNELS))}"
-                )
-            code.append(CHANNELS.index(int(part)))
-        return tuple(code)
-
-    def index(self, arch: str | int) -> int:
-        """NATS index in base 8, without building the list of strings (see :meth:`Space.index`)."""
-        if isinstance(arch, str):
-            code = self.parse_code(arch)
-            return int(sum(c * len(CHANNELS) ** (NUM_LAYERS - 1 - k) for k, c in enumerate(code)))
-        return _check_index(arch, self.size)
-
-    def representatives(self) -> np.ndarray:
-        """Every index is its own representative: ``arange(size)``."""
-        import numpy as np
-
-        reps = np.arange(self.size)
-        reps.flags.writeable = False
-        return reps
-
-    def _encode_codes(self, codes: np.ndarray, kind: str) -> np.ndarray:
-        import numpy as np
-
-        if kind == "channels":
-            return np.asarray(CHANNELS, dtype=np.int64)[codes]
-        return np.eye(len(CHANNELS), dtype=np.float32)[codes].reshape(len(codes), -1)
-
-    def info(self) -> dict[str, Any]:
-        """:meth:`Space.info` plus the ``channels``."""
-        return {**super().info(), "channels": list(CHANNELS)}
-
-    def channels(self, arch: str | int) -> tuple[int, ...]:
-        """The five widths of an SSS arch as ints.
-
-        Args:
-            arch: an arch string or a NATS index.
-
-        Returns:
-            The widths, first layer first.
-
-        Example:
-            >>> get_space("sss").channels(11)
-            (8, 8, 8, 16, 32)
-        """
-        _, arch = self.resolve(arch)
-        return tuple(int(c) for c in arch.split(":"))
-
-
 @functools.cache
 def get_space(name: str) -> Space:
     """The search space called ``name``, one shared instance per space.
@@ -868,13 +643,22 @@ def get_space(name: str) -> Space:
         >>> get_space("tss").size, get_space("size").size
         (15625, 32768)
     """
+    # the subclasses import this module: imported here, when a space is first asked for
+    from bench.arch.sss import SizeSpace
+    from bench.arch.tss import TopologySpace
+
     aliases = {"tss": TopologySpace, "topology": TopologySpace, "sss": SizeSpace, "size": SizeSpace}
     if not isinstance(name, str) or name.lower() not in aliases:
         raise InputError(f"unknown search space {name!r}; accepted: tss, sss")
-    cls = aliases[name.lower()]
-    return _instance(cls)
+    return _instance(aliases[name.lower()])
 
 
 @functools.cache
 def _instance(cls: type[Space]) -> Space:
     return cls()
+
+
+# the two classes are importable from here as before, loaded on first use
+__getattr__, _ = lazy_exports(
+    __name__, {"TopologySpace": "bench.arch.tss", "SizeSpace": "bench.arch.sss"}
+)

@@ -244,6 +244,8 @@ def _bench_query(args: argparse.Namespace) -> None:
 
 
 def _bench_export(args: argparse.Namespace) -> None:
+    from bench.fileio import atomic_path
+
     bench = _open(args)
     frame = bench.frame(
         args.space,
@@ -258,16 +260,15 @@ def _bench_export(args: argparse.Namespace) -> None:
         return
     out = Path(args.output)
     suffix = out.suffix.lower()
-    tmp = out.with_name(f".{out.name}.tmp")
-    if suffix == ".csv":
-        frame.to_csv(tmp, index=False)
-    elif suffix == ".parquet":
-        frame.to_parquet(tmp, index=False, compression="zstd")
-    elif suffix == ".json":
-        tmp.write_text(frame.to_json(orient="records", indent=1))
-    else:
+    if suffix not in (".csv", ".parquet", ".json"):
         raise CLIError(f"--output {out}: unknown format {suffix!r}; use .csv, .parquet or .json")
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        elif suffix == ".parquet":
+            frame.to_parquet(tmp, index=False, compression="zstd")
+        else:
+            tmp.write_text(frame.to_json(orient="records", indent=1))
     print(f"{len(frame)} rows written to {out}", file=sys.stderr)
 
 

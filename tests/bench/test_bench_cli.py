@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pandas as pd
 import pytest
@@ -225,3 +227,22 @@ def test_every_command_sees_the_embedded_tables(capsys, tmp_path):
     code, out, _ = run(capsys, "bench", "validate", "--bench", b, "--format", "json")
     checked = {tuple(e["table"].split("/")): e["rows"] for e in json.loads(out)}
     assert code == 0 and checked == listed
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])
+def test_export_writes_atomically_with_the_umask(capsys, tmp_path, suffix):
+    out = tmp_path / "out" / f"acc{suffix}"
+    out.parent.mkdir()
+    out.write_text("old")
+    argv = ["bench", "export", "--bench", str(tmp_path / "fresh"), "--space", "sss"]
+    argv += ["--dataset", "digits", "--metrics", "acc", "-o", str(out)]
+    old = os.umask(0o027)
+    try:
+        code, _, err = run(capsys, *argv)
+    finally:
+        os.umask(old)
+    assert code == 0 and "rows written" in err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # replaced, no temp left
+    read = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".json": pd.read_json}[suffix]
+    assert list(read(out).columns) == ["config", "arch", "source", "hp", "epoch", "copied", "acc"]

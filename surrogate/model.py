@@ -52,33 +52,27 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
 
-from bench import __version__ as _calnas_version
 from bench.arch.spaces import get_space
 from bench.checks import check_int
-from bench.errors import InputError, MissingFileError
-from bench.fileio import atomic_dir
-from surrogate.features import arch_indices, cost_dataset, feature_names, feature_table
+from bench.errors import InputError
+from surrogate.features import arch_indices, cost_dataset, feature_table
+from surrogate.persist import FORMAT, read_model, write_model
 
 __all__ = ["Surrogate", "DEFAULT_XGB_PARAMS", "FORMAT"]
 
 #: Bootstrap boosters per model: enough out-of-bag residuals for calibrated 90% intervals.
 DEFAULT_MEMBERS = 8
 
-FORMAT = "calnas-surrogate"
-_FORMAT_VERSION = 1
-_META = "surrogate.json"
 
 #: Booster settings used unless overridden through ``**xgb_params``. Chosen on NB201 validation
 #: accuracy at 1,000 training archs: a small learning rate with row/column subsampling generalizes
@@ -492,7 +486,8 @@ class Surrogate:
         """Write the model to directory ``path`` (UBJSON boosters + JSON metadata), atomically.
 
         An existing surrogate directory at ``path`` is replaced; any other existing file or
-        directory is refused. Missing parent folders are created.
+        directory is refused. Missing parent folders are created. The format is
+        :mod:`surrogate.persist`'s.
 
         Args:
             path: the directory to write.
@@ -514,37 +509,7 @@ class Surrogate:
             (1, 1)
         """
         self._check_fitted()
-        path = Path(path)
-        if path.exists() and not (path.is_dir() and (path / _META).is_file()):
-            raise InputError(
-                f"{path} exists and is not a saved surrogate; choose a new path "
-                "(a surrogate is saved as a directory)"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # the whole folder is written aside and renamed into place: no per-file temp needed
-        with atomic_dir(path) as tmp:
-            files: dict[str, str] = {}
-            for name, booster in [("mean.ubj", self.booster_)] + [
-                (f"member_{k}.ubj", m) for k, m in enumerate(self.members_)
-            ]:
-                raw = bytes(booster.save_raw(raw_format="ubj"))
-                (tmp / name).write_bytes(raw)
-                files[name] = hashlib.sha256(raw).hexdigest()
-            meta = {
-                **self.info(),
-                "format_version": _FORMAT_VERSION,
-                "calnas_version": _calnas_version,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "features": list(feature_names(self.space)),
-                "y_mean": self.y_mean_.tolist(),
-                "y_std": self.y_std_.tolist(),
-                "scores": [s.tolist() for s in self.scores_],
-                "train_indices": self.train_indices_.tolist(),
-                "fit_seconds": self.fit_seconds_,
-                "files": files,
-            }
-            (tmp / _META).write_text(json.dumps(meta))
-        return path
+        return write_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Surrogate:
@@ -558,8 +523,8 @@ class Surrogate:
 
         Raises:
             MissingFileError: no ``surrogate.json`` at ``path``, or a booster file is missing.
-            InputError: the metadata is not a calnas surrogate of this format version, the
-                features differ from this calnas's, or a file fails its checksum.
+            InputError: the metadata is not a calnas surrogate of this format version, lacks a
+                field, the features differ from this calnas's, or a file fails its checksum.
 
         Example:
             >>> Surrogate.load("/nonexistent")  # doctest: +ELLIPSIS
@@ -567,56 +532,7 @@ class Surrogate:
             ...
             bench.errors.MissingFileError: no saved surrogate at /nonexistent ...
         """
-        path = Path(path)
-        meta_path = path / _META
-        if not meta_path.is_file():
-            raise MissingFileError(
-                f"no saved surrogate at {path} (expected a directory with {_META})"
-            )
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as err:
-            raise InputError(f"{meta_path} is not valid JSON: {err}") from None
-        if not isinstance(meta, Mapping) or meta.get("format") != FORMAT:
-            raise InputError(f"{meta_path} is not a calnas surrogate (format != {FORMAT!r})")
-        if meta.get("format_version") != _FORMAT_VERSION:
-            raise InputError(
-                f"{meta_path} has format_version {meta.get('format_version')!r}; this calnas "
-                f"reads {_FORMAT_VERSION}"
-            )
-        if list(meta["features"]) != list(feature_names(meta["space"])):
-            raise InputError(
-                f"{path} was fitted on other features than this calnas computes; refit it"
-            )
-        model = cls(
-            meta["space"],
-            meta["targets"],
-            dataset=meta["dataset"],
-            seed=meta["seed"],
-            n_members=meta["n_members"],
-            **meta["xgb_params"],
-        )
-        boosters = []
-        for name, digest in meta["files"].items():
-            fpath = path / name
-            if not fpath.is_file():
-                raise MissingFileError(f"{fpath} is missing from the saved surrogate")
-            raw = fpath.read_bytes()
-            if hashlib.sha256(raw).hexdigest() != digest:
-                raise InputError(f"{fpath} does not match its checksum: the file is corrupt")
-            booster = xgb.Booster()
-            booster.load_model(bytearray(raw))
-            boosters.append(booster)
-        model.booster_ = boosters[0]
-        model.members_ = boosters[1:]
-        model.y_mean_ = np.asarray(meta["y_mean"], dtype=np.float64)
-        model.y_std_ = np.asarray(meta["y_std"], dtype=np.float64)
-        model.scores_ = [np.asarray(s, dtype=np.float64) for s in meta["scores"]]
-        model.train_indices_ = np.asarray(meta["train_indices"], dtype=np.int64)
-        model.n_train_ = int(meta["n_train"])
-        model.fit_seconds_ = float(meta["fit_seconds"])
-        model.source_ = meta.get("source")
-        return model
+        return read_model(path)
 
     def __repr__(self) -> str:
         state = f"n_train={self.n_train_}" if self.is_fitted else "unfitted"

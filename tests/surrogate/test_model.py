@@ -12,6 +12,8 @@ import xgboost as xgb
 from scipy.stats import kendalltau
 
 from bench.arch.spaces import get_space
+from bench.errors import InputError
+from search.cli import main
 from surrogate.model import DEFAULT_MEMBERS, Surrogate, _conformal_quantile
 
 TARGET = "valid_acc"  # NB201 200-epoch validation accuracy (fraction)
@@ -136,7 +138,7 @@ def test_failed_save_keeps_the_old_model(tmp_path, monkeypatch) -> None:
     def fail(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("surrogate.model.json.dumps", fail)
+    monkeypatch.setattr("surrogate.persist.json.dumps", fail)
     with pytest.raises(OSError, match="disk full"):
         small.save(path)
     assert {p.name: p.read_bytes() for p in path.iterdir()} == before
@@ -222,3 +224,25 @@ def test_tiny_training_sets_still_give_intervals(cifar10_frame) -> None:
     model = Surrogate("tss", TARGET, dataset="cifar10-valid", n_members=4, n_estimators=20)
     lo, hi = model.fit(rows["config"], rows[TARGET]).predict_interval(np.arange(100))
     assert np.isfinite(lo).all() and (hi >= lo).all()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda meta: meta.pop("features"), "lacks a valid 'features' field"),
+        (lambda meta: meta.update(files={}), "lists no booster files"),
+        (lambda meta: meta.update(n_train="12"), "lacks a valid 'n_train' field"),
+    ],
+)
+def test_a_damaged_model_file_is_refused_by_name(tmp_path, capsys, damage, message) -> None:
+    s = Surrogate("sss", "acc", n_members=1, n_estimators=5)
+    s.fit(["8:8:8:8:8", "64:64:64:64:64"], [0.5, 0.9])
+    path = s.save(tmp_path / "m")
+    meta = json.loads((path / "surrogate.json").read_text())
+    damage(meta)
+    (path / "surrogate.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=message):
+        Surrogate.load(path)
+    code = main(["surrogate", "predict", "--model", str(path), "--index", "0"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err

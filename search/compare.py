@@ -46,7 +46,9 @@ def compare_strategies(
     says how many did.
 
     Args:
-        space, dataset, objectives: what is searched (see :class:`~search.config.SearchConfig`).
+        space: the search space (``"tss"`` or ``"sss"``).
+        dataset: the table's dataset.
+        objectives: what is optimized (see :class:`~search.config.SearchConfig`).
         strategies: the strategies to compare (each ``name`` or ``name:key=value,...``).
         runs: seeds per strategy.
         budgets: query budgets at which the normalized HV is reported.

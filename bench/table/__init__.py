@@ -1,11 +1,16 @@
 """The benchmark table: its columns, the parquet store, and the query API.
 
-Modules: ``schema`` (column grammar, directions, sources; pure Python), ``validation`` (rows
-checked against the schema; the data-quality report), ``store`` (validated, atomic, locked
-parquet tables), ``sidecar`` (their numeric columns, memory-mapped), ``reader`` (one table's
-file), ``selection`` (the rows a query selects, merged over sources: the one query path),
-``embedded`` (the demo table in the package), ``benchmark`` (:class:`Benchmark`), ``pareto``
-(non-dominated rows) and ``nats`` (NATS-Bench's verbs through ``create``).
+Modules, from the file up:
+
+- ``schema``: column grammar, types, directions, sources (pure Python);
+- ``validation``: rows checked against the schema before a write; the data-quality report;
+- ``store``: validated, atomic, locked parquet tables; ``sidecar``: their numeric columns as
+  arrays that numpy memory-maps;
+- ``reader``: one table's file; ``embedded``: the demo table in the package; ``catalog``: what
+  the tables hold;
+- ``selection``: the rows a query selects, merged over sources (the one query path);
+- ``benchmark``: :class:`Benchmark`; ``pareto``: non-dominated rows; ``nats``: NATS-Bench's
+  verbs through ``create``.
 
 Example:
     >>> from bench.table import Benchmark
@@ -19,7 +24,7 @@ from bench.lazy import lazy_exports
 
 _EXPORTS = {
     "Benchmark": "bench.table.benchmark",
-    "MissingEntry": "bench.table.benchmark",
+    "MissingEntry": "bench.table.catalog",
     "create": "bench.table.nats",
     "NATSBench": "bench.table.nats",
     "Store": "bench.table.store",

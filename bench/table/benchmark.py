@@ -19,7 +19,7 @@ column says where a row's values came from (``"official+computed"`` when they ca
 filled from its isomorphism-class representative (``bench.arch.spaces`` ``representatives()``) when
 the source holds that one, and the ``copied`` column says so.
 
-Every query, of one architecture or of many, takes one path (``bench.table.reader``): each
+Every query, of one architecture or of many, takes one path (``bench.table.selection``): each
 source's selected rows, read once per selection and column and cached, then merged by priority.
 Opening and querying import numpy, never torch, nor pandas (only the methods that return a
 DataFrame import it), nor, when the store's sidecars are fresh, pyarrow (see
@@ -46,12 +46,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from bench.arch.spaces import SPACES, get_space
 from bench.errors import InputError
-from bench.table.embedded import DEMO_DIR, embedded_tables
+from bench.table.catalog import Catalog, MissingEntry
+from bench.table.embedded import DEMO_DIR
 from bench.table.pareto import front_directions, pareto_front
-from bench.table.reader import Table, check_space_dataset, is_value_column, pick_run
-from bench.table.schema import SOURCE_PRIORITY, check_columns, direction
+from bench.table.reader import check_space_dataset, pick_run
+from bench.table.schema import check_columns, direction
 from bench.table.selection import Merged, Selection, source_mask
-from bench.table.store import Store, TableInfo, default_path
+from bench.table.store import Store, default_path
 
 if TYPE_CHECKING:  # imported where used: a query needs neither pandas nor the NATS facade
     import numpy as np
@@ -59,7 +60,7 @@ if TYPE_CHECKING:  # imported where used: a query needs neither pandas nor the N
 
     from bench.table.nats import NATSBench
 
-__all__ = ["Benchmark", "MissingEntry"]
+__all__ = ["Benchmark"]
 
 _V = TypeVar("_V")
 #: selections kept per Benchmark: a loop over epochs or seeds would otherwise keep every one
@@ -74,14 +75,11 @@ def _remember(cache: dict[Any, _V], key: Any, value: _V) -> _V:
     return value
 
 
-class MissingEntry(InputError):
-    """The benchmark holds no value for the requested architecture (or metric)."""
-
-
-class Benchmark:
+class Benchmark(Catalog):
     """The benchmark table: the user's store plus the embedded demo table.
 
-    Use :meth:`open` rather than the constructor.
+    Use :meth:`open` rather than the constructor. What the tables hold (``tables``, ``info``,
+    ``sources``, ``columns``, ``epochs``, ``hps``) comes from :class:`~bench.table.catalog.Catalog`.
 
     Example:
         >>> bench = Benchmark.open("/tmp/calnas-doc-bench")  # an empty store, and the demo
@@ -90,10 +88,8 @@ class Benchmark:
     """
 
     def __init__(self, store: Store, *, demo_dir: Path | None = DEMO_DIR, space: str = "tss"):
-        self.store = store
-        self.demo_dir = demo_dir
+        super().__init__(store, demo_dir)
         self.default_space = space
-        self._tables: dict[tuple[str, str, str], Table] | None = None
         self._selections: dict[tuple[Any, ...], Selection | None] = {}
         self._merged: dict[tuple[Any, ...], Merged] = {}
         self._facades: dict[str, NATSBench] = {}
@@ -121,91 +117,9 @@ class Benchmark:
 
     def refresh(self) -> None:
         """Forget cached tables and values (after writing to the store from this process)."""
-        self._tables = None
+        super().refresh()
         self._selections.clear()
         self._merged.clear()
-
-    # -- tables --------------------------------------------------------------------------------
-    def tables(self) -> dict[tuple[str, str, str], Table]:
-        """Readable tables by (space, dataset, source); user tables shadow embedded demo ones."""
-        if self._tables is None:
-            tables = {(t.space, t.dataset, t.source): t for t in embedded_tables(self.demo_dir)}
-            # the file names say which tables exist: no file is opened until it is queried
-            for path in sorted((self.store.root / "tables").glob("*/*/*.parquet")):
-                space, dataset, source = path.parent.parent.name, path.parent.name, path.stem
-                tables[(space, dataset, source)] = Table(
-                    space, dataset, source, path, store=self.store
-                )
-            self._tables = tables
-        return self._tables
-
-    def info(self) -> list[dict[str, Any]]:
-        """One entry per table: space, dataset, source, rows, columns (and whether embedded)."""
-        out = []
-        for t in self.tables().values():
-            d = TableInfo(t.space, t.dataset, t.source, t.path, t.rows, t.columns).as_dict()
-            d["embedded"] = t.embedded
-            out.append(d)
-        return out
-
-    def sources(self, space: str, dataset: str) -> list[str]:
-        """Sources holding rows for (space, dataset), in priority order."""
-        have = {s for (sp, ds, s) in self.tables() if sp == space and ds == dataset}
-        return [s for s in SOURCE_PRIORITY if s in have]
-
-    def columns(self, space: str, dataset: str, source: str | None = None) -> list[str]:
-        """Value columns available for (space, dataset) (from one source, or any)."""
-        names: dict[str, None] = {}
-        for src in [source] if source else self.sources(space, dataset):
-            table = self.tables().get((space, dataset, src))
-            if table:
-                names.update((c, None) for c in table.columns if is_value_column(c))
-        return list(names)
-
-    def _select_sources(self, space: str, dataset: str, source: str | None) -> list[str]:
-        check_space_dataset(space, dataset)
-        available = self.sources(space, dataset)
-        if source is None:
-            if not available:
-                raise MissingEntry(
-                    f"the benchmark at {self.store.root} holds nothing for {space}/{dataset}; "
-                    "import data first (calnas bench import ...)"
-                )
-            return available
-        if source not in SOURCE_PRIORITY:
-            raise InputError(f"unknown source {source!r}; accepted: {', '.join(SOURCE_PRIORITY)}")
-        if source not in available:
-            raise MissingEntry(
-                f"no {source!r} rows for {space}/{dataset}; sources present: "
-                f"{', '.join(available) or 'none'}"
-            )
-        return [source]
-
-    # -- fidelities ----------------------------------------------------------------------------
-    def epochs(
-        self, space: str, dataset: str, source: str | None = None, hp: int | None = None
-    ) -> list[int]:
-        """Sorted epochs (fidelities) available for (space, dataset), optionally of one hp.
-
-        Example:
-            >>> bench = Benchmark.open("/tmp/calnas-doc-bench")
-            >>> bench.epochs("tss", "digits")[-1] == bench.hps("tss", "digits")[-1]
-            True
-        """
-        found: set[int] = set()
-        for src in self._select_sources(space, dataset, source):
-            sched = self.tables()[(space, dataset, src)].schedule
-            if hp is not None:
-                sched = sched[sched[:, 0] == int(hp)]
-            found.update(int(e) for e in sched[:, 1])
-        return sorted(found)
-
-    def hps(self, space: str, dataset: str, source: str | None = None) -> list[int]:
-        """Sorted training-schedule lengths (hp) available for (space, dataset)."""
-        found: set[int] = set()
-        for src in self._select_sources(space, dataset, source):
-            found.update(int(h) for h in self.tables()[(space, dataset, src)].schedule[:, 0])
-        return sorted(found)
 
     # -- selections ----------------------------------------------------------------------------
     def _selection(

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bench.arch.spaces import get_space
 from bench.errors import InputError
-from bench.table.benchmark import Benchmark, MissingEntry
+from bench.table.benchmark import Benchmark
+from bench.table.catalog import MissingEntry
 from bench.table.reader import as_floats, check_space_dataset, pick_run
 from bench.table.schema import DATASETS, NATS_EVAL_SETS, TRAINING_COLUMNS
 
@@ -76,6 +77,12 @@ class NATSRun(NamedTuple):
     (``train_acc1es[11]``, ``eval_acc1es['x-valid@11']``); times are per epoch, in seconds.
     ``latency`` is the run's mean latency (NATS-Bench keeps the list), None when unknown;
     ``eval_names`` come in the order x-valid, x-test, ori-test (the archives' order varies).
+
+    Example (``query_by_index`` gives these; one built by hand):
+        >>> run = NATSRun("cifar10", 777, 200, 1.53, 220.1, None, {0: 0.31}, {0: 1.9}, {0: 9.8},
+        ...     ("ori-test",), {"ori-test@0": 0.35}, {"ori-test@0": 1.8}, {"ori-test@0": 1.0})
+        >>> run.train_acc1es[0], run.eval_names
+        (0.31, ('ori-test',))
     """
 
     name: str

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from bench.arch.spaces import SPACES, get_space
 from bench.errors import InputError
-from bench.table.schema import DATASETS, column_spec
+from bench.table.schema import DATASETS
 from bench.table.sidecar import Sidecar
 
 if TYPE_CHECKING:  # numpy and pandas are imported where used: importing this module is cheap
@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # numpy and pandas are imported where used: importing this mo
 
     from bench.table.store import Store
 
-__all__ = ["Table", "pick_run", "as_floats", "check_space_dataset", "is_value_column"]
+__all__ = ["Table", "pick_run", "as_floats", "check_space_dataset"]
 
 
 def check_space_dataset(space: str, dataset: str) -> None:
@@ -55,17 +55,6 @@ def check_space_dataset(space: str, dataset: str) -> None:
         raise InputError(f"unknown space {space!r}; accepted: {', '.join(SPACES)}")
     if dataset not in DATASETS:
         raise InputError(f"unknown dataset {dataset!r}; accepted: {', '.join(DATASETS)}")
-
-
-def is_value_column(name: str) -> bool:
-    """Whether column ``name`` holds a measured value (a float that is not a key or provenance).
-
-    Example:
-        >>> is_value_column("pre_ECE_15"), is_value_column("config")
-        (True, False)
-    """
-    spec = column_spec(name)
-    return spec.dtype == "float64" and spec.kind not in ("id", "provenance")
 
 
 class Table:

@@ -59,7 +59,7 @@ __all__ = [
     "check_columns",
     "direction",
     "is_known",
-    "value_columns",
+    "is_value_column",
 ]
 
 STAGES: tuple[str, ...] = ("pre", "post")
@@ -216,7 +216,12 @@ _FRACTION_FAMILIES = frozenset(
 
 
 class MetricName(NamedTuple):
-    """A parsed metric column name."""
+    """A parsed metric column name (see :func:`parse_metric`).
+
+    Example:
+        >>> MetricName("pre", "ECE", 15).family
+        'ECE'
+    """
 
     stage: str
     family: str
@@ -246,6 +251,7 @@ class ColumnSpec(NamedTuple):
 
     @property
     def is_fraction(self) -> bool:
+        """Whether the column holds a fraction in [0, 1] (an accuracy, a rate, a confidence)."""
         return self.low == 0.0 and self.high == 1.0
 
 
@@ -298,7 +304,12 @@ def format_metric(stage: str, family: str, bins: int | None = None) -> str:
 
 
 def is_metric(name: str) -> bool:
-    """True if ``name`` follows the ``{stage}_{family}[_{bins}]`` grammar."""
+    """True if ``name`` follows the ``{stage}_{family}[_{bins}]`` grammar.
+
+    Example:
+        >>> is_metric("post_ECE_em_15"), is_metric("acc")
+        (True, False)
+    """
     try:
         parse_metric(name)
     except ValueError:
@@ -371,7 +382,12 @@ def _metric_spec(name: str, m: MetricName) -> ColumnSpec:
 
 
 def is_known(name: str) -> bool:
-    """True if ``name`` is a column calnas knows (plain or following the metric grammar)."""
+    """True if ``name`` is a column calnas knows (plain or following the metric grammar).
+
+    Example:
+        >>> is_known("acc"), is_known("pre_smECE"), is_known("accuracy")
+        (True, True, False)
+    """
     return isinstance(name, str) and (name in _PLAIN or is_metric(name))
 
 
@@ -391,19 +407,35 @@ def column_spec(name: str) -> ColumnSpec:
 
 
 def check_column(name: str) -> str:
-    """Return ``name`` if it is a known column, else raise ValueError with close matches."""
+    """Return ``name`` if it is a known column, else raise ValueError with close matches.
+
+    Example:
+        >>> check_column("pre_ECE_15")
+        'pre_ECE_15'
+    """
     column_spec(name)
     return name
 
 
 def check_columns(names: Iterable[str]) -> list[str]:
-    """Check several column names at once (the first unknown one raises)."""
+    """Check several column names at once (the first unknown one raises).
+
+    Example:
+        >>> check_columns(["acc", "pre_ECE_15"])
+        ['acc', 'pre_ECE_15']
+    """
     return [check_column(n) for n in names]
 
 
-def value_columns(names: Iterable[str]) -> list[str]:
-    """The names that hold measured values (not the id or provenance columns)."""
-    return [n for n in names if column_spec(n).kind not in ("id", "provenance")]
+def is_value_column(name: str) -> bool:
+    """Whether column ``name`` holds a measured value: a float that is not a key or provenance.
+
+    Example:
+        >>> is_value_column("pre_ECE_15"), is_value_column("config"), is_value_column("seed")
+        (True, False, False)
+    """
+    spec = column_spec(name)
+    return spec.dtype == "float64" and spec.kind not in ("id", "provenance")
 
 
 def direction(name: str) -> str:

@@ -31,7 +31,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bench.arch.spaces import get_space
-from bench.table.reader import Table, as_floats, is_value_column
+from bench.table.reader import Table, as_floats
+from bench.table.schema import is_value_column
 
 if TYPE_CHECKING:  # imported where used: importing this module is cheap
     import numpy as np

@@ -167,6 +167,9 @@ def write_sidecar(
 ) -> None:
     """Write the sidecar of a table's ``arrays`` to ``target`` (a temp file the caller renames).
 
+    The store calls it with the frame it has just written to parquet, inside
+    :func:`bench.fileio.atomic_path`; :func:`rebuild_sidecar` with the columns read back.
+
     Args:
         target: the file to write (created or truncated).
         identity: :func:`parquet_identity` of the parquet file holding the same rows.
@@ -223,6 +226,17 @@ def rebuild_sidecar(path: Path) -> bool:
 
     Returns:
         Whether a sidecar was written.
+
+    Example:
+        >>> import pandas as pd, tempfile
+        >>> from bench.table.store import Store
+        >>> store = Store(tempfile.mkdtemp())
+        >>> _ = store.upsert(pd.DataFrame({"space": "sss", "dataset": "cifar10",
+        ...     "source": "computed", "config": [5], "hp": 90, "epoch": 90, "acc": [0.7]}))
+        >>> path = store.path_for("sss", "cifar10", "computed")
+        >>> sidecar_path(path).unlink()
+        >>> rebuild_sidecar(path), Sidecar.open(path).read("acc").tolist()
+        (True, [0.7])
     """
     import pyarrow.parquet as pq
 
@@ -248,9 +262,16 @@ class Sidecar:
     upsert replaces the files, not what is mapped).
 
     Example:
-        >>> side = Sidecar.open(store.path_for("tss", "cifar10", "computed"))   # doctest: +SKIP
-        >>> side.read("acc")[:2]                                                # doctest: +SKIP
-        array([0.84, 0.93])
+        >>> import pandas as pd, tempfile
+        >>> from bench.table.store import Store
+        >>> store = Store(tempfile.mkdtemp())
+        >>> _ = store.upsert(pd.DataFrame({"space": "tss", "dataset": "cifar10", "hp": 200,
+        ...     "source": "computed", "config": [0, 7], "epoch": 200, "acc": [0.8, 0.9]}))
+        >>> side = Sidecar.open(store.path_for("tss", "cifar10", "computed"))
+        >>> side.read("acc", 1).tolist(), side.arch(7) is not None, side.arch(8)
+        ([0.9], True, None)
+        >>> side.has("acc"), side.has("arch")   # strings other than the codes stay in parquet
+        (True, False)
     """
 
     def __init__(self, path: Path, buf: Any, header: dict[str, Any], start: int):

@@ -76,13 +76,23 @@ _ROW_GROUP = 131_072
 
 
 def default_path() -> Path:
-    """The user's benchmark directory: ``$CALNAS_HOME``, else ``~/.calnas``."""
+    """The user's benchmark directory: ``$CALNAS_HOME``, else ``~/.calnas``.
+
+    Example:
+        >>> default_path().is_absolute()
+        True
+    """
     env = os.environ.get("CALNAS_HOME")
     return Path(env).expanduser() if env else Path.home() / ".calnas"
 
 
 def arrow_type(name: str) -> pa.DataType:
-    """The arrow type a column is stored with."""
+    """The arrow type a column is stored with.
+
+    Example:
+        >>> str(arrow_type("acc")), str(arrow_type("created"))
+        ('double', 'timestamp[us, tz=UTC]')
+    """
     import pyarrow as pa
 
     arrow = {
@@ -98,7 +108,13 @@ def arrow_type(name: str) -> pa.DataType:
 # TableInfo and UpsertReport are not dataclasses: importing dataclasses (it imports inspect)
 # would be a third of a new process's cold query (see Benchmark.query)
 class TableInfo(NamedTuple):
-    """One parquet file of the store, described from its metadata alone."""
+    """One parquet file of the store, described from its metadata alone (:meth:`Store.tables`).
+
+    Example:
+        >>> info = TableInfo("tss", "cifar10", "official", Path("official.parquet"), 2, ("acc",))
+        >>> info.as_dict()["columns"]
+        1
+    """
 
     space: str
     dataset: str
@@ -108,6 +124,7 @@ class TableInfo(NamedTuple):
     columns: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
+        """The description as plain values (the column count, not the names; no path)."""
         return {
             "space": self.space,
             "dataset": self.dataset,
@@ -169,7 +186,20 @@ def _arrow_table(frame: pd.DataFrame) -> pa.Table:
 class Store:
     """A benchmark directory of parquet tables (see the module docstring for the layout).
 
-    ``lock_timeout`` (seconds) bounds the wait for another writer of the same table.
+    Args:
+        path: the directory (created on the first write; default :func:`default_path`).
+        lock_timeout: seconds to wait for another writer of the same table.
+
+    Raises:
+        InputError: ``path`` is a file.
+
+    Example:
+        >>> import tempfile
+        >>> store = Store(tempfile.mkdtemp())
+        >>> store.path_for("tss", "cifar10", "official").relative_to(store.root).as_posix()
+        'tables/tss/cifar10/official.parquet'
+        >>> store.tables(), store.has("tss", "cifar10", "official")
+        ([], False)
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, lock_timeout: float = 600):
@@ -221,6 +251,7 @@ class Store:
         return found
 
     def has(self, space: str, dataset: str, source: str) -> bool:
+        """Whether the store holds a table of (space, dataset, source)."""
         return self.path_for(space, dataset, source).is_file()
 
     def columns(self, space: str, dataset: str, source: str) -> list[str]:
@@ -340,12 +371,22 @@ class Store:
 
         Takes the table's lock (``wait=False``: gives up at once when a writer holds it, as
         readers do when they find a stale sidecar) and writes nothing when the sidecar is
-        already fresh and of the current format (a version-1 sidecar is rewritten). A read-only
+        already fresh and of the current format (an older one is rewritten). A read-only
         benchmark directory gives False, not an error.
 
+        Raises:
+            MissingFileError: the store has no such table.
+
         Example:
-            >>> store.rebuild_sidecar("tss", "cifar10", "computed")   # doctest: +SKIP
+            >>> import pandas as pd, tempfile
+            >>> store = Store(tempfile.mkdtemp())
+            >>> _ = store.upsert(pd.DataFrame({"space": "tss", "dataset": "cifar10",
+            ...     "source": "computed", "config": [0], "hp": 200, "epoch": 200, "acc": [0.8]}))
+            >>> store.rebuild_sidecar("tss", "cifar10", "computed")  # written with the upsert
             False
+            >>> store.sidecar("tss", "cifar10", "computed").path.unlink()
+            >>> store.rebuild_sidecar("tss", "cifar10", "computed")
+            True
         """
         from filelock import Timeout
 

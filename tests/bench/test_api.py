@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from bench.arch.spaces import get_space
-from bench.table.benchmark import Benchmark, MissingEntry
+from bench.table.benchmark import Benchmark
+from bench.table.catalog import MissingEntry
 from bench.table.nats import create
 from bench.table.store import Store
 

@@ -22,7 +22,7 @@ nats_bench = pytest.importorskip(
 
 from bench import importers  # noqa: E402
 from bench.importers.nats_archive import ARCHIVE_NAMES, HP_TAGS, record_files  # noqa: E402
-from bench.table.benchmark import MissingEntry  # noqa: E402
+from bench.table.catalog import MissingEntry  # noqa: E402
 from bench.table.nats import create  # noqa: E402
 from bench.table.schema import NATS_EVAL_SETS  # noqa: E402
 from bench.table.store import Store  # noqa: E402

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from bench.errors import InputError
+from bench.table.reader import check_space_dataset
 from bench.table.schema import BREAKDOWN_BOUNDS, check_columns, column_spec
 
 if TYPE_CHECKING:
@@ -148,6 +149,15 @@ def load(
         (1, [777])
     """
     wanted = check_columns(dict.fromkeys(columns))  # a typo is an error, not a missing column
+    check_space_dataset(space, dataset)
+    if not bench.sources(space, dataset):
+        held = datasets(bench, space)
+        raise InputError(
+            f"the benchmark at {bench.store.root} holds nothing for {space}/{dataset} "
+            f"({space} tables held: {', '.join(held) or 'none'}); import data first "
+            "(calnas bench import ...) or pass --bench PATH"
+        )
+    _sources(bench, space, dataset, source)  # an absent source says which ones are there
     available = set(bench.columns(space, dataset, source))
     present = [c for c in wanted if c in available]
     missing = [c for c in wanted if c not in available]

@@ -129,6 +129,15 @@ class Context:
     _cache: dict[Any, _data.Loaded] = field(default_factory=dict, repr=False)
     _rel: dict[Any, dict[str, Any]] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.source is not None:
+            held = sorted({src for (_, _, src) in self.bench.tables()})
+            if self.source not in held:
+                raise InputError(
+                    f"no {self.source!r} rows in the benchmark at {self.bench.store.root}; "
+                    f"sources present: {', '.join(held) or 'none'}"
+                )
+
     @property
     def keep_flagged(self) -> bool:
         """Flagged values stay in: asked for, or reproducing the study (which had no flags)."""

@@ -4,7 +4,9 @@ Optuna's public API lacks four things a search over a shared storage needs: a tr
 its owner in one write, popping a user's enqueued trial without ``ask``, failing a trial a dead
 process left RUNNING, and the per-``ask`` cached trial list its own samplers read. Hypervolume for
 three or more objectives is private too. Everything else in ``search`` uses the public API, so an
-Optuna upgrade that renames these breaks this module only (checked with Optuna 4 and 5).
+Optuna upgrade that renames these breaks this module only (checked with Optuna 4 and 5). The
+journal file's format (one JSON record a line, appended under the journal's lock) is Optuna's too:
+:func:`repair_journal` is the one place that reads it.
 
 Example:
     >>> import optuna
@@ -17,15 +19,32 @@ Example:
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+import time
 from collections.abc import Container, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-__all__ = ["ask_owned", "cached_trials", "create_trial", "fail_trial", "hypervolume_wfg"]
+from bench.errors import InputError
+from bench.fileio import atomic_write_bytes
+
+__all__ = [
+    "ask_owned",
+    "cached_trials",
+    "create_trial",
+    "fail_trial",
+    "hypervolume_wfg",
+    "repair_journal",
+]
+
+log = logging.getLogger("calnas.search")
 
 
 def cached_trials(
@@ -150,6 +169,87 @@ def hypervolume_wfg(losses: np.ndarray, ref: np.ndarray) -> float:
     from optuna._hypervolume import compute_hypervolume
 
     return float(compute_hypervolume(losses, ref, assume_pareto=True))
+
+
+def repair_journal(path: str | os.PathLike[str], lock: Any) -> Path | None:
+    """Cut a torn last record off an Optuna journal file; refuse one with garbage inside.
+
+    A process killed while appending leaves the file ending in part of a record. Optuna skips
+    that tail when it reads, but appends after it, so the next record is glued to the fragment
+    and every later read fails. Under the journal's ``lock`` (the one Optuna's appends take, so
+    no live writer is mid-record), the tail after the last complete record is copied to
+    ``<file>.torn-<UTC time>`` (kept, not deleted), the file is truncated to its complete
+    records, and a warning naming both files is logged. A last line that ends in a newline but
+    is not a record (a fragment an older calnas appended after) is a torn tail too.
+
+    Private: the journal file's format (one JSON record a line), which Optuna does not document.
+
+    Args:
+        path: the journal file (absent or empty: nothing to do).
+        lock: the journal's lock (``acquire()``/``release()``, as ``JournalFileOpenLock``).
+
+    Returns:
+        The file the torn tail was moved to, or None if the journal was whole.
+
+    Raises:
+        InputError: a line before the last is not a journal record (not a torn tail: the file
+            was damaged or is not a journal); the message names the file and the line.
+
+    Example:
+        >>> import tempfile
+        >>> from optuna.storages.journal import JournalFileOpenLock
+        >>> path = Path(tempfile.mkdtemp()) / "s.journal"
+        >>> _ = path.write_bytes(b'{"op_code": 0}\\n{"op_co')
+        >>> logging.getLogger("calnas.search").disabled = True  # no warning in the example
+        >>> repair_journal(path, JournalFileOpenLock(str(path))).read_bytes()
+        b'{"op_co'
+        >>> logging.getLogger("calnas.search").disabled = False
+        >>> path.read_bytes()
+        b'{"op_code": 0}\\n'
+    """
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    lock.acquire()
+    try:
+        data = path.read_bytes()
+        good = _complete_records(path, data)
+        if good == len(data):
+            return None
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        aside = path.with_name(f"{path.name}.torn-{stamp}-{os.getpid()}")
+        atomic_write_bytes(aside, data[good:])
+        os.truncate(path, good)
+    finally:
+        lock.release()
+    log.warning(
+        "journal %s ended in a torn record (%d bytes; a process was killed while writing): "
+        "moved to %s, the %d complete records kept",
+        path, len(data) - good, aside, data[:good].count(b"\n"),
+    )  # fmt: skip
+    return aside
+
+
+def _complete_records(path: Path, data: bytes) -> int:
+    """The length of ``data``'s leading complete records; garbage before the last line refuses."""
+    lines = data.split(b"\n")  # the last item is what follows the last newline (b"" if none)
+    end = 0
+    for number, line in enumerate(lines[:-1], start=1):
+        try:
+            record = json.loads(line)
+            ok = isinstance(record, dict)
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            ok = False
+        if not ok:
+            if number == len(lines) - 1 and not lines[-1]:
+                return end  # the last line: a fragment with a record glued after it
+            raise InputError(
+                f"journal {path}: line {number} is not a journal record ({line[:40]!r}), and "
+                "records follow it, so it is not a torn tail; restore the file from a copy or "
+                "give another --storage"
+            )
+        end += len(line) + 1
+    return end
 
 
 def _running(user_attrs: Mapping[str, Any]) -> FrozenTrial:

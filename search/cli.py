@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -231,11 +232,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    # warnings of the search layer (a torn journal repaired) print as one line each
+    warn = logging.StreamHandler(sys.stderr)
+    warn.setFormatter(logging.Formatter("calnas: warning: %(message)s"))
+    logger = logging.getLogger("calnas.search")
+    logger.addHandler(warn)
     try:
         args.func(args)
     except (CalnasError, OSError) as err:
         print(f"calnas: error: {_one_line(err)}", file=sys.stderr)
         return 2
+    finally:
+        logger.removeHandler(warn)
     return 0
 
 

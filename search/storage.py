@@ -44,6 +44,9 @@ def open_storage(storage: str | None) -> optuna.storages.BaseStorage:
         InputError: a URL SQLAlchemy cannot use or a server it cannot reach (the password is
             hidden in the message).
         MissingFileError: a journal file in a folder that does not exist.
+        InputError: a journal path that is a folder, or a journal with garbage before its last
+            line (a torn last record, left by a process killed while writing, is moved aside to
+            ``<file>.torn-<time>`` with a warning, and the complete records are kept).
         MissingExtra: a PostgreSQL URL without a PostgreSQL driver installed.
 
     Example:
@@ -60,11 +63,18 @@ def open_storage(storage: str | None) -> optuna.storages.BaseStorage:
 
         folder = os.path.dirname(os.path.abspath(storage))
         if not os.path.isdir(folder):
-            raise MissingFileError(f"journal storage {storage!r}: folder {folder} does not exist")
+            what = "is not a folder" if os.path.exists(folder) else "does not exist"
+            raise MissingFileError(f"journal storage {storage!r}: {folder} {what}")
+        if os.path.exists(storage) and not os.path.isfile(storage):
+            raise InputError(
+                f"journal storage {storage!r} is a folder, not a file: give a file path such "
+                "as study.journal, or a database URL"
+            )
         # The open-lock works on every file system (the symlink lock does not on some mounts).
         # A process killed inside a write leaves the lock behind; our writes take milliseconds,
         # so a lock older than 5 s is stale (Optuna's default waits 30 s).
         lock = JournalFileOpenLock(storage, grace_period=_LOCK_GRACE_S)
+        _optuna.repair_journal(storage, lock)  # a torn last record, left by a kill: cut it off
         return optuna.storages.JournalStorage(JournalFileBackend(storage, lock_obj=lock))
     scheme = storage.split("://", 1)[0]
     if not scheme or not all(c.isalnum() or c in "+_-" for c in scheme):

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -45,6 +46,8 @@ ORDERS: tuple[str, ...] = ("desc", "asc")
 _BATCH = 16
 #: Blocks whose inner pairs are counted by direct comparison.
 _SMALL = 16
+#: Threads counting batches of a large matrix (numpy's sorts release the GIL).
+_THREADS = min(2, os.cpu_count() or 1)
 
 
 class KendallMatrix(NamedTuple):
@@ -133,20 +136,34 @@ def kendall_matrix(
     # pairs sharing a row set are counted together: one group when no value is missing
     groups: dict[bytes, list[tuple[int, int]]] = {}
     masks: dict[bytes, np.ndarray] = {}
+    full = valid.all(axis=0)
+    everything = np.ones(mat.shape[0], dtype=bool)
     for i in range(k):
         for j in range(i, k):
-            joint = valid[:, i] & valid[:, j]
-            key = np.packbits(joint).tobytes()
+            if full[i] and full[j]:
+                key, joint = b"", everything
+            else:
+                joint = valid[:, i] & valid[:, j]
+                key = np.packbits(joint).tobytes()
             groups.setdefault(key, []).append((i, j))
             masks.setdefault(key, joint)
-    for key, pairs in groups.items():
-        rows = masks[key]
-        if rows.sum() < 2:
-            continue
-        sub = mat[rows]
-        for (i, j), t in zip(pairs, _group_tau(sub, pairs), strict=True):
+    jobs = [(mat[masks[key]], pairs) for key, pairs in groups.items() if masks[key].sum() >= 2]
+    for (_, pairs), taus in zip(jobs, _map(jobs), strict=True):
+        for (i, j), t in zip(pairs, taus, strict=True):
             tau[i, j] = tau[j, i] = t
     return KendallMatrix(names, tau, np.asarray(count))
+
+
+def _map(jobs: list[tuple[np.ndarray, list[tuple[int, int]]]]) -> list[list[float]]:
+    """tau of each job's pairs; large jobs split over two threads (numpy's sorts and matrix
+    products release the GIL)."""
+    work = sum(sub.shape[0] * len(pairs) for sub, pairs in jobs)
+    if work < 2_000_000 or _THREADS < 2:
+        return [_group_tau(sub, pairs) for sub, pairs in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(_THREADS) as pool:
+        return list(pool.map(lambda job: _group_tau(*job), jobs))
 
 
 def _as_float(values: Any, name: str) -> np.ndarray:
@@ -161,7 +178,7 @@ class _Col:
     """One column over a row set: dense ranks, sort order, tie facts."""
 
     def __init__(self, v: np.ndarray):
-        self.order = np.argsort(v, kind="stable")
+        self.order = np.argsort(v)  # any order of ties: a tied column is re-sorted per pair
         s = v[self.order]
         step = np.empty(len(v), dtype=bool)
         step[:1] = False
@@ -172,6 +189,8 @@ class _Col:
         self.tied = self.levels < len(v)
         runs = np.diff(np.flatnonzero(np.r_[True, step[1:], True])) if len(v) else np.zeros(0)
         self.tie_pairs = int((runs * (runs - 1) // 2).sum())
+        # without ties, the descending rank of each row: q of every pair with this column as y
+        self.down = None if self.tied else ((len(v) - 1) - self.rank).astype(np.int32)
 
 
 def _group_tau(sub: np.ndarray, pairs: list[tuple[int, int]]) -> list[float]:
@@ -197,32 +216,37 @@ def _group_tau(sub: np.ndarray, pairs: list[tuple[int, int]]) -> list[float]:
             continue  # a constant column: tau-b undefined
         # rows in (x, y) order: tied x broken by y, so a tie in x is never a discordance
         order = np.lexsort((b.rank, a.rank)) if a.tied else a.order
-        s = b.rank[order]
-        if b.tied:
+        n3 = 0
+        if b.down is not None:
+            q = b.down[order]
+        else:
+            s = b.rank[order]
             # q ranks (y desc, position desc): equal y never counts as an inversion
             key = (b.levels - 1 - s) * m + (m - 1 - positions)
-            q = np.empty(m, dtype=np.int64)
+            q = np.empty(m, dtype=np.int32)
             q[np.argsort(key)] = positions
-        else:
-            q = (m - 1) - s
-        n3 = 0
-        if a.tied and b.tied:
-            ra = a.rank[order]
-            same = (ra[1:] == ra[:-1]) & (s[1:] == s[:-1])
-            if same.any():
-                runs = np.diff(np.flatnonzero(np.r_[True, ~same, True]))
-                n3 = int((runs * (runs - 1) // 2).sum())
+            if a.tied:
+                ra = a.rank[order]
+                same = (ra[1:] == ra[:-1]) & (s[1:] == s[:-1])
+                if same.any():
+                    runs = np.diff(np.flatnonzero(np.r_[True, ~same, True]))
+                    n3 = int((runs * (runs - 1) // 2).sum())
         todo.append(p)
         qs.append(q)
         ties.append((a.tie_pairs, b.tie_pairs, n3))
-    for start in range(0, len(qs), _BATCH):
-        chunk = np.stack(qs[start : start + _BATCH])
-        disc = _ascending_pairs(chunk)
-        for off, d in enumerate(disc):
-            p = todo[start + off]
-            n1, n2, n3 = ties[start + off]
-            s_ = n0 - n1 - n2 + n3 - 2 * int(d)
-            out[p] = s_ / np.sqrt(float(n0 - n1) * float(n0 - n2))
+    batches = [np.stack(qs[k : k + _BATCH]) for k in range(0, len(qs), _BATCH)]
+    if len(batches) > 1 and m * len(qs) >= 1_000_000 and _THREADS > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(_THREADS) as pool:  # numpy's sorts release the GIL
+            counted = list(pool.map(_ascending_pairs, batches))
+    else:
+        counted = [_ascending_pairs(b) for b in batches]
+    disc = np.concatenate(counted) if counted else np.zeros(0, dtype=np.int64)
+    for row, d in enumerate(disc):
+        n1, n2, n3 = ties[row]
+        s_ = n0 - n1 - n2 + n3 - 2 * int(d)
+        out[todo[row]] = s_ / np.sqrt(float(n0 - n1) * float(n0 - n2))
     return out
 
 
@@ -233,7 +257,8 @@ def _ascending_pairs(q: np.ndarray) -> np.ndarray:
     two): at the level merging blocks of ``half`` into ``2 half``, every pair split by that level
     is counted once, as the sum over the right half's elements of their rank in the merged block
     (the position bit of the key says which half an element came from). Padding positions hold
-    keys below every real one, decreasing, so they add no pair.
+    keys below every real one, decreasing, so they add no pair. The pairs inside blocks of 16
+    are compared directly, which is cheaper than sorting such tiny blocks four times.
     """
     rows, m = q.shape
     levels = max(1, int(m - 1).bit_length())
@@ -241,14 +266,15 @@ def _ascending_pairs(q: np.ndarray) -> np.ndarray:
     dtype = np.int32 if size * size < 2**31 else np.int64
     key = np.empty((rows, size), dtype=dtype)
     pad = size - m
-    key[:, :m] = (q + pad) * size
+    head = key[:, :m]
+    head[...] = q
+    head += pad
+    head *= size
     key[:, m:] = np.arange(pad - 1, -1, -1, dtype=dtype) * size
     key += np.arange(size, dtype=dtype)
     total = np.zeros(rows, dtype=np.int64)
     first = 0
     if size >= _SMALL:
-        # pairs inside each block of 16: 120 vectorized comparisons over all blocks at once
-        # (cheaper than four levels of sorting tiny blocks); then sort the blocks of 16
         flat = key.reshape(-1, _SMALL).T.copy()
         inside = np.zeros(flat.shape[1], dtype=np.int8)
         for a in range(_SMALL - 1):
@@ -270,13 +296,23 @@ def _ascending_pairs(q: np.ndarray) -> np.ndarray:
             continue
         # small blocks: numpy's vectorized sorting networks; large ones: a stable merge of runs
         blocks.sort(axis=-1, kind="quicksort" if width <= 512 else "stable")
-        right = ((key >> lv) & 1).astype(np.float64 if width > 4096 else np.float32)
-        ranks = right.reshape(-1, width) @ np.arange(width, dtype=right.dtype)
-        nblocks = size // width
-        total += np.rint(ranks.reshape(rows, nblocks).sum(axis=1, dtype=np.float64)).astype(
-            np.int64
-        ) - nblocks * (half * (half - 1) // 2)
+        total += _right_ranks(key, lv, width) - (size // width) * (half * (half - 1) // 2)
     return total
+
+
+def _right_ranks(key: np.ndarray, lv: int, width: int) -> np.ndarray:
+    """Per row, the sum over right-half elements (bit ``lv`` of the key set) of their rank in
+    their sorted block of ``width``: float32 matrix products over chunks of at most 4096, whose
+    sums (below 2^24) float32 holds exactly."""
+    rows = key.shape[0]
+    chunk = min(width, 4096)
+    right = np.bitwise_and(key, 1 << lv).reshape(-1, chunk).astype(np.float32)
+    weights = np.ones((chunk, 2), dtype=np.float32)
+    weights[:, 0] = np.arange(chunk)
+    sums = (right @ weights).reshape(rows, -1, width // chunk, 2).astype(np.int64)
+    offsets = np.arange(width // chunk, dtype=np.int64) * chunk
+    # the bit's value scales both sums alike: divide it out
+    return (sums[..., 0] + sums[..., 1] * offsets).sum(axis=(1, 2)) >> lv
 
 
 def population(

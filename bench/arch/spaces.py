@@ -7,8 +7,9 @@ networks). Both enumerate their architectures in exactly the order NATS-Bench us
 here is a NATS-Bench index.
 
 This module needs only numpy, and imports it only where arrays are built: an index's arch
-string, parsing and range checks are plain Python (a cold benchmark query never imports numpy),
-and nothing here imports torch.
+string, parsing and range checks are plain Python, so importing it is cheap, and nothing here
+imports torch. (A benchmark query does import numpy: the table's one query path is numpy's, see
+:mod:`bench.table.selection`.)
 
 Example:
     >>> from bench.arch.spaces import get_space

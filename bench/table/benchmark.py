@@ -151,9 +151,12 @@ class Benchmark(Catalog):
         """The rows a request selects, per source and merged by priority (cached).
 
         Args:
-            space, dataset: the table.
+            space: the table's space.
+            dataset: the table's dataset.
             source: one source, or None for all of them in priority order.
-            hp, epoch, seed: the selection (None: the longest schedule, its end, every seed).
+            hp: the training schedule (None: the longest one a source holds).
+            epoch: the epoch (None: the end of the schedule).
+            seed: one seed's rows (None: the mean over every seed).
 
         Raises:
             InputError: unknown space, dataset or source.

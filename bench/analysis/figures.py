@@ -69,11 +69,11 @@ def heatmap(
     """
     vals = np.array(matrix.values, dtype=float)
     k = len(matrix.labels)
-    side = max(4.0, 0.42 * k + 1.8)
+    side = max(4.0, (0.42 if k <= 14 else 0.5) * k + 1.8)
     fig = Figure(figsize=(side + 1.0, side))
     ax = fig.subplots()
     img = ax.imshow(np.ma.masked_invalid(vals), cmap="RdBu_r", vmin=-1, vmax=1)
-    fontsize = 9 if k <= 8 else (7 if k <= 14 else 6)
+    fontsize = 9 if k <= 8 else 7
     for i in range(k):
         for j in range(k):
             v = vals[i, j]
@@ -108,8 +108,12 @@ def boxplot(
     """
     n = max(1, len(panels))
     widest = max((len(groups) for _, groups in panels), default=1)
-    fig = Figure(figsize=(max(4.5, 0.55 * widest + 1.5) * n, 4.2))
-    axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
+    cols = min(2, n)
+    rows = (n + cols - 1) // cols
+    fig = Figure(figsize=(max(4.5, 0.55 * widest + 1.5) * cols, 4.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
     scale = 100.0 if percent else 1.0
     for ax, (name, groups) in zip(axes, panels, strict=False):
         labels = list(groups)
@@ -131,12 +135,12 @@ def boxplot(
                     )
         ax.set_xticks(range(len(labels)), labels, rotation=45 if widest > 6 else 0, fontsize=8)
         pooled = np.concatenate([data[i] for i in keep]) if keep else np.zeros(0)
-        if pooled.size and np.percentile(pooled, 99) * 1.15 < pooled.max():
-            # a few far outliers would squeeze every box flat: cut the axis, and say so
-            top = float(np.percentile(pooled, 99) * 1.15)
+        top = 1.5 * max((_whisker(data[i]) for i in keep), default=0.0)
+        if pooled.size and 0 < top < pooled.max():
+            # far outliers would squeeze every box flat: cut the axis, and say so
             ax.set_ylim(top=top)
             cut = int((pooled > top).sum())
-            name = f"{name}\n({cut} points above {top:.3g} not shown)"
+            name = f"{name}\n({cut} of {pooled.size} points above {top:.3g} not shown)"
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel + (" (%)" if percent else ""))
@@ -144,6 +148,12 @@ def boxplot(
     fig.suptitle(_title(title, as_published), fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _whisker(values: np.ndarray) -> float:
+    """The upper whisker of a boxplot: the largest value within 1.5 IQR of the third quartile."""
+    q1, q3 = np.percentile(values, [25, 75])
+    return float(values[values <= q3 + 1.5 * (q3 - q1)].max())
 
 
 def scatter(
@@ -215,17 +225,23 @@ def lines(
     n = max(1, len(panels))
     fig = Figure(figsize=(6.0 * n + 1.6, 4.3))
     axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
+    # one colour and style per series name, the same in every panel
+    names = list(dict.fromkeys(lab for _, _, series in panels for lab in series))
+    palette = [f"C{i % 10}" for i in range(len(names))]
     for ax, (name, x, series) in zip(axes, panels, strict=False):
-        for i, (lab, y) in enumerate(series.items()):
-            style = "-" if i < 10 else "--"
-            ax.plot(x, y, style, marker="o", markersize=3, label=lab)
+        for lab, y in series.items():
+            i = names.index(lab)
+            ax.plot(
+                x, y, "-" if i < 10 else "--", marker="o", markersize=3, label=lab, color=palette[i]
+            )
         ax.axhline(0, color="gray", lw=0.8)
         ax.set_ylim(-1.05, 1.05)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    axes[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    for ax in axes:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(_title(title, as_published), fontsize=10)
     fig.tight_layout()
     return fig

@@ -37,9 +37,11 @@ body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:110
 padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;
 margin-top:2.2em}.asks{color:#444}.study{background:#f6f6f6;border-left:4px solid #999;
-padding:.5em .8em;font-size:.92em}.banner{background:#fff3cd;border:1px solid #e0b000;
+padding:.5em .8em;font-size:.92em}.figs{display:flex;flex-wrap:wrap;gap:6px;
+align-items:flex-start}img.half{max-width:49%}img.full{max-width:100%}
+.banner{background:#fff3cd;border:1px solid #e0b000;
 padding:.6em .9em;font-weight:600}.note{color:#555;font-size:.9em}.find li{margin:.2em 0}
-.rel{font-size:.9em;color:#345}img{max-width:100%;border:1px solid #eee;margin:.6em 0}
+.rel{font-size:.9em;color:#345}img{border:1px solid #eee;margin:.3em 0}
 table.t{border-collapse:collapse;font-size:.78em;margin:.4em 0}table.t td,table.t th{
 border:1px solid #ddd;padding:2px 6px;text-align:right}table.t th{background:#f0f0f0}
 details{margin:.3em 0 1em}summary{cursor:pointer;color:#336}.meta{font-size:.85em;color:#666}
@@ -163,9 +165,17 @@ def _section(name: str, res: Result, imgs: list[tuple[str, bytes]]) -> str:
         )
     if res.notes:
         out.append("<ul class='note'>" + "".join(f"<li>{e(n)}</li>" for n in res.notes) + "</ul>")
-    for fig_name, png in imgs:
-        data = base64.b64encode(png).decode("ascii")
-        out.append(f"<img alt='{e(name)} {e(fig_name)}' src='data:image/png;base64,{data}'>")
+    if imgs:
+        out.append("<div class='figs'>")
+        for fig_name, png in imgs:
+            data = base64.b64encode(png).decode("ascii")
+            width = int.from_bytes(png[16:20], "big")  # the PNG header's width: small ones pair up
+            size = "half" if width <= 820 else "full"
+            out.append(
+                f"<img class='{size}' alt='{e(name)} {e(fig_name)}' "
+                f"src='data:image/png;base64,{data}'>"
+            )
+        out.append("</div>")
     for table in res.tables.values():
         out.append(
             f"<details><summary>table {e(table.name)}: {e(table.caption)}</summary>"

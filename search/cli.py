@@ -232,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    empty = _empty_option(parser, args)
+    if empty:
+        print(f"calnas: error: {empty}", file=sys.stderr)
+        return 2
     # warnings of the search layer (a torn journal repaired) print as one line each
     warn = logging.StreamHandler(sys.stderr)
     warn.setFormatter(logging.Formatter("calnas: warning: %(message)s"))
@@ -245,6 +249,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         logger.removeHandler(warn)
     return 0
+
+
+def _empty_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """Why an option or argument given as an empty string is refused (None if none is).
+
+    An empty ``--bench`` would be the working directory, an empty ``--strategy`` or
+    ``--study-name`` the default: an empty value never silently means something else.
+    (``calnas serve`` checks its own options.)
+    """
+    if getattr(args, "command", None) == "serve":
+        return None
+    names = {}
+    stack = [parser]
+    while stack:
+        p = stack.pop()
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                stack.extend(action.choices.values())
+            elif action.dest not in names:
+                names[action.dest] = max(action.option_strings, key=len, default=None)
+    for dest, value in vars(args).items():
+        if isinstance(value, str) and not value.strip() and dest in names:
+            label = names[dest] or dest.upper()
+            return f"{label} is empty: give a value, or leave the option out for its default"
+    return None
 
 
 def _one_line(err: BaseException) -> str:

@@ -41,7 +41,10 @@ def work(tmp_path, monkeypatch):
 def refused(capsys, work: Path, argv: list[str], *names: str, watch: tuple[Path, ...] = ()):
     """Run ``calnas argv``: exit 2, one stderr line holding every one of ``names``, no writes."""
     before = snapshot(work, *watch)
-    code = main([str(a) for a in argv])
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as stop:  # argparse's own refusals
+        code = stop.code
     out = capsys.readouterr()
     assert code == 2, (code, out.err)
     lines = out.err.splitlines()
@@ -90,3 +93,55 @@ def test_sql_cannot_write_attach_or_read_files(capsys, work):
 def test_sql_empty_query(capsys, work, query):
     CASES.append(f"bench sql {query!r}")
     refused(capsys, work, ["bench", "sql", "--bench", work / "b", query], "empty")
+
+
+# -- empty values never mean something else ----------------------------------------------------
+FIT = ["--space", "tss", "--dataset", "digits", "--targets", "acc"]
+EMPTY = [
+    (["bench", "info", "--bench", ""], "--bench"),
+    (["bench", "validate", "--bench", " "], "--bench"),
+    (
+        ["bench", "query", "--bench", "", "--space", "tss", "--dataset", "digits", "--index", "0"],
+        "--bench",
+    ),
+    (["bench", "export", "--space", "tss", "--dataset", "digits", "-o", ""], "--output"),
+    (["bench", "import", "official", ""], "PATH"),
+    (
+        [
+            "bench",
+            "compute",
+            "--bench",
+            "",
+            "--space",
+            "tss",
+            "--dataset",
+            "digits",
+            "--archs",
+            "0",
+        ],
+        "--bench",
+    ),
+    (["bench", "compute", "--space", "tss", "--dataset", "digits", "--archs", ""], "--archs"),
+    (
+        ["bench", "compute", "--space", "tss", "--dataset", "cifar10", "--data-root", ""],
+        "--data-root",
+    ),
+    (["search", "run", "--bench", "", "--trials", "3"], "--bench"),
+    (["search", "run", "--strategy", "", "--trials", "3"], "--strategy"),
+    (["search", "run", "--study-name", "", "--trials", "3"], "--study-name"),
+    (["search", "run", "--storage", "", "--trials", "3"], "--storage"),
+    (["search", "run", "--out", "", "--trials", "3"], "--out"),
+    (["search", "run", "--objectives", "", "--trials", "3"], "--objectives"),
+    (["search", "run", "--source", "", "--trials", "3"], "--source"),
+    (["search", "compare", "--bench", "", "--runs", "1"], "--bench"),
+    (["search", "compare", "--strategies", "", "--runs", "1"], "--strategies"),
+    (["surrogate", "fit", *FIT, "--bench", "", "--out", "m"], "--bench"),
+    (["surrogate", "fit", *FIT, "--out", ""], "--out"),
+    (["surrogate", "predict", "--model", "", "--archs", "0"], "--model"),
+]
+
+
+@pytest.mark.parametrize("argv,name", EMPTY, ids=[" ".join(a[:3]) + f" {n}" for a, n in EMPTY])
+def test_empty_values_are_refused(capsys, work, argv, name):
+    CASES.append(" ".join(argv))
+    refused(capsys, work, argv, name, "empty")

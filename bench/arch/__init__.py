@@ -1,8 +1,9 @@
 """The architectures: the two NATS-Bench search spaces, their closed-form costs, and the networks.
 
-Modules: `spaces` (arch strings, NATS index order, isomorphism, encodings; no numpy at import),
-`costs` (params and FLOPs in closed form), `networks` (torch modules with NATS-Bench's weight
-names; the only module here that imports torch).
+Modules: `spaces` (the `Space` interface and `get_space`; no numpy at import), `tss` and `sss`
+(the two spaces), `datasets` (what a network sees: classes, input shape, normalization), `costs`
+(params and FLOPs in closed form), `networks` (torch modules with NATS-Bench's weight names; the
+only module here that imports torch).
 
 Example:
     >>> from bench.arch import get_space

@@ -287,7 +287,7 @@ def _cells(res: Result, f: pd.DataFrame, ds: str) -> None:
         counts = []
         for e, name in enumerate(EDGES):
             ops = [r[2 + e] for r in top]
-            common = max(set(ops), key=ops.count)
+            common = max(sorted(set(ops)), key=ops.count)  # ties: alphabetical, every run
             counts.append(f"{name} {common} {ops.count(common)}/{len(top)}")
         res.findings.append(
             f"tss/{ds}, top {len(top)} by HCS, commonest op per edge: " + ", ".join(counts)

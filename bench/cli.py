@@ -12,7 +12,6 @@ import csv
 import io
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 from bench.arch.datasets import DATASETS
@@ -244,8 +243,15 @@ def _bench_query(args: argparse.Namespace) -> None:
 
 
 def _bench_export(args: argparse.Namespace) -> None:
-    from bench.fileio import atomic_path
+    from bench.fileio import atomic_path, check_output_file
 
+    if args.output is not None:  # before the query: a bad path fails at once, nothing written
+        out = check_output_file(args.output, "--output")
+        suffix = out.suffix.lower()
+        if suffix not in (".csv", ".parquet", ".json"):
+            raise CLIError(
+                f"--output {out}: unknown format {suffix!r}; use .csv, .parquet or .json"
+            )
     bench = _open(args)
     frame = bench.frame(
         args.space,
@@ -258,10 +264,6 @@ def _bench_export(args: argparse.Namespace) -> None:
     if args.output is None:
         frame.to_csv(sys.stdout, index=False)
         return
-    out = Path(args.output)
-    suffix = out.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".json"):
-        raise CLIError(f"--output {out}: unknown format {suffix!r}; use .csv, .parquet or .json")
     with atomic_path(out) as tmp:
         if suffix == ".csv":
             frame.to_csv(tmp, index=False)

@@ -27,7 +27,12 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_create_text",
+    "check_output_dir",
+    "check_output_file",
 ]
+
+# the longest temp-name decoration atomic_path/atomic_dir add to a name: ".{name}.{8 hex}.tmp"
+_TEMP_EXTRA = 14
 
 
 @contextlib.contextmanager
@@ -284,3 +289,120 @@ def atomic_create_text(path: str | os.PathLike[str], text: str, encoding: str = 
     finally:
         os.unlink(tmp)
     return True
+
+
+def check_output_file(path: str | os.PathLike[str], option: str) -> Path:
+    """Check, before any work, that a file can be written at ``path``; return it as a Path.
+
+    The folder must exist and be writable, ``path`` must not be a folder (an existing file is
+    replaced), and the name must fit the file system with the temp-file decoration the atomic
+    writes add. A command checks its outputs up front, so that a bad path fails in a second,
+    not after the work, and nothing is written.
+
+    Args:
+        path: the file to be written.
+        option: the option that named it, for the message (``"--output"``).
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        MissingFileError: the folder does not exist, or a part of it is a file.
+        InputError: ``path`` is a folder, its name is too long, or the folder is not writable.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> check_output_file(os.path.join(folder, "rows.csv"), "--output").name
+        'rows.csv'
+        >>> check_output_file(os.path.join(folder, "no", "rows.csv"), "--output")
+        Traceback (most recent call last):
+        ...
+        bench.errors.MissingFileError: --output .../no/rows.csv: folder .../no does not exist
+    """
+    from bench.errors import InputError
+
+    path = Path(path).expanduser()
+    _check_names(path, option)
+    if path.is_dir():
+        raise InputError(f"{option} {path} is a folder; give a file path")
+    _check_folder(path.parent, path, option)
+    return path
+
+
+def check_output_dir(path: str | os.PathLike[str], option: str) -> Path:
+    """Check, before any work, that folder ``path`` exists or can be made; return it as a Path.
+
+    ``path`` must be a folder or not exist; its nearest existing ancestor must be a writable
+    folder (not a file), and each missing part's name must fit the file system.
+
+    Args:
+        path: the folder to be written into (made with its parents when missing).
+        option: the option that named it, for the message (``"--out"``).
+
+    Returns:
+        ``path`` as a ``Path``.
+
+    Raises:
+        MissingFileError: a part of ``path`` is a file.
+        InputError: ``path`` is a file, a name is too long, or the folder is not writable.
+
+    Example:
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> check_output_dir(os.path.join(folder, "a", "b"), "--out").name
+        'b'
+        >>> open(os.path.join(folder, "f"), "w").close()
+        >>> check_output_dir(os.path.join(folder, "f"), "--out")
+        Traceback (most recent call last):
+        ...
+        bench.errors.InputError: --out .../f is a file, not a folder
+    """
+    from bench.errors import InputError
+
+    path = Path(path).expanduser()
+    _check_names(path, option)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path} is a file, not a folder")
+    base = path
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if base != path:
+        _check_folder(base, path, option, missing_ok=True)
+    elif not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: the folder is not writable")
+    return path
+
+
+def _check_folder(folder: Path, path: Path, option: str, *, missing_ok: bool = False) -> None:
+    from bench.errors import InputError, MissingFileError
+
+    folder = folder if str(folder) else Path(".")
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise MissingFileError(f"{option} {path}: {part} is a file, not a folder")
+            break
+    if not folder.is_dir() and not missing_ok:
+        raise MissingFileError(f"{option} {path}: folder {folder} does not exist")
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: folder {folder} is not writable")
+
+
+def _check_names(path: Path, option: str) -> None:
+    """Every part of ``path`` fits the file system's name limit (the last with a temp name's)."""
+    from bench.errors import InputError
+
+    try:
+        limit = os.pathconf(".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    parts = path.parts
+    for i, part in enumerate(parts):
+        size = len(os.fsencode(part))
+        room = limit - _TEMP_EXTRA if i == len(parts) - 1 else limit
+        if size > room:
+            raise InputError(
+                f"{option}: the name {part[:24]}... is {size} bytes; the file system allows "
+                f"{room} here"
+            )

@@ -105,11 +105,18 @@ def _open(args: argparse.Namespace):
 def _run(args: argparse.Namespace) -> None:
     from pathlib import Path
 
+    from bench.fileio import check_output_dir
     from search.config import SearchConfig
     from search.report import INDICATOR_NOTES, describe_table, summary_rows, write_report
     from search.runner import run_search
     from search.samplers import DEFAULT_STRATEGY
 
+    strategy = args.strategy or DEFAULT_STRATEGY
+    name = strategy.split(":")[0]
+    out = check_output_dir(  # before the search: a bad --out fails at once, nothing written
+        args.out or Path("calnas-search") / f"{args.space}-{args.dataset}-{name}-s{args.seed}",
+        "--out",
+    )
     compute = None
     if args.backend == "compute":
         from bench.table.benchmark import Benchmark
@@ -119,7 +126,6 @@ def _run(args: argparse.Namespace) -> None:
                    "data_root": args.data_root, "device": args.device}  # fmt: skip
     else:
         bm = _open(args)
-    strategy = args.strategy or DEFAULT_STRATEGY
     trials = args.trials
     if trials is None and args.budget_seconds is None and not strategy.startswith("brute"):
         trials = 100
@@ -142,10 +148,6 @@ def _run(args: argparse.Namespace) -> None:
         progress=not args.quiet and sys.stderr.isatty(),
     )
     result = run_search(config)
-    name = strategy.split(":")[0]
-    out = Path(
-        args.out or Path("calnas-search") / f"{args.space}-{args.dataset}-{name}-s{args.seed}"
-    )
     write_report(result, out)
     rep = result.report
     if args.format == "json":

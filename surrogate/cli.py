@@ -151,8 +151,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _fit(args: argparse.Namespace) -> None:
+    from bench.fileio import check_output_dir
     from surrogate.model import Surrogate
 
+    check_output_dir(args.out, "--out")  # before the fit: a bad --out fails at once
     model = Surrogate.from_benchmark(
         args.bench,
         args.space,
@@ -228,11 +230,16 @@ def _predict(args: argparse.Namespace) -> None:
 
 def _validate(args: argparse.Namespace) -> None:
     # the command keeps its user-facing name, "evaluate"; what it runs is a validation
-    from bench.fileio import atomic_write_text
+    from bench.fileio import atomic_write_text, check_output_file
     from surrogate.validation import plot_validation, summarize_validation, validate_on_benchmark
 
     if args.seeds < 1:
         raise CLIError(f"--seeds must be positive, got {args.seeds}")
+    # the outputs are checked before the evaluation, not after it: nothing is computed in vain
+    path = args.plot or f"surrogate-eval-{args.space}-{args.dataset}.png"
+    check_output_file(path, "--plot")
+    if args.results:
+        check_output_file(args.results, "--results")
     results = validate_on_benchmark(
         args.bench,
         args.space,
@@ -251,7 +258,6 @@ def _validate(args: argparse.Namespace) -> None:
     summary = summarize_validation(results)
     if args.results:
         atomic_write_text(args.results, results.to_csv(index=False))
-    path = args.plot or f"surrogate-eval-{args.space}-{args.dataset}.png"
     plot_validation(summary, path, alpha=args.alpha, title=f"{args.space} {args.dataset}")
     cols = ["target", "n_train", "seeds", "n_test", "kendall_tau", "kendall_tau_std"]
     cols += ["spearman_rho", "r2", "coverage", "width", "fit_s"]

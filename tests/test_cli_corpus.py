@@ -145,3 +145,35 @@ EMPTY = [
 def test_empty_values_are_refused(capsys, work, argv, name):
     CASES.append(" ".join(argv))
     refused(capsys, work, argv, name, "empty")
+
+
+# -- outputs are checked before the work -----------------------------------------------------------
+LONG = "n" * 300
+EXPORT = ["bench", "export", "--space", "tss", "--dataset", "digits", "-o"]
+SEARCH = ["search", "run", "--trials", "3", "--quiet"]
+EVAL = ["surrogate", "evaluate", *FIT, "--sizes", "20", "--seeds", "1"]
+OUTPUTS = [
+    ([*EXPORT, "missing/x.csv"], ("missing", "does not exist")),
+    ([*EXPORT, "a_file/x.csv"], ("a_file", "not a folder")),
+    ([*EXPORT, f"{LONG}.csv"], ("--output", "bytes")),
+    ([*EXPORT, "."], ("--output", "folder")),
+    ([*EXPORT, "x.xlsx"], ("--output", "unknown format")),
+    ([*SEARCH, "--out", "a_file"], ("--out", "a_file", "not a folder")),
+    ([*SEARCH, "--out", "a_file/sub"], ("--out", "a_file", "not a folder")),
+    ([*SEARCH, "--out", f"ok/{LONG}"], ("--out", "bytes")),
+    ([*SEARCH, "--out", "o", "--storage", "."], ("storage", "folder")),
+    ([*SEARCH, "--out", "o", "--storage", "a_file/s.journal"], ("a_file", "not a folder")),
+    ([*SEARCH, "--out", "o", "--storage", "missing/s.journal"], ("missing", "does not exist")),
+    (["surrogate", "fit", *FIT, "--out", "a_file"], ("--out", "not a folder")),
+    (["surrogate", "fit", *FIT, "--out", "a_file/sub"], ("--out", "a_file", "not a folder")),
+    ([*EVAL, "--results", "a_file/r.csv"], ("--results", "a_file", "not a folder")),
+    ([*EVAL, "--results", "missing/r.csv"], ("--results", "does not exist")),
+    ([*EVAL, "--plot", "a_file/p.png"], ("--plot", "a_file", "not a folder")),
+    ([*EVAL, "--plot", "."], ("--plot", "folder")),
+]
+
+
+@pytest.mark.parametrize("argv,names", OUTPUTS, ids=[" ".join(a[-3:]) for a, _ in OUTPUTS])
+def test_bad_outputs_are_refused_before_the_work(capsys, work, argv, names):
+    CASES.append(" ".join(argv))
+    refused(capsys, work, [*argv, "--bench", work / "b"], *names)

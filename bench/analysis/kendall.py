@@ -7,8 +7,10 @@ have a value. This module computes the same numbers.
 **How.** For a pair (x, y), sort the rows by (x, y); the discordant pairs are the strict
 inversions of y in that order (Knight's algorithm). Each column is ranked once and each
 tie-free column's order is shared by all its pairs; the inversion counts of many pairs are then
-taken together, level by level of a bottom-up merge sort over a (pairs, rows) integer array, with
-numpy's sort merging the two sorted halves of every block at once. Ties are corrected as tau-b
+taken together over a (pairs, rows) integer array: inside blocks of 512 rows by a bottom-up
+merge sort (numpy's sorting networks merge every block at once), across blocks by a histogram of
+(value run, row block) and the same merge sort inside each run of 512 values. Ties are corrected
+as tau-b
 does: ``tau = (n0 - n1 - n2 + n3 - 2 D) / sqrt((n0 - n1) (n0 - n2))``, with n0 the pairs, n1 and
 n2 the pairs tied in x and in y, n3 those tied in both, D the discordant pairs.
 
@@ -46,6 +48,8 @@ ORDERS: tuple[str, ...] = ("desc", "asc")
 _BATCH = 16
 #: Blocks whose inner pairs are counted by direct comparison.
 _SMALL = 16
+#: Blocks of 2**9 = 512 positions: merged by sorting; pairs across them counted apart.
+_BLOCK_LEVELS = 9
 #: Threads counting batches of a large matrix (numpy's sorts release the GIL).
 _THREADS = min(2, os.cpu_count() or 1)
 
@@ -132,7 +136,9 @@ def kendall_matrix(
     mat = np.where(np.isfinite(mat), mat, np.nan)  # inf is no more a rank than NaN
     valid = ~np.isnan(mat)
     tau = np.full((k, k), np.nan)
-    count = (valid.T.astype(np.int64) @ valid.astype(np.int64)) if k else np.zeros((0, 0))
+    # pair counts by a float matrix product (exact below 2^53; integer products are slow)
+    ones = valid.astype(np.float64)
+    count = np.rint(ones.T @ ones).astype(np.int64) if k else np.zeros((0, 0), dtype=np.int64)
     # pairs sharing a row set are counted together: one group when no value is missing
     groups: dict[bytes, list[tuple[int, int]]] = {}
     masks: dict[bytes, np.ndarray] = {}
@@ -253,12 +259,10 @@ def _group_tau(sub: np.ndarray, pairs: list[tuple[int, int]]) -> list[float]:
 def _ascending_pairs(q: np.ndarray) -> np.ndarray:
     """Per row of ``q`` (P, m) of distinct integers in [0, m): the pairs i < j with q_i < q_j.
 
-    A bottom-up merge sort of the keys ``q * N + position`` (N = m rounded up to a power of
-    two): at the level merging blocks of ``half`` into ``2 half``, every pair split by that level
-    is counted once, as the sum over the right half's elements of their rank in the merged block
-    (the position bit of the key says which half an element came from). Padding positions hold
-    keys below every real one, decreasing, so they add no pair. The pairs inside blocks of 16
-    are compared directly, which is cheaper than sorting such tiny blocks four times.
+    The keys ``q * N + position`` (N = m rounded up to a power of two; padding positions hold
+    keys below every real one, decreasing, so they add no pair) are counted by
+    :func:`_within` inside blocks of 512 positions, and the pairs across those blocks by
+    :func:`_across`.
     """
     rows, m = q.shape
     levels = max(1, int(m - 1).bit_length())
@@ -272,6 +276,21 @@ def _ascending_pairs(q: np.ndarray) -> np.ndarray:
     head *= size
     key[:, m:] = np.arange(pad - 1, -1, -1, dtype=dtype) * size
     key += np.arange(size, dtype=dtype)
+    if levels <= _BLOCK_LEVELS:
+        return _within(key, levels)
+    return _within(key, _BLOCK_LEVELS) + _across(key, levels)
+
+
+def _within(key: np.ndarray, upto: int) -> np.ndarray:
+    """Per row of ``key`` (distinct, the position inside each block of ``2**upto`` in the low
+    ``upto`` bits), the ascending pairs inside those blocks; sorts each block.
+
+    A bottom-up merge sort: at the level merging blocks of ``half`` into ``2 half``, every pair
+    split by that level is counted once, as the sum over the right half's elements of their
+    rank in the merged block (the position bit says which half an element came from). Pairs
+    inside blocks of 16 are compared directly, cheaper than sorting tiny blocks four times.
+    """
+    rows, size = key.shape
     total = np.zeros(rows, dtype=np.int64)
     first = 0
     if size >= _SMALL:
@@ -283,7 +302,7 @@ def _ascending_pairs(q: np.ndarray) -> np.ndarray:
         total += inside.reshape(rows, -1).sum(axis=1, dtype=np.int64)
         key.reshape(rows, -1, _SMALL).sort(axis=-1)
         first = _SMALL.bit_length() - 1
-    for lv in range(first, levels):
+    for lv in range(first, upto):
         width = 2 << lv
         half = width >> 1
         blocks = key.reshape(rows, -1, width)
@@ -294,25 +313,53 @@ def _ascending_pairs(q: np.ndarray) -> np.ndarray:
             np.maximum(lo, hi, out=hi)
             lo[...] = low
             continue
-        # small blocks: numpy's vectorized sorting networks; large ones: a stable merge of runs
+        # numpy's vectorized sorting networks merge blocks of up to 512 quickly
         blocks.sort(axis=-1, kind="quicksort" if width <= 512 else "stable")
         total += _right_ranks(key, lv, width) - (size // width) * (half * (half - 1) // 2)
     return total
 
 
+def _across(key: np.ndarray, levels: int) -> np.ndarray:
+    """Per row, the ascending pairs whose two positions lie in different blocks of 512.
+
+    Walk the values in increasing order (the inverse permutation, one scatter) and note each
+    one's position block. Split the values into runs of 512 as well: a pair from different value
+    runs is ascending exactly when its position blocks increase, which a (value run, position
+    block) histogram counts; a pair inside one value run is ascending when its position blocks
+    increase strictly, the ascending pairs of ``(block, -order)`` keys inside each run, counted
+    by :func:`_within` again (sorting blocks of 512 is what numpy does fast).
+    """
+    rows, size = key.shape
+    shift = _BLOCK_LEVELS
+    nb = size >> shift
+    value = key >> levels
+    pos = key & (size - 1)
+    inv = np.empty(rows * size, dtype=key.dtype)
+    inv[(value + (np.arange(rows, dtype=key.dtype) * size)[:, None]).ravel()] = pos.ravel()
+    block = (inv >> shift).reshape(rows, size)  # position block of each value, values in order
+    run = np.arange(size, dtype=key.dtype) >> shift
+    code = block + ((np.arange(rows, dtype=key.dtype)[:, None] * nb + run) * nb)
+    hist = np.bincount(code.ravel(), minlength=rows * nb * nb).reshape(rows, nb, nb)
+    below = hist.cumsum(axis=1).cumsum(axis=2)  # pairs (earlier run, smaller block): shifted
+    diff = (hist[:, 1:, 1:] * below[:, :-1, :-1]).sum(axis=(1, 2))
+    local = np.arange(size, dtype=key.dtype) & ((1 << shift) - 1)
+    key2 = ((block << shift) + ((1 << shift) - 1 - local)) << shift
+    key2 += local
+    same = _within(key2.reshape(rows * nb, 1 << shift), shift).reshape(rows, nb).sum(axis=1)
+    return diff + same
+
+
 def _right_ranks(key: np.ndarray, lv: int, width: int) -> np.ndarray:
     """Per row, the sum over right-half elements (bit ``lv`` of the key set) of their rank in
-    their sorted block of ``width``: float32 matrix products over chunks of at most 4096, whose
-    sums (below 2^24) float32 holds exactly."""
-    rows = key.shape[0]
-    chunk = min(width, 4096)
-    right = np.bitwise_and(key, 1 << lv).reshape(-1, chunk).astype(np.float32)
-    weights = np.ones((chunk, 2), dtype=np.float32)
-    weights[:, 0] = np.arange(chunk)
-    sums = (right @ weights).reshape(rows, -1, width // chunk, 2).astype(np.int64)
-    offsets = np.arange(width // chunk, dtype=np.int64) * chunk
-    # the bit's value scales both sums alike: divide it out
-    return (sums[..., 0] + sums[..., 1] * offsets).sum(axis=(1, 2)) >> lv
+    their sorted block of ``width``: one float64 matrix-vector product over whole rows (exact:
+    every partial sum is an integer below 2^53), minus the blocks' starts."""
+    size = key.shape[1]
+    right = np.bitwise_and(key, 1 << lv).astype(np.float64)
+    index = np.arange(size, dtype=np.float64)
+    sums = np.rint(right @ index).astype(np.int64) >> lv
+    nblocks = size // width
+    half = width >> 1
+    return sums - half * width * (nblocks * (nblocks - 1) // 2)
 
 
 def population(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,50 @@ def _n_test(text: str) -> int | None:
         ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"--n-test must be positive, got {value}")
+    return value
+
+
+def _positive(option: str):
+    """An argparse type: a positive integer (0 or less is refused, never read as the default)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+        return value
+
+    return parse
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to 65535, got {text!r}")
+    return value
+
+
+def _host(text: str) -> str:
+    if not text.strip():
+        # uvicorn would read "" as every interface: say so explicitly instead
+        raise argparse.ArgumentTypeError(
+            "empty; give an interface, e.g. 127.0.0.1 (local) or 0.0.0.0 (all)"
+        )
+    return text
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
     return value
 
 
@@ -143,10 +188,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     srv.add_argument(
         "--model", action="append", required=True, help="saved surrogate directory (repeatable)"
     )
-    srv.add_argument("--host", default="127.0.0.1")
-    srv.add_argument("--port", type=int, default=8000)
-    srv.add_argument("--max-archs", type=int, default=None, help="archs per request limit")
-    srv.add_argument("--max-body-bytes", type=int, default=None, help="request size limit")
+    srv.add_argument(
+        "--host", type=_host, default="127.0.0.1", help="interface (0.0.0.0: all; default local)"
+    )
+    srv.add_argument("--port", type=_port, default=8000, help="TCP port, 1-65535 (default 8000)")
+    srv.add_argument(
+        "--max-archs", type=_positive("--max-archs"), help="archs per request (default 16384)"
+    )
+    srv.add_argument(
+        "--max-body-bytes", type=_positive("--max-body-bytes"), help="request size (default 2 MiB)"
+    )
+    srv.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=10.0,
+        help="seconds to send a request's headers, and again its body (slower: 408; default 10)",
+    )
+    srv.add_argument(
+        "--max-connections",
+        type=_positive("--max-connections"),
+        default=512,
+        help="connections served at once (more: 503; default 512)",
+    )
+    srv.add_argument(
+        "--max-pending",
+        type=_positive("--max-pending"),
+        help="requests in progress at once; more get 503 at once (default: no bound)",
+    )
     srv.set_defaults(func=_serve)
 
 
@@ -279,8 +347,13 @@ def _serve(args: argparse.Namespace) -> None:
         models,
         host=args.host,
         port=args.port,
-        max_archs=args.max_archs or DEFAULT_MAX_ARCHS,
-        max_body_bytes=args.max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+        max_archs=DEFAULT_MAX_ARCHS if args.max_archs is None else args.max_archs,
+        max_body_bytes=(
+            DEFAULT_MAX_BODY_BYTES if args.max_body_bytes is None else args.max_body_bytes
+        ),
+        request_timeout=args.request_timeout,
+        max_connections=args.max_connections,
+        max_pending=args.max_pending,
     )
 
 

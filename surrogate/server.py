@@ -11,8 +11,19 @@ Endpoints:
 - ``GET /models``: what each loaded model predicts (space, dataset, targets, training size).
 - ``GET /openapi.json`` (and ``/docs``): the schema FastAPI derives from the models below.
 
+Every malformed request is a 4xx, never a 500: types are strict (``"alpha": "0.1"`` is refused),
+``NaN``, ``Infinity`` and numbers that overflow a float are refused, strings must be valid Unicode
+(a lone UTF-16 surrogate such as ``"\\ud800"`` is refused), ``targets`` must name one or more
+distinct targets, and a 422 echoes the offending input only in a JSON-safe, shortened form.
+
 Limits: request bodies over ``max_body_bytes`` get 413 (FastAPI's own ``max_body_size``, which
-also counts chunked bodies), more than ``max_archs`` archs in one request get 422.
+also counts chunked bodies), more than ``max_archs`` archs in one request get 422. A request
+whose body has not fully arrived ``request_timeout`` seconds after its headers gets 408 and its
+connection is closed (:class:`RequestGuard`); under :func:`serve`, a connection that has not sent
+complete headers within ``request_timeout`` seconds is closed too, and at most
+``max_connections`` connections are served at once (more get 503). With ``max_pending``, a
+request that finds that many others in progress gets 503 at once (with ``Retry-After``) instead
+of waiting in an unbounded queue.
 
 Prediction uses :meth:`xgboost.Booster.inplace_predict`, which XGBoost documents as thread
 safe, so the synchronous handler runs in the server's thread pool without a lock.
@@ -31,12 +42,17 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import json
+import math
+import socket
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, Field, StrictInt, StrictStr
 
 from bench import __version__
 from bench.arch.spaces import get_space
@@ -45,12 +61,201 @@ from bench.errors import InputError
 from surrogate.features import arch_indices
 from surrogate.model import Surrogate
 
-__all__ = ["create_app", "serve", "DEFAULT_MAX_ARCHS", "DEFAULT_MAX_BODY_BYTES"]
+__all__ = [
+    "create_app",
+    "serve",
+    "RequestGuard",
+    "make_server",
+    "check_listen",
+    "listen",
+    "DEFAULT_MAX_ARCHS",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+]
 
 #: Largest batch one request may ask for: the whole TSS space fits.
 DEFAULT_MAX_ARCHS = 16_384
 #: Largest request body: 16,384 TSS arch strings (~90 bytes each as JSON) fit with room.
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+#: Seconds a client has to send a request's headers, and again its body (slower: 408, closed).
+DEFAULT_REQUEST_TIMEOUT = 10.0
+#: Connections served at once; more get 503 (each stalled one is closed after the timeout).
+DEFAULT_MAX_CONNECTIONS = 512
+
+# how much of a bad input a 422 echoes: strings and containers are cut, depth is bounded
+_ECHO_CHARS = 200
+_ECHO_ITEMS = 10
+_ECHO_DEPTH = 4
+
+
+def _valid_unicode(text: str) -> str:
+    """Refuse a string JSON allowed but UTF-8 cannot encode (a lone UTF-16 surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "the string holds a lone UTF-16 surrogate (e.g. \\ud800): send valid Unicode"
+        ) from None
+    return text
+
+
+#: A string field: strict (no coercion from numbers) and valid Unicode.
+_Text = Annotated[StrictStr, AfterValidator(_valid_unicode)]
+
+
+def _echo(value: Any, depth: int = 0) -> Any:
+    """``value`` in a form JSON can always carry: non-finite floats and invalid Unicode become
+    text, long strings and containers are cut, deep nesting is summarized."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**63 else _echo(str(value), depth)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, str):
+        text = value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return text if len(text) <= _ECHO_CHARS else text[:_ECHO_CHARS] + "..."
+    if depth >= _ECHO_DEPTH:
+        return f"<{type(value).__name__}>"
+    if isinstance(value, dict):
+        items = list(value.items())
+        out = {str(_echo(str(k), depth + 1)): _echo(v, depth + 1) for k, v in items[:_ECHO_ITEMS]}
+        if len(items) > _ECHO_ITEMS:
+            out["..."] = f"{len(items) - _ECHO_ITEMS} more keys"
+        return out
+    if isinstance(value, (list, tuple)):
+        out_list = [_echo(v, depth + 1) for v in value[:_ECHO_ITEMS]]
+        if len(value) > _ECHO_ITEMS:
+            out_list.append(f"... {len(value) - _ECHO_ITEMS} more items")
+        return out_list
+    return _echo(str(value), depth)
+
+
+def _safe_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI's validation errors, each field made JSON-safe (see :func:`_echo`)."""
+    out = []
+    for err in errors[:_ECHO_ITEMS]:
+        item: dict[str, Any] = {
+            "type": _echo(err.get("type")),
+            "loc": [_echo(part) for part in err.get("loc", ())],
+            "msg": _echo(str(err.get("msg", ""))),
+            "input": _echo(err.get("input")),
+        }
+        if err.get("ctx"):
+            item["ctx"] = {str(k): _echo(v if isinstance(v, (int, float)) else str(v))
+                           for k, v in err["ctx"].items()}  # fmt: skip
+        out.append(item)
+    return out
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    # FastAPI's own handler echoes the input as is: NaN or a lone surrogate then fails to
+    # serialize and the client gets a 500 (and loses its keep-alive connection)
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": _safe_errors(exc.errors())}, status_code=422)
+
+
+def _reply(status: int, detail: str, *, close: bool = False, retry_after: int | None = None):
+    """A complete JSON response as the two ASGI messages that send it."""
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    return (
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    )
+
+
+class RequestGuard:
+    """ASGI middleware: a deadline on receiving each request body, and an optional bound on the
+    requests in progress.
+
+    The body is read here, before the app runs: if it has not fully arrived ``timeout`` seconds
+    after the headers, the client gets 408 and the connection is closed (a body shorter than
+    its ``Content-Length`` would otherwise hold the connection, and a server task, forever).
+    Bodies over ``max_body_bytes`` get 413 without being read further. With ``max_pending``, a
+    request that finds ``max_pending`` others in progress gets 503 with ``Retry-After: 1``: under
+    overload the accepted requests keep a bounded wait, and the rest are told to come back.
+
+    Args:
+        app: the ASGI app to guard.
+        timeout: seconds to receive a body (after the headers).
+        max_body_bytes: the largest body read.
+        max_pending: requests in progress at once (None: unbounded).
+
+    Example:
+        >>> guard = RequestGuard(None, timeout=5.0, max_body_bytes=1024, max_pending=64)
+        >>> guard.timeout, guard.max_pending
+        (5.0, 64)
+    """
+
+    def __init__(
+        self, app: Any, *, timeout: float, max_body_bytes: int, max_pending: int | None = None
+    ) -> None:
+        self.app = app
+        self.timeout = timeout
+        self.max_body_bytes = max_body_bytes
+        self.max_pending = max_pending
+        self.pending = 0
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.max_pending is not None and self.pending >= self.max_pending:
+            for message in _reply(503, "the server is busy: retry shortly", retry_after=1):
+                await send(message)
+            return
+        self.pending += 1
+        try:
+            await self._guarded(scope, receive, send)
+        finally:
+            self.pending -= 1
+
+    async def _guarded(self, scope: dict, receive: Any, send: Any) -> None:
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            for message in _reply(413, f"the body exceeds {self.max_body_bytes} bytes", close=True):
+                await send(message)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0))
+            except TimeoutError:
+                detail = f"the request body did not arrive within {self.timeout:g} s"
+                for reply in _reply(408, detail, close=True):
+                    await send(reply)
+                return
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                for reply in _reply(
+                    413, f"the body exceeds {self.max_body_bytes} bytes", close=True
+                ):
+                    await send(reply)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 class CanonicalClass(BaseModel):
@@ -113,6 +318,8 @@ def create_app(
     *,
     max_archs: int = DEFAULT_MAX_ARCHS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_pending: int | None = None,
 ) -> FastAPI:
     """The FastAPI application serving ``models`` (one per space and dataset).
 
@@ -120,6 +327,9 @@ def create_app(
         models: fitted surrogates, at most one per (space, dataset).
         max_archs: the most archs one request may ask for (more: 422).
         max_body_bytes: the largest request body (larger: 413).
+        request_timeout: seconds to receive a request body (slower: 408); see
+            :class:`RequestGuard`.
+        max_pending: requests in progress at once (more: 503); None, the default: no bound.
 
     Returns:
         The app; run it with uvicorn (:func:`serve`) or test it with FastAPI's ``TestClient``.
@@ -146,16 +356,29 @@ def create_app(
     if not table:
         raise InputError("give at least one fitted model to serve")
     check_int(max_archs, "max_archs")
+    check_int(max_body_bytes, "max_body_bytes")
+    if max_pending is not None:
+        check_int(max_pending, "max_pending")
+    _check_timeout(request_timeout)
     loaded = ", ".join(f"{s}/{d}" for s, d in table)
 
     class PredictRequest(BaseModel):
         space: Literal["tss", "sss"] = Field(description="search space of the archs")
-        dataset: str | None = Field(description="dataset the predictions are for")
-        archs: Annotated[list[StrictStr | StrictInt], Field(min_length=1, max_length=max_archs)] = (
+        dataset: _Text | None = Field(description="dataset the predictions are for")
+        archs: Annotated[list[_Text | StrictInt], Field(min_length=1, max_length=max_archs)] = (
             Field(description="arch strings or NATS indices")
         )
-        alpha: float = Field(0.1, gt=0, lt=1, description="1 - alpha is the interval coverage")
-        targets: list[StrictStr] | None = Field(None, description="subset of the model targets")
+        alpha: float = Field(
+            0.1,
+            gt=0,
+            lt=1,
+            strict=True,
+            allow_inf_nan=False,
+            description="1 - alpha is the interval coverage (a number, not a string)",
+        )
+        targets: Annotated[list[_Text], Field(min_length=1)] | None = Field(
+            None, description="subset of the model targets (one or more; default: all)"
+        )
 
         model_config = {
             "extra": "forbid",
@@ -181,6 +404,13 @@ def create_app(
         description="Predicted accuracy and calibration of NATS-Bench architectures, with "
         f"conformal intervals. Loaded models: {loaded}.",
         max_body_size=max_body_bytes,
+        exception_handlers={RequestValidationError: _validation_error},
+    )
+    app.add_middleware(
+        RequestGuard,
+        timeout=request_timeout,
+        max_body_bytes=max_body_bytes,
+        max_pending=max_pending,
     )
 
     @app.get("/health", response_model=Health)
@@ -213,6 +443,8 @@ def create_app(
             )
         targets = list(model.targets) if req.targets is None else req.targets
         for i, t in enumerate(targets):
+            if t in targets[:i]:
+                raise _error(("targets", i), f"target {t!r} is named twice", t)
             if t not in model.targets:
                 raise _error(
                     ("targets", i),
@@ -262,6 +494,177 @@ def create_app(
     return app
 
 
+def _check_timeout(seconds: object, name: str = "request_timeout") -> float:
+    ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+    if not ok or not math.isfinite(seconds) or seconds <= 0:  # type: ignore[arg-type]
+        raise InputError(f"{name} must be a positive number of seconds, got {seconds!r}")
+    return float(seconds)  # type: ignore[arg-type]
+
+
+def check_listen(host: object, port: object) -> tuple[str, int]:
+    """Refuse a listening address that would not mean what it says.
+
+    Args:
+        host: a host name or address; the empty string (which listens on every interface) is
+            refused: give ``0.0.0.0`` or ``::`` to mean that.
+        port: a TCP port, 1 to 65535 (0, an ephemeral port the user is not told, is refused).
+
+    Returns:
+        ``(host, port)``.
+
+    Raises:
+        InputError: an empty host, or a port out of range.
+
+    Example:
+        >>> check_listen("127.0.0.1", 8000)
+        ('127.0.0.1', 8000)
+        >>> check_listen("127.0.0.1", 99999)
+        Traceback (most recent call last):
+        ...
+        bench.errors.InputError: port must be an integer from 1 to 65535, got 99999
+    """
+    if not isinstance(host, str) or not host.strip():
+        raise InputError(
+            f"host must name an interface (e.g. 127.0.0.1, or 0.0.0.0 for all), got {host!r}"
+        )
+    ok = isinstance(port, int) and not isinstance(port, bool)
+    if not ok or not 1 <= port <= 65535:  # type: ignore[operator]
+        raise InputError(f"port must be an integer from 1 to 65535, got {port!r}")
+    return host, port  # type: ignore[return-value]
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``, or one error line that names the address.
+
+    Binding here, before uvicorn starts, turns a bad host or a port in use into one
+    :class:`InputError` instead of uvicorn's log lines and exit.
+
+    Raises:
+        InputError: as :func:`check_listen`, or the address cannot be resolved or bound.
+
+    Example:
+        >>> sock = listen("127.0.0.1", 8000)  # doctest: +SKIP
+    """
+    check_listen(host, port)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as err:
+        raise InputError(f"cannot listen on {host}:{port}: unknown host ({err})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as err:
+        sock.close()
+        reason = err.strerror or str(err)
+        raise InputError(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _protocol(request_timeout: float) -> type:
+    """uvicorn's h11 protocol with a deadline on receiving request headers.
+
+    uvicorn times out an idle keep-alive connection only after a response; a connection that
+    sends nothing, or part of its headers, is held forever. This one is closed (with 408 if it
+    sent anything) when its next request's headers are not complete within ``request_timeout``
+    seconds of the connection or of its last response. (The body's deadline is
+    :class:`RequestGuard`'s.)
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadlineProtocol(H11Protocol):
+        _header_timer: asyncio.TimerHandle | None = None
+        _received = False
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            self._received = True
+            super().data_received(data)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._received = False
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(request_timeout, self._expired)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _expired(self) -> None:
+            self._header_timer = None
+            # still waiting for a request's headers (h11 leaves IDLE only once they are whole)
+            if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+                return
+            if self._received:
+                body = b'{"detail":"the request headers did not arrive in time"}'
+                self.transport.write(
+                    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                    b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+                )
+            self.transport.close()
+
+    return HeaderDeadlineProtocol
+
+
+def make_server(
+    models: Sequence[Surrogate],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_archs: int = DEFAULT_MAX_ARCHS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    max_pending: int | None = None,
+    log_level: str = "info",
+) -> tuple[Any, socket.socket]:
+    """The uvicorn server :func:`serve` runs, and the socket it listens on (already bound).
+
+    Run it with ``server.run(sockets=[sock])``; set ``server.should_exit = True`` to stop it.
+    Arguments as :func:`serve`.
+
+    Raises:
+        InputError: as :func:`create_app` and :func:`listen`, or bad limits.
+    """
+    import uvicorn
+
+    check_listen(host, port)
+    check_int(max_connections, "max_connections")
+    request_timeout = _check_timeout(request_timeout)
+    app = create_app(
+        models,
+        max_archs=max_archs,
+        max_body_bytes=max_body_bytes,
+        request_timeout=request_timeout,
+        max_pending=max_pending,
+    )
+    sock = listen(host, port)
+    config = uvicorn.Config(
+        app,
+        http=_protocol(request_timeout),
+        log_level=log_level,
+        limit_concurrency=max_connections,
+        timeout_keep_alive=5,
+    )
+    return uvicorn.Server(config), sock
+
+
 def serve(
     models: Sequence[Surrogate],
     *,
@@ -269,25 +672,44 @@ def serve(
     port: int = 8000,
     max_archs: int = DEFAULT_MAX_ARCHS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    max_pending: int | None = None,
     log_level: str = "info",
 ) -> None:
     """Run the app under uvicorn until interrupted (what ``calnas serve`` calls).
 
     Args:
         models: as :func:`create_app`.
-        host: the interface to listen on (the default accepts local connections only).
-        port: the TCP port.
+        host: the interface to listen on (the default accepts local connections only; the
+            empty string is refused, give ``0.0.0.0`` for every interface).
+        port: the TCP port, 1 to 65535.
         max_archs: as :func:`create_app`.
         max_body_bytes: as :func:`create_app`.
+        request_timeout: seconds a client has to send a request's headers, and again its body
+            (slower: 408 and the connection closed).
+        max_connections: connections served at once (more: 503).
+        max_pending: requests in progress at once (more: 503 with ``Retry-After``); None: no
+            bound.
         log_level: uvicorn's log level.
 
     Raises:
-        InputError: as :func:`create_app`.
+        InputError: as :func:`create_app`; a bad host or port, or one that cannot be bound
+            (in use, unknown host): one line naming the address.
 
     Example:
         >>> serve([Surrogate.load("models/tss-cifar10")], port=8000)  # blocks  # doctest: +SKIP
     """
-    import uvicorn
-
-    app = create_app(models, max_archs=max_archs, max_body_bytes=max_body_bytes)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    server, sock = make_server(
+        models,
+        host=host,
+        port=port,
+        max_archs=max_archs,
+        max_body_bytes=max_body_bytes,
+        request_timeout=request_timeout,
+        max_connections=max_connections,
+        max_pending=max_pending,
+        log_level=log_level,
+    )
+    with sock:
+        server.run(sockets=[sock])

@@ -101,13 +101,18 @@ def tau_b(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray) -> f
 
 
 def kendall_matrix(
-    values: np.ndarray | pd.DataFrame, columns: Sequence[str] | None = None
+    values: np.ndarray | pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    against: Sequence[str] | None = None,
 ) -> KendallMatrix:
     """Kendall tau-b of every pair of columns of ``values``, each pair over its complete rows.
 
     Args:
         values: an (n, k) array or a DataFrame (its numeric columns); NaN marks a missing value.
         columns: names of the k columns (default: the DataFrame's, else ``c0``, ``c1``, ...).
+        against: compute only the pairs involving these columns (the other cells are NaN):
+            the rows of the matrix a line plot needs, at a fraction of the cost.
 
     Returns:
         A :class:`KendallMatrix` (symmetric tau with 1 on the diagonal, and the pair counts).
@@ -133,6 +138,9 @@ def kendall_matrix(
     names = names if names is not None else [f"c{i}" for i in range(k)]
     if len(names) != k:
         raise InputError(f"got {len(names)} column names for {k} columns")
+    unknown = [c for c in against or () if c not in names]
+    if unknown:
+        raise InputError(f"against names columns not in the matrix: {', '.join(unknown)}")
     mat = np.where(np.isfinite(mat), mat, np.nan)  # inf is no more a rank than NaN
     valid = ~np.isnan(mat)
     tau = np.full((k, k), np.nan)
@@ -144,8 +152,11 @@ def kendall_matrix(
     masks: dict[bytes, np.ndarray] = {}
     full = valid.all(axis=0)
     everything = np.ones(mat.shape[0], dtype=bool)
+    focus = set(range(k)) if against is None else {names.index(c) for c in against}
     for i in range(k):
         for j in range(i, k):
+            if i not in focus and j not in focus:
+                continue
             if full[i] and full[j]:
                 key, joint = b"", everything
             else:
@@ -197,6 +208,12 @@ class _Col:
         self.tie_pairs = int((runs * (runs - 1) // 2).sum())
         # without ties, the descending rank of each row: q of every pair with this column as y
         self.down = None if self.tied else ((len(v) - 1) - self.rank).astype(np.int32)
+        # ranks as keys numpy sorts stably in linear time (a radix sort for 16-bit integers)
+        self.key = self.rank.astype(np.int16 if len(v) <= 2**15 else np.int32)
+        if self.tied:
+            self.count = np.bincount(self.rank, minlength=self.levels)
+            self.start = np.cumsum(self.count) - self.count  # rows of a smaller value
+            self.greater = len(v) - self.start - self.count  # rows of a larger value
 
 
 def _group_tau(sub: np.ndarray, pairs: list[tuple[int, int]]) -> list[float]:
@@ -220,17 +237,20 @@ def _group_tau(sub: np.ndarray, pairs: list[tuple[int, int]]) -> list[float]:
             continue
         if n0 - a.tie_pairs == 0 or n0 - b.tie_pairs == 0:
             continue  # a constant column: tau-b undefined
-        # rows in (x, y) order: tied x broken by y, so a tie in x is never a discordance
-        order = np.lexsort((b.rank, a.rank)) if a.tied else a.order
+        # rows in (x, y) order: tied x broken by y (a stable sort by x of the rows in y order),
+        # so that a tie in x is never a discordance
+        order = b.order[np.argsort(a.key[b.order], kind="stable")] if a.tied else a.order
         n3 = 0
         if b.down is not None:
             q = b.down[order]
         else:
+            # q ranks (y desc, position desc): equal y never counts as an inversion. Rows of
+            # a larger y come first; among equal ones, the later position first
             s = b.rank[order]
-            # q ranks (y desc, position desc): equal y never counts as an inversion
-            key = (b.levels - 1 - s) * m + (m - 1 - positions)
-            q = np.empty(m, dtype=np.int32)
-            q[np.argsort(key)] = positions
+            by_y = np.argsort(b.key[order], kind="stable")  # positions ascending per value
+            within = np.empty(m, dtype=np.int64)
+            within[by_y] = positions - b.start[s[by_y]]
+            q = (b.greater[s] + b.count[s] - 1 - within).astype(np.int32)
             if a.tied:
                 ra = a.rank[order]
                 same = (ra[1:] == ra[:-1]) & (s[1:] == s[:-1])

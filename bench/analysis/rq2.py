@@ -142,7 +142,9 @@ def _lines(res: Result, frame, order: str, n: int) -> None:
     rows_ece, rows_acc = [], []
     for k in grid:
         sub = frame if k == n else population(frame, "acc", k, order)
-        km = kendall_matrix(sub[[TARGET, "acc", *[c for c in cols if c != "acc"]]])
+        km = kendall_matrix(
+            sub[[TARGET, "acc", *[c for c in cols if c != "acc"]]], against=[TARGET, "acc"]
+        )
         names = km.columns
         rows_ece.append([k, *[float(km.tau[0, names.index(c)]) for c in cols]])
         rows_acc.append([k, *[float(km.tau[1, names.index(c)]) for c in cols if c != "acc"]])

@@ -90,6 +90,17 @@ def test_closed_form_ties():
     assert tau_b(x, y) == pytest.approx(4 / np.sqrt((6 - 2) * 6))
 
 
+def test_against_computes_only_those_pairs():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, 4))
+    full = kendall_matrix(x, ["a", "b", "c", "d"])
+    part = kendall_matrix(x, ["a", "b", "c", "d"], against=["b"])
+    assert np.allclose(part.tau[1], full.tau[1]) and np.allclose(part.tau[:, 1], full.tau[:, 1])
+    assert np.isnan(part.tau[0, 2]) and np.isnan(part.tau[2, 3])
+    with pytest.raises(InputError, match="not in the matrix"):
+        kendall_matrix(x, ["a", "b", "c", "d"], against=["e"])
+
+
 def test_undefined_cases_are_nan():
     assert np.isnan(tau_b([1, 1, 1], [1, 2, 3]))  # constant column
     assert np.isnan(tau_b([1, np.nan, 3], [np.nan, 2, 5]))  # one complete row

@@ -49,7 +49,7 @@ def refused(capsys, work: Path, argv: list[str], *names: str, watch: tuple[Path,
     assert code == 2, (code, out.err)
     lines = out.err.splitlines()
     assert len(lines) == 1, out.err
-    assert lines[0].startswith("calnas: error: "), lines[0]
+    assert lines[0].startswith("calnas") and ": error: " in lines[0], lines[0]
     for name in names:
         assert str(name) in lines[0], (name, lines[0])
     assert snapshot(work, *watch) == before, "something was written"
@@ -177,3 +177,80 @@ OUTPUTS = [
 def test_bad_outputs_are_refused_before_the_work(capsys, work, argv, names):
     CASES.append(" ".join(argv))
     refused(capsys, work, [*argv, "--bench", work / "b"], *names)
+
+
+# -- bench compute: every option checked up front, no claim made -----------------------------------
+COMPUTE = ["bench", "compute", "--space", "tss", "--dataset", "digits", "--archs", "0", "--quiet"]
+COMPUTE_BAD = [
+    (["--seed", "-5"], ("seed", "-5")),
+    (["--batch-size", "0"], ("batch_size", "0")),
+    (["--batch-size", "-1"], ("batch_size",)),
+    (["--device", "cuda:7"], ("cuda:7",)),
+    (["--device", "gpu"], ("device", "gpu")),
+    (["--threads", "0"], ("threads", "0")),
+    (["--N", "-1"], ("N", "-1")),
+    (["--C", "-8"], ("C", "-8")),
+    (["--C", "0"], ("C", "0")),
+    (["--weights", "/nonexistent"], ("weights", "/nonexistent")),
+    (["--weights", "a_file"], ("weights", "a_file")),
+    (["--weights-hp", "0"], ("weights_hp",)),
+    (["--epochs", "0"], ("epochs", "0")),
+    (["--epochs", "-3"], ("epochs",)),
+    (["--epochs", "2", "--fidelities", "3"], ("fidelities",)),
+    (["--fidelities", "0"], ("fidelities",)),
+    (["--fidelities", "1,x"], ("fidelities",)),
+    (["--jobs", "-1"], ("jobs", "-1")),
+    (["--limit", "-2"], ("limit",)),
+    (["--flush-every", "-1"], ("flush_every",)),
+    (["--flush-every", "nan"], ("flush_every",)),
+    (["--archs", "99999"], ("99999",)),
+    (["--archs", "-1"], ("-1",)),
+    (["--archs", "|bogus~0|"], ("bogus",)),
+    (["--archs", "a_file"], ("a_file", "line 1")),
+    (["--archs", "binary.txt"], ("binary.txt", "UTF-8")),
+    (["--archs", "empty.txt"], ("empty.txt", "no architectures")),
+    (["--archs", "lines.txt"], ("lines.txt", "line 3", "15625")),
+    (["--backend", "dask"], ("--scheduler",)),
+    (["--scheduler", "tcp://127.0.0.1:1"], ("--scheduler",)),
+    (["--backend", "dask", "--scheduler", "tcp://127.0.0.1:1"], ("127.0.0.1:1", "no dask")),
+    (["--backend", "dask", "--scheduler", "tcp://:x"], ("--scheduler",)),
+]
+
+
+@pytest.mark.parametrize("extra,names", COMPUTE_BAD, ids=[" ".join(e) for e, _ in COMPUTE_BAD])
+def test_compute_options_are_checked_up_front(capsys, work, extra, names):
+    pytest.importorskip("torch")
+    (work / "binary.txt").write_bytes(b"0\n\xff\xfe\x00\x01\n")
+    (work / "empty.txt").write_text("# nothing\n\n")
+    (work / "lines.txt").write_text("0\n1  # ok\n15625\n")
+    CASES.append(" ".join(extra))
+    refused(capsys, work, [*COMPUTE, "--bench", work / "b", *extra], *names)
+
+
+def test_compute_never_reports_rows_the_store_refused(capsys, work, monkeypatch):
+    # rows the store refuses are failures (exit 2), not "rows 8, failures []" with nothing stored
+    pytest.importorskip("torch")
+    import bench.compute.job as job
+
+    real = job.run_unit
+
+    def bad_rows(cfg, index):
+        rep, frame, error = real(cfg, index)
+        frame["acc"] = 7.0  # an accuracy the store refuses
+        return rep, frame, error
+
+    monkeypatch.setattr(job, "run_unit", bad_rows)
+    CASES.append("compute: rows the store refuses")
+    argv = [*COMPUTE, "--bench", str(work / "b"), "--epochs", "1", "--jobs", "0", "--format", "json"]
+    code = main(argv)
+    out = capsys.readouterr()
+    assert code == 2
+    import json
+
+    report = json.loads(out.out)
+    assert report["rows"] == 0 and report["networks"] == 0
+    assert len(report["failures"]) == 1 and "refused by the store" in report["failures"][0]
+    assert out.err.splitlines()[-1].startswith("calnas: error: 1 networks failed")
+    from bench.table.benchmark import Benchmark
+
+    assert not Benchmark.open(work / "b", demo=False).sources("tss", "digits")

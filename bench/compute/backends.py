@@ -23,7 +23,7 @@ from bench.checks import check_int
 from bench.errors import InputError
 from bench.extras import require
 
-__all__ = ["BACKENDS", "check_backend", "dispatch"]
+__all__ = ["BACKENDS", "check_backend", "check_scheduler", "dispatch"]
 
 #: The pools :func:`dispatch` can use (``jobs=0`` uses none).
 BACKENDS = ("loky", "dask")
@@ -54,6 +54,47 @@ def check_backend(jobs: int, backend: str, scheduler: str | None) -> None:
         raise InputError(f"backend must be 'loky' or 'dask', got {backend!r}")
     if backend == "dask" and scheduler is None:
         raise InputError("--backend dask needs --scheduler tcp://HOST:PORT")
+
+
+def check_scheduler(address: str, timeout: float = 5.0) -> None:
+    """Check that a dask scheduler answers at ``address`` (a TCP connect, ``timeout`` seconds).
+
+    dask's client waits 30 s before it gives up; a run checks this first, before any claim, so a
+    wrong or unreachable address fails at once. Other dask transports (``inproc://``,
+    ``ucx://``, ...) are left to dask.
+
+    Args:
+        address: ``tcp://HOST:PORT`` (or ``tls://``; ``HOST:PORT`` alone is taken as tcp).
+        timeout: seconds to wait for the connection.
+
+    Raises:
+        InputError: the address is malformed, or nothing accepts a connection there.
+
+    Example:
+        >>> check_scheduler("tcp://127.0.0.1:1", timeout=1)  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        InputError: --scheduler tcp://127.0.0.1:1: no dask scheduler answers (...)
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    text = address if "://" in address else f"tcp://{address}"
+    if text.split("://", 1)[0] not in ("tcp", "tls"):
+        return
+    try:
+        parts = urlsplit(text)
+        host, port = parts.hostname, parts.port
+    except ValueError as err:
+        raise InputError(f"--scheduler {address!r}: {err}; give tcp://HOST:PORT") from None
+    if not host or port is None or port == 0:
+        raise InputError(f"--scheduler {address!r} is not an address: give tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        raise InputError(
+            f"--scheduler {address}: no dask scheduler answers ({why} within {timeout:g} s)"
+        ) from None
 
 
 def dispatch(

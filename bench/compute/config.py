@@ -103,7 +103,7 @@ class ComputeConfig:
             if getattr(self, name) is not None:
                 check_int(getattr(self, name), name)
         check_int(self.batch_size, "batch_size")
-        check_int(self.seed, "seed", minimum=None)
+        check_int(self.seed, "seed", minimum=0)  # the store keeps -1 for "no seed recorded"
         if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
             raise InputError(f"device must be cpu, cuda or cuda:K, got {self.device!r}")
         if not isinstance(self.ood, bool):
@@ -154,6 +154,32 @@ class ComputeConfig:
 
         if self.source not in SOURCES:
             raise InputError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
+
+    def check_device(self) -> None:
+        """Check that this host has ``device`` (a run checks once, before any worker starts).
+
+        Imports torch for a CUDA device; ``cpu`` needs nothing. Dask workers run elsewhere and
+        are not checked here.
+
+        Raises:
+            InputError: CUDA asked for where torch sees none, or ``cuda:K`` beyond the count.
+
+        Example:
+            >>> ComputeConfig("sss", "digits", device="cpu").check_device()
+        """
+        if self.device == "cpu":
+            return
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(f"device {self.device}: torch sees no CUDA device on this host")
+        k = int(self.device.partition(":")[2] or 0)
+        if k >= count:
+            raise InputError(
+                f"device {self.device}: this host has {count} CUDA device(s), "
+                f"cuda:0..cuda:{count - 1}"
+            )
 
     @property
     def hp(self) -> int:

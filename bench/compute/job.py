@@ -56,6 +56,7 @@ from bench.compute.journal import (
 )
 from bench.compute.measure import run_unit
 from bench.errors import InputError
+from bench.table.validation import normalize
 
 __all__ = ["ComputeReport", "ComputeJob", "compute", "select_targets"]
 
@@ -219,9 +220,14 @@ class ComputeJob:
         merge_journal(self.store_, self.cfg)  # finish what a killed run left in the journal
         todo = self._plan(targets)
         if todo:
+            from bench.compute.backends import check_scheduler
             from bench.compute.readers import check_files
 
             check_files(self.cfg.dataset, self.cfg.data_root)  # fail here, not in every worker
+            if self.backend == "dask" and self.scheduler:
+                check_scheduler(self.scheduler)  # at once, not after dask's 30 s
+            else:
+                self.cfg.check_device()  # (dask workers have their own devices)
         self.claims_ = Claims(self.store_, self.cfg)
         self.bar_ = tqdm(
             total=len(todo),
@@ -312,6 +318,15 @@ class ComputeJob:
         assert frame is not None
         members = [m for m in self.units_[rep] if m != rep]
         full = pd.concat([frame, _copies(frame, members, self.space_)], ignore_index=True)
+        try:  # rows the store would refuse are a failure, never counted as written
+            normalize(full)
+        except ValueError as err:
+            self.claims_.release(rep)
+            why = " ".join(str(err).split())
+            self.report_.failures.append(f"{rep}: rows refused by the store: {why}")
+            log.error("%s %s #%d: rows refused by the store: %s", self.space_.name,
+                      self.cfg.dataset, rep, why)  # fmt: skip
+            return
         write_journal(self.store_, self.cfg, rep, full)
         self.claims_.release(rep)
         self.report_.networks += 1
@@ -367,11 +382,21 @@ def select_targets(space: str, archs: str | Sequence[int | str] | None) -> np.nd
     sp = get_space(space)
     if archs is None or (isinstance(archs, str) and archs in ("missing", "all")):
         return np.arange(sp.size)
+    where: list[str] = []  # where each item came from, for the message
     if isinstance(archs, str):
         path = Path(archs).expanduser()
         if path.is_file():
-            lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
-            items: list[Any] = [i for i in lines if i]
+            try:
+                text = path.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"--archs file {path} is not UTF-8 text (byte {err.start}): give one index "
+                    "or arch string per line"
+                ) from None
+            numbered = [(n, line.split("#")[0].strip()) for n, line in
+                        enumerate(text.splitlines(), start=1)]  # fmt: skip
+            items: list[Any] = [i for _, i in numbered if i]
+            where = [f"{path} line {n}: " for n, i in numbered if i]
             if not items:
                 raise InputError(f"{path} lists no architectures")
         elif "," in archs or archs.strip().lstrip("-").isdigit() or sp.name == "sss":
@@ -382,13 +407,13 @@ def select_targets(space: str, archs: str | Sequence[int | str] | None) -> np.nd
     else:
         items = list(archs)
     out = []
-    for item in items:
+    for k, item in enumerate(items):
         if isinstance(item, str) and item.strip().lstrip("-").isdigit():
             item = int(item)
         try:
             out.append(sp.index(item))
         except ValueError as err:
-            raise InputError(f"--archs: {err}") from None
+            raise InputError(f"--archs: {where[k] if where else ''}{err}") from None
     return np.asarray(list(dict.fromkeys(out)), dtype=np.int64)
 
 

@@ -20,8 +20,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.cliutil import CLIError, add_format
+
+if TYPE_CHECKING:
+    from bench.analysis.questions import Context
+    from bench.analysis.result import Result
 
 __all__ = ["register"]
 
@@ -106,7 +111,7 @@ def _common(p: argparse.ArgumentParser, *, as_published: bool = True) -> None:
         )
 
 
-def _context(args: argparse.Namespace):
+def _context(args: argparse.Namespace) -> Context:
     from bench import Benchmark
     from bench.analysis.questions import Context
     from bench.analysis.reliability import DEFAULT_TARGET_TAU
@@ -142,7 +147,7 @@ def _question(args: argparse.Namespace) -> None:
         )
 
 
-def _print(res, fmt: str) -> None:
+def _print(res: Result, fmt: str) -> None:
     if fmt == "json":
         json.dump(res.as_dict(), sys.stdout, indent=2, allow_nan=False, default=_default)
         sys.stdout.write("\n")
@@ -152,7 +157,7 @@ def _print(res, fmt: str) -> None:
         sys.stdout.write(res.to_text())
 
 
-def _default(value):
+def _default(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")

@@ -88,6 +88,14 @@ def datasets(bench: Benchmark, space: str, source: str | None = None) -> list[st
     """The datasets the benchmark holds for ``space``: the study's first (in its order), then
     the others (``digits`` for the demo table).
 
+    Args:
+        bench: the benchmark.
+        space: ``tss`` or ``sss``.
+        source: count only the tables of this source.
+
+    Returns:
+        Dataset names.
+
     Example:
         >>> from bench import Benchmark
         >>> datasets(Benchmark.open("/tmp/calnas-doc-empty"), "tss")
@@ -99,7 +107,18 @@ def datasets(bench: Benchmark, space: str, source: str | None = None) -> list[st
 
 
 def calibration_columns(names: Sequence[str]) -> list[str]:
-    """The calibration-error columns among ``names`` (what ``ece0-at-chance`` leaves out)."""
+    """The calibration-error columns among ``names`` (what ``ece0-at-chance`` leaves out).
+
+    Args:
+        names: column names (unknown ones are skipped).
+
+    Returns:
+        Those of kind "calibration" in the schema, in order.
+
+    Example:
+        >>> calibration_columns(["acc", "pre_ECE_15", "post_NLL", "frost"])
+        ['pre_ECE_15', 'post_NLL']
+    """
     out = []
     for n in names:
         try:

@@ -38,14 +38,29 @@ def _title(text: str, as_published: bool) -> str:
 
 
 def png_bytes(fig: Figure) -> bytes:
-    """The figure as PNG bytes."""
+    """The figure as PNG bytes (Agg, :data:`DPI`, tight bounding box).
+
+    Args:
+        fig: a figure made by this module.
+
+    Returns:
+        The PNG file's bytes.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     return buf.getvalue()
 
 
 def save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write the figure as a PNG file (atomically); return the path."""
+    """Write the figure as a PNG file (atomically, through :mod:`bench.fileio`).
+
+    Args:
+        fig: the figure.
+        path: where to write (the folder must exist).
+
+    Returns:
+        The path written.
+    """
     return atomic_write_bytes(path, png_bytes(fig))
 
 
@@ -102,9 +117,26 @@ def boxplot(
     as_published: bool = False,
     medians: bool = True,
 ) -> Figure:
-    """One boxplot panel per (panel title, {group label: values}), side by side.
+    """One boxplot panel per (panel title, {group label: values}), two panels per row.
 
-    Values are multiplied by 100 when ``percent``; each box's median is printed above it.
+    Args:
+        panels: (panel title, {group label: values}) pairs; NaN values are dropped.
+        title: the figure title.
+        ylabel: the value axis label (" (%)" is added when ``percent``).
+        xlabel: the group axis label.
+        percent: multiply the values by 100.
+        as_published: add the as-published mark to the title.
+        medians: print each box's median at it.
+
+    Returns:
+        The figure. Far outliers (above 1.5 times the largest upper whisker) are cut off the
+        axis, and the panel title says how many.
+
+    Example:
+        >>> fig = boxplot([("a", {"5": np.array([0.01, 0.02]), "15": np.array([0.03])})],
+        ...               title="t", ylabel="ECE")
+        >>> len(fig.axes)
+        1
     """
     n = max(1, len(panels))
     widest = max((len(groups) for _, groups in panels), default=1)
@@ -166,11 +198,26 @@ def scatter(
     percent: bool = True,
     as_published: bool = False,
 ) -> Figure:
-    """Scatter panels side by side; each panel dict has ``x``, ``y``, optional ``c``, ``title``.
+    """Scatter panels side by side, one colour scale for all.
 
-    ``xscale``/``yscale`` in a panel override the percent factor for that axis (1: counts).
+    Args:
+        panels: dicts with ``x``, ``y``, and optionally ``c`` (colour values), ``title``,
+            ``xscale``/``yscale`` (override the percent factor of that axis; 1: counts).
+        title: the figure title.
+        xlabel: the x axis label (" (%)" added when ``percent``).
+        ylabel: the y axis label (likewise).
+        clabel: the colour bar label.
+        percent: multiply values by 100.
+        as_published: add the as-published mark to the title.
 
-    With ``c`` the points are coloured (one colour scale for all panels, with a colour bar).
+    Returns:
+        The figure.
+
+    Example:
+        >>> fig = scatter([{"x": [0.9, 0.95], "y": [0.05, 0.04], "title": "p"}], title="t",
+        ...               xlabel="accuracy", ylabel="ECE")
+        >>> fig.axes[0].get_title()
+        'p'
     """
     n = max(1, len(panels))
     fig = Figure(figsize=(5.2 * n + (0.8 if clabel else 0), 4.3))
@@ -221,7 +268,23 @@ def lines(
     ylabel: str,
     as_published: bool = False,
 ) -> Figure:
-    """Line panels side by side: each (panel title, x values, {series label: y values})."""
+    """Line panels of Kendall tau side by side, one colour per series name in every panel.
+
+    Args:
+        panels: (panel title, x values, {series label: y values}) triples.
+        title: the figure title.
+        xlabel: the x axis label.
+        ylabel: the y axis label (the axis spans -1 to 1).
+        as_published: add the as-published mark to the title.
+
+    Returns:
+        The figure.
+
+    Example:
+        >>> fig = lines([("p", [1, 2], {"acc": [0.1, 0.2]})], title="t", xlabel="K", ylabel="tau")
+        >>> fig.axes[0].get_lines()[0].get_label()
+        'acc'
+    """
     n = max(1, len(panels))
     fig = Figure(figsize=(6.0 * n + 1.6, 4.3))
     axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)[0])
@@ -255,7 +318,23 @@ def table_figure(
     colors: Mapping[str, str] | None = None,
     as_published: bool = False,
 ) -> Figure:
-    """A table of short strings as a figure; cells whose text is in ``colors`` are filled."""
+    """A table of short strings as a figure.
+
+    Args:
+        rows: the cells, row by row.
+        columns: the header.
+        title: the figure title.
+        colors: cell text -> fill colour (cells whose text is absent stay white).
+        as_published: add the as-published mark to the title.
+
+    Returns:
+        The figure.
+
+    Example:
+        >>> fig = table_figure([["1", "c3"]], ["rank", "E1"], title="t", colors={"c3": "#f4a582"})
+        >>> fig.axes[0].get_title()
+        't'
+    """
     fig = Figure(figsize=(1.1 * len(columns) + 1.0, 0.28 * len(rows) + 1.2))
     ax = fig.subplots()
     ax.axis("off")

@@ -89,7 +89,21 @@ def label(column: str) -> str:
 
 
 def module(name: str) -> ModuleType:
-    """The module of question ``name`` (rq1..rq7, reliability); InputError if unknown."""
+    """The module of question ``name`` (its ``run`` and ``figures``).
+
+    Args:
+        name: ``rq1`` ... ``rq7`` or ``reliability``.
+
+    Returns:
+        The imported module.
+
+    Raises:
+        InputError: an unknown name.
+
+    Example:
+        >>> module("rq6").TITLE
+        'What does the bin count do to ECE?'
+    """
     if name not in QUESTIONS:
         raise InputError(f"unknown question {name!r}; accepted: {', '.join(QUESTIONS)}")
     return importlib.import_module(QUESTIONS[name][0])

@@ -104,7 +104,16 @@ def _default(value: Any) -> Any:
 def render_html(
     ctx: Context, results: dict[str, Result], images: dict[str, list[tuple[str, bytes]]]
 ) -> str:
-    """The report page (see the module docstring)."""
+    """The report page (see the module docstring).
+
+    Args:
+        ctx: the context the results were computed with (its benchmark and options).
+        results: question name -> result.
+        images: question name -> (figure name, PNG bytes) pairs, embedded in that order.
+
+    Returns:
+        The HTML text.
+    """
     from bench import __version__
 
     e = html.escape

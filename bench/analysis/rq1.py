@@ -60,7 +60,19 @@ UNIONS: tuple[tuple[str, int | None], ...] = (
 
 
 def run(ctx: Context) -> Result:
-    """Answer question (i) on the context's benchmark (see the module docstring)."""
+    """Answer question (i) on the context's benchmark (see the module docstring).
+
+    Args:
+        ctx: the benchmark and the options (source, as_published, include_flagged,
+            dataset).
+
+    Returns:
+        The question's :class:`~bench.analysis.result.Result`.
+
+    Raises:
+        InputError: ``ctx.dataset`` names a dataset the benchmark does not hold, or a
+            table holds nothing at the fidelity read.
+    """
     res = Result("rq1", TITLE, ASKS, ctx.as_published, STUDY)
     have = ctx.datasets("tss")
     if not have:
@@ -209,7 +221,14 @@ def _findings(res: Result, have: list[str]) -> None:
 
 
 def figures(res: Result) -> list[tuple[str, Figure]]:
-    """The 21x21 heatmaps (fig1 and all) and, with several datasets, ECE tau by population."""
+    """The 21x21 heatmaps (fig1 and all) and, with several datasets, ECE tau by population.
+
+    Args:
+        res: what :func:`run` returned.
+
+    Returns:
+        (name, figure) pairs; the name is the PNG's suffix (``rqN_<name>.png``).
+    """
     out = []
     groups = res.data.get("groups")
     for name in ("fig1", "all"):

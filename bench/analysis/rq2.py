@@ -31,6 +31,7 @@ from bench.analysis.questions import Context, label, present, tau_matrix
 from bench.analysis.result import Records, Result
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
 __all__ = ["run", "figures", "TITLE", "LINE_COLUMNS", "HEATMAP_COLUMNS", "K_GRID"]
@@ -91,7 +92,19 @@ HEATMAP_K: tuple[int | None, ...] = (1000, 5000, None)
 
 
 def run(ctx: Context) -> Result:
-    """Answer question (ii) on the context's benchmark (see the module docstring)."""
+    """Answer question (ii) on the context's benchmark (see the module docstring).
+
+    Args:
+        ctx: the benchmark and the options (source, as_published, include_flagged,
+            dataset).
+
+    Returns:
+        The question's :class:`~bench.analysis.result.Result`.
+
+    Raises:
+        InputError: ``ctx.dataset`` names a dataset the benchmark does not hold, or a
+            table holds nothing at the fidelity read.
+    """
     res = Result("rq2", TITLE, ASKS, ctx.as_published, STUDY)
     order = "asc" if ctx.as_published else "desc"
     res.data["order"] = order
@@ -135,7 +148,7 @@ def _words(k: int, order: str) -> str:
     return f"the {k} {'most' if order == 'desc' else 'least'} accurate models"
 
 
-def _lines(res: Result, frame, order: str, n: int) -> None:
+def _lines(res: Result, frame: pd.DataFrame, order: str, n: int) -> None:
     """tau(ECE, col) and tau(acc, col) for K on the grid (and all), for the line plots."""
     cols = [c for c in present(LINE_COLUMNS, frame)]
     grid = [k for k in K_GRID if k < n] + [n]
@@ -164,7 +177,7 @@ def _lines(res: Result, frame, order: str, n: int) -> None:
     )
 
 
-def _ranges(res: Result, frame, n: int) -> None:
+def _ranges(res: Result, frame: pd.DataFrame, n: int) -> None:
     """Accuracy ranges of the K most and least accurate: what each 'top-K' really holds."""
     rows = []
     for k in (1000, 5000):
@@ -225,7 +238,14 @@ def _findings(res: Result, main: str, order: str) -> None:
 
 
 def figures(res: Result) -> list[tuple[str, Figure]]:
-    """Heatmaps per population and dataset; the two line plots against K."""
+    """Heatmaps per population and dataset; the two line plots against K.
+
+    Args:
+        res: what :func:`run` returned.
+
+    Returns:
+        (name, figure) pairs; the name is the PNG's suffix (``rqN_<name>.png``).
+    """
     out = []
     for name, m in res.tables.items():
         if name.startswith("k") and m.labels:

@@ -46,7 +46,19 @@ STUDY = (
 
 
 def run(ctx: Context) -> Result:
-    """Answer question (iii) on the context's benchmark (see the module docstring)."""
+    """Answer question (iii) on the context's benchmark (see the module docstring).
+
+    Args:
+        ctx: the benchmark and the options (source, as_published, include_flagged,
+            dataset).
+
+    Returns:
+        The question's :class:`~bench.analysis.result.Result`.
+
+    Raises:
+        InputError: ``ctx.dataset`` names a dataset the benchmark does not hold, or a
+            table holds nothing at the fidelity read.
+    """
     res = Result("rq3", TITLE, ASKS, ctx.as_published, STUDY)
     summary = []
     for space in ("tss", "sss"):
@@ -104,7 +116,14 @@ def run(ctx: Context) -> Result:
 
 
 def figures(res: Result) -> list[tuple[str, Figure]]:
-    """One 7x7 heatmap per (space, dataset)."""
+    """One 7x7 heatmap per (space, dataset).
+
+    Args:
+        res: what :func:`run` returned.
+
+    Returns:
+        (name, figure) pairs; the name is the PNG's suffix (``rqN_<name>.png``).
+    """
     return [
         (name, F.heatmap(m, f"(iii) {m.caption}", as_published=res.as_published))
         for name, m in res.tables.items()

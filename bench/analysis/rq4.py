@@ -52,7 +52,19 @@ COLUMNS: tuple[str, ...] = tuple(f"pre_ECE_{b}" for b in BINS) + tuple(
 
 
 def run(ctx: Context) -> Result:
-    """Answer question (iv) on the context's benchmark (see the module docstring)."""
+    """Answer question (iv) on the context's benchmark (see the module docstring).
+
+    Args:
+        ctx: the benchmark and the options (source, as_published, include_flagged,
+            dataset).
+
+    Returns:
+        The question's :class:`~bench.analysis.result.Result`.
+
+    Raises:
+        InputError: ``ctx.dataset`` names a dataset the benchmark does not hold, or a
+            table holds nothing at the fidelity read.
+    """
     res = Result("rq4", TITLE, ASKS, ctx.as_published, STUDY)
     main = ctx.pick("tss", "cifar10", res)
     if main is None:
@@ -145,7 +157,14 @@ def _gain(ctx: Context, res: Result) -> None:
 
 
 def figures(res: Result) -> list[tuple[str, Figure]]:
-    """The 18x18 heatmaps and the pre/post ECE boxplots."""
+    """The 18x18 heatmaps and the pre/post ECE boxplots.
+
+    Args:
+        res: what :func:`run` returned.
+
+    Returns:
+        (name, figure) pairs; the name is the PNG's suffix (``rqN_<name>.png``).
+    """
     out = [
         (
             name,

@@ -31,6 +31,7 @@ from bench.analysis.questions import Context, present
 from bench.analysis.result import Records, Result
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
 __all__ = ["run", "figures", "TITLE", "THRESHOLD", "SHARE"]
@@ -53,7 +54,19 @@ _ECE = "pre_ECE_15"
 
 
 def run(ctx: Context) -> Result:
-    """Answer question (v) on the context's benchmark (see the module docstring)."""
+    """Answer question (v) on the context's benchmark (see the module docstring).
+
+    Args:
+        ctx: the benchmark and the options (source, as_published, include_flagged,
+            dataset).
+
+    Returns:
+        The question's :class:`~bench.analysis.result.Result`.
+
+    Raises:
+        InputError: ``ctx.dataset`` names a dataset the benchmark does not hold, or a
+            table holds nothing at the fidelity read.
+    """
     res = Result("rq5", TITLE, ASKS, ctx.as_published, STUDY)
     main = ctx.pick("tss", "cifar10", res)
     if main is None:
@@ -96,7 +109,7 @@ def run(ctx: Context) -> Result:
     return res
 
 
-def _bins(res: Result, good, ds: str, name: str) -> None:
+def _bins(res: Result, good: pd.DataFrame, ds: str, name: str) -> None:
     """Median ECE per accuracy bin of one point among the well-performing cells."""
     acc = good["acc"].to_numpy(dtype=float)
     ece = good[_ECE].to_numpy(dtype=float)
@@ -131,7 +144,14 @@ def _bins(res: Result, good, ds: str, name: str) -> None:
 
 
 def figures(res: Result) -> list[tuple[str, Figure]]:
-    """The two scatter plots (well-performing and all), coloured by CIFAR-10-C AUC if present."""
+    """The two scatter plots (well-performing and all), coloured by CIFAR-10-C AUC if present.
+
+    Args:
+        res: what :func:`run` returned.
+
+    Returns:
+        (name, figure) pairs; the name is the PNG's suffix (``rqN_<name>.png``).
+    """
     if "all" not in res.data:
         return []
     panels = []

@@ -30,6 +30,7 @@ from bench.analysis.result import Records, Result
 from bench.table.schema import BINS
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
 __all__ = ["run", "figures", "TITLE"]
@@ -46,7 +47,19 @@ STUDY = (
 
 
 def run(ctx: Context) -> Result:
-    """Answer question (vi) on the context's benchmark (see the module docstring)."""
+    """Answer question (vi) on the context's benchmark (see the module docstring).
+
+    Args:
+        ctx: the benchmark and the options (source, as_published, include_flagged,
+            dataset).
+
+    Returns:
+        The question's :class:`~bench.analysis.result.Result`.
+
+    Raises:
+        InputError: ``ctx.dataset`` names a dataset the benchmark does not hold, or a
+            table holds nothing at the fidelity read.
+    """
     res = Result("rq6", TITLE, ASKS, ctx.as_published, STUDY)
     ds = ctx.pick("tss", "cifar10", res)
     if ds is None:
@@ -85,7 +98,9 @@ def run(ctx: Context) -> Result:
     return res
 
 
-def _panel(res: Result, frame, stage: str, name: str, panels: list, rows: list) -> None:
+def _panel(
+    res: Result, frame: pd.DataFrame, stage: str, name: str, panels: list, rows: list
+) -> None:
     cols = present([f"{stage}_ECE_{b}" for b in BINS], frame)
     if not cols:
         res.notes.append(f"no {stage}-TS ECE columns for panel '{name}'")
@@ -117,7 +132,14 @@ def _short_schedule(
 
 
 def figures(res: Result) -> list[tuple[str, Figure]]:
-    """The ECE-against-bins boxplots, one panel per stage and fidelity."""
+    """The ECE-against-bins boxplots, one panel per stage and fidelity.
+
+    Args:
+        res: what :func:`run` returned.
+
+    Returns:
+        (name, figure) pairs; the name is the PNG's suffix (``rqN_<name>.png``).
+    """
     panels = res.data.get("panels")
     if not panels:
         return []

@@ -120,7 +120,19 @@ def size_of(arch: str) -> int:
 
 
 def run(ctx: Context) -> Result:
-    """Answer question (vii) on the context's benchmark (see the module docstring)."""
+    """Answer question (vii) on the context's benchmark (see the module docstring).
+
+    Args:
+        ctx: the benchmark and the options (source, as_published, include_flagged,
+            dataset).
+
+    Returns:
+        The question's :class:`~bench.analysis.result.Result`.
+
+    Raises:
+        InputError: ``ctx.dataset`` names a dataset the benchmark does not hold, or a
+            table holds nothing at the fidelity read.
+    """
     res = Result("rq7", TITLE, ASKS, ctx.as_published, STUDY)
     sss = ctx.datasets("sss")
     if not sss:
@@ -305,7 +317,14 @@ def _med(x: np.ndarray) -> float:
 
 
 def figures(res: Result) -> list[tuple[str, Figure]]:
-    """Size boxplots, ECE/HCS scatter plots of the cells, the top-20 table."""
+    """Size boxplots, ECE/HCS scatter plots of the cells, the top-20 table.
+
+    Args:
+        res: what :func:`run` returned.
+
+    Returns:
+        (name, figure) pairs; the name is the PNG's suffix (``rqN_<name>.png``).
+    """
     out = []
     if res.data.get("size_box"):
         out.append(

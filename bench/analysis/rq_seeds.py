@@ -44,7 +44,19 @@ COLUMNS: tuple[str, ...] = ("acc", *SEVEN_METRICS, "post_ECE_15", "pre_NLL", "pr
 
 
 def run(ctx: Context) -> Result:
-    """Measure the seed reliability of every table the benchmark holds (see the module doc)."""
+    """Measure the seed reliability of every table the benchmark holds (see the module doc).
+
+    Args:
+        ctx: the benchmark and the options (source, as_published, include_flagged,
+            dataset).
+
+    Returns:
+        The question's :class:`~bench.analysis.result.Result`.
+
+    Raises:
+        InputError: ``ctx.dataset`` names a dataset the benchmark does not hold, or a
+            table holds nothing at the fidelity read.
+    """
     res = Result("reliability", TITLE, ASKS, ctx.as_published, STUDY)
     for space in ("tss", "sss"):
         for ds in ctx.datasets(space):
@@ -111,7 +123,14 @@ def run(ctx: Context) -> Result:
 
 
 def figures(res: Result) -> list[tuple[str, Figure]]:
-    """Test-retest tau per column (bars), one panel per table with several seeds."""
+    """Test-retest tau per column (bars), one panel per table with several seeds.
+
+    Args:
+        res: what :func:`run` returned.
+
+    Returns:
+        (name, figure) pairs; the name is the PNG's suffix (``rqN_<name>.png``).
+    """
     out = []
     for name, t in res.tables.items():
         if not isinstance(t, Records) or not t.data:

@@ -161,7 +161,7 @@ def read_official(
             copied=False,
             flags=flags,
         )
-        frames.append(validated_rows(file, frame))
+        frames.append(validated_rows(file, frame, csv_lines=True))
         report.rows[file.name] = len(frame)
     return pd.concat(frames, ignore_index=True), report
 

@@ -38,7 +38,7 @@ padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;
 margin-top:2.2em}.asks{color:#444}.study{background:#f6f6f6;border-left:4px solid #999;
 padding:.5em .8em;font-size:.92em}.figs{display:flex;flex-wrap:wrap;gap:6px;
-align-items:flex-start}img.half{max-width:49%}img.full{max-width:100%}
+align-items:flex-start}img.half{width:49%}img.full{max-width:100%}
 .banner{background:#fff3cd;border:1px solid #e0b000;
 padding:.6em .9em;font-weight:600}.note{color:#555;font-size:.9em}.find li{margin:.2em 0}
 .rel{font-size:.9em;color:#345}img{border:1px solid #eee;margin:.3em 0}

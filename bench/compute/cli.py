@@ -82,6 +82,15 @@ def register(bench_subcommands: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=("loky", "dask"), default="loky")
     p.add_argument("--scheduler", metavar="ADDR", help="dask scheduler, tcp://HOST:PORT")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per worker")
+    p.add_argument(
+        "--pack",
+        type=int,
+        default=1,
+        metavar="K",
+        help="train K TSS networks together in each worker, each with its own weights, "
+        "statistics and optimizer state (same results as one by one, to float rounding; "
+        "default 1)",
+    )
     p.add_argument("--limit", type=int, help="compute at most N networks in this run")
     p.add_argument("--force", action="store_true", help="recompute networks already stored")
     p.add_argument(
@@ -124,6 +133,7 @@ def _compute(args: argparse.Namespace) -> None:
         C=args.C,
         N=args.N,
         threads=args.threads,
+        pack=args.pack,
     )
     logger = logging.getLogger("calnas.compute")
     if not logger.handlers:

@@ -45,9 +45,10 @@ class ComputeConfig:
     which the network is also measured (the end is always measured). With ``weights`` the network
     is loaded instead (``weights_hp``, default 200 TSS / 90 SSS, becomes ``hp`` and ``epoch``).
     ``C``/``N`` override the dataset's TSS skeleton. ``threads`` caps torch's CPU threads in each
-    worker. ``seed`` seeds initialisation and data order (and picks the weights' seed when the
-    archive holds it). ``fidelities`` is kept sorted and without repeats; the other fields are
-    stored as given.
+    worker. ``pack`` trains that many TSS networks together in one worker
+    (:mod:`bench.compute.pack`; same results per network, to float rounding). ``seed`` seeds
+    initialisation and data order (and picks the weights' seed when the archive holds it).
+    ``fidelities`` is kept sorted and without repeats; the other fields are stored as given.
 
     Args:
         space: 'tss' or 'sss'.
@@ -66,6 +67,7 @@ class ComputeConfig:
         metrics_protocol: the temperature-scaling protocol of the metrics ('tao2024' or 'nll').
         ood: measure OOD detection too (CIFAR-10 only, where the SVHN/CIFAR-10-C files are).
         source: the table the rows go to (a source of :data:`bench.table.schema.SOURCES`).
+        pack: networks trained together in one worker (1: one at a time; TSS training only).
 
     Raises:
         InputError: an option is out of range or of the wrong type; the message names it.
@@ -93,6 +95,7 @@ class ComputeConfig:
     metrics_protocol: str = _DEFAULT_PROTOCOL
     ood: bool = True
     source: str = "computed"
+    pack: int = 1
 
     def __post_init__(self) -> None:
         get_space(self.space)
@@ -111,6 +114,7 @@ class ComputeConfig:
         self._check_folders()
         self._check_protocol()
         self._check_source()
+        self._check_pack()
 
     def _checked_fidelities(self) -> tuple[int, ...]:
         if isinstance(self.fidelities, (str, bytes)) or not isinstance(self.fidelities, Iterable):
@@ -127,11 +131,11 @@ class ComputeConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, (str, os.PathLike)):
                 raise InputError(f"{name} must be a folder path, got {value!r}")
-        if self.dataset != "digits":
-            if self.data_root is None:
-                raise InputError(f"{self.dataset} needs a data root (--data-root DIR)")
-            if not Path(self.data_root).expanduser().is_dir():
-                raise MissingFileError(f"data_root {str(self.data_root)!r} is not a directory")
+        if self.dataset != "digits" and self.data_root is None:
+            raise InputError(f"{self.dataset} needs a data root (--data-root DIR)")
+        # given, it must be a folder even where it is not needed (digits): never ignored
+        if self.data_root is not None and not Path(self.data_root).expanduser().is_dir():
+            raise MissingFileError(f"data_root {str(self.data_root)!r} is not a directory")
         if self.weights is not None and not Path(self.weights).expanduser().is_dir():
             raise MissingFileError(
                 f"weights {str(self.weights)!r} is not a directory: give a folder of <index>.pt "
@@ -147,6 +151,21 @@ class ComputeConfig:
             raise InputError(
                 f"metrics_protocol must be one of {', '.join(PROTOCOLS)}, "
                 f"got {self.metrics_protocol!r}"
+            )
+
+    def _check_pack(self) -> None:
+        check_int(self.pack, "pack")
+        if self.pack == 1:
+            return
+        if get_space(self.space).name != "tss":
+            raise InputError(
+                "pack > 1 is TSS only: SSS networks differ in width layer by layer and are "
+                "computed one by one (pack=1)"
+            )
+        if self.weights is not None:
+            raise InputError(
+                "pack > 1 trains networks together; with weights each network is loaded and "
+                "measured on its own: drop pack (or weights)"
             )
 
     def _check_source(self) -> None:

@@ -54,7 +54,7 @@ from bench.compute.journal import (
     unit_name,
     write_journal,
 )
-from bench.compute.measure import run_unit
+from bench.compute.measure import run_pack, run_unit
 from bench.errors import InputError
 from bench.table.validation import normalize
 
@@ -239,7 +239,7 @@ class ComputeJob:
         self.flushed_ = time.monotonic()
         self.seen_: tuple[int | None, set[int]] = (None, set())  # (table mtime, done configs)
         results = dispatch(
-            run_unit,
+            run_unit if self.cfg.pack == 1 else run_pack,
             self._claimed(todo),
             jobs=self.jobs,
             backend=self.backend,
@@ -247,8 +247,10 @@ class ComputeJob:
         )
         try:
             with contextlib.closing(results):
-                for rep, frame, error in results:
-                    self._collect(rep, frame, error)
+                for result in results:
+                    # a pack's task returns each of its networks' results
+                    for rep, frame, error in result if self.cfg.pack > 1 else [result]:
+                        self._collect(rep, frame, error)
         finally:
             self.claims_.release_all()
             self.bar_.close()
@@ -285,17 +287,30 @@ class ComputeJob:
                 todo.append(rep)
         return todo if self.limit is None else todo[: self.limit]
 
-    def _claimed(self, todo: list[int]) -> Iterator[tuple[ComputeConfig, int]]:
-        """The ``run_unit`` arguments of each unit this process claims and nobody has finished."""
+    def _claimed(self, todo: list[int]) -> Iterator[tuple[ComputeConfig, int | list[int]]]:
+        """The task arguments of the units this process claims and nobody has finished.
+
+        One unit per task (``run_unit``), or ``cfg.pack`` units per task (``run_pack``): each
+        unit of a pack is claimed before the pack is dispatched.
+        """
+        pack: list[int] = []
         for rep in todo:
             if self.claims_.take(rep):
                 if self.force_ or not self._finished_elsewhere(rep):
-                    yield self.cfg, rep
+                    if self.cfg.pack == 1:
+                        yield self.cfg, rep
+                        continue
+                    pack.append(rep)
+                    if len(pack) == self.cfg.pack:
+                        yield self.cfg, pack
+                        pack = []
                     continue
                 self.claims_.release(rep)
             self.report_.skipped += 1
             self.bar_.total -= 1
             self.bar_.refresh()
+        if pack:
+            yield self.cfg, pack
 
     def _finished_elsewhere(self, rep: int) -> bool:
         """Whether another process finished unit ``rep`` since the plan was made."""

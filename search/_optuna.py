@@ -193,7 +193,8 @@ def repair_journal(path: str | os.PathLike[str], lock: Any) -> Path | None:
 
     Raises:
         InputError: a line before the last is not a journal record (not a torn tail: the file
-            was damaged or is not a journal); the message names the file and the line.
+            was damaged), or the file holds no record and does not start as one (not a
+            journal); the message names the file and the line.
 
     Example:
         >>> import tempfile
@@ -241,14 +242,24 @@ def _complete_records(path: Path, data: bytes) -> int:
         except ValueError:  # JSONDecodeError, UnicodeDecodeError
             ok = False
         if not ok:
-            if number == len(lines) - 1 and not lines[-1]:
+            if number == len(lines) - 1 and not lines[-1] and end > 0:
                 return end  # the last line: a fragment with a record glued after it
+            if end == 0:
+                raise InputError(
+                    f"{path} is not an Optuna journal (line 1: {line[:40]!r}); give a journal "
+                    "file calnas wrote, a new file name, or a database URL"
+                )
             raise InputError(
                 f"journal {path}: line {number} is not a journal record ({line[:40]!r}), and "
                 "records follow it, so it is not a torn tail; restore the file from a copy or "
                 "give another --storage"
             )
         end += len(line) + 1
+    if end == 0 and not lines[-1].lstrip().startswith(b"{"):
+        raise InputError(
+            f"{path} is not an Optuna journal (it starts {lines[-1][:40]!r}); give a journal "
+            "file calnas wrote, a new file name, or a database URL"
+        )
     return end
 
 

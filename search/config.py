@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from bench.arch.spaces import get_space
 from bench.checks import check_int
 from bench.errors import InputError
 from search.objectives import Constraint, Objective, parse_constraints, parse_objectives
-from search.samplers.registry import DEFAULT_STRATEGY, parse_strategy
+from search.samplers.registry import DEFAULT_STRATEGY, make_sampler, parse_strategy
 
 __all__ = ["BACKENDS", "SearchConfig"]
 
@@ -111,7 +112,9 @@ class SearchConfig:
         object.__setattr__(self, "trials", trials)
         object.__setattr__(self, "budget_seconds", seconds)
         check_int(self.workers, "workers")
-        check_int(self.seed, "seed", minimum=None)
+        check_int(self.seed, "seed", minimum=0)  # numpy and the samplers take seeds >= 0
+        # the strategy's parameters are checked now, not at the first trial of a worker
+        _check_strategy(self.strategy, self.space, len(self.objective_list()))
         if not isinstance(self.max_repeats, int) or self.max_repeats < 1:
             raise InputError(f"max_repeats must be a positive integer, got {self.max_repeats!r}")
         if self.multi_fidelity not in (None, True, False):
@@ -147,6 +150,12 @@ class SearchConfig:
         if cons:
             parts.append("+".join(str(c) for c in cons))
         return "calnas:" + ":".join(parts)
+
+
+@functools.lru_cache(maxsize=64)
+def _check_strategy(strategy: str, space: str, n_objectives: int) -> None:
+    """Build the strategy's sampler once (cached: configs are copied with ``replace``)."""
+    make_sampler(strategy, get_space(space), seed=0, n_objectives=n_objectives)
 
 
 def _check_budget(

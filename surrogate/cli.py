@@ -11,9 +11,12 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +103,30 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    """An argparse type: a seed, an integer >= 0 (numpy and XGBoost refuse negative ones)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+@contextlib.contextmanager
+def _xgboost_refusals() -> Iterator[None]:
+    """XGBoost's refusal of a ``--param`` (a multi-line C++ message) as one line, exit 2."""
+    try:
+        yield
+    except Exception as err:
+        if type(err).__name__ != "XGBoostError":
+            raise
+        lines = [line for line in str(err).splitlines() if line.strip()]
+        first = re.sub(r"^\[[^\]]*\]\s*\S+:\d+:\s*", "", lines[0] if lines else "")
+        raise CLIError(f"XGBoost refused the parameters (--param): {first.strip()}") from None
+
+
 def _param(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -119,7 +146,7 @@ def _add_table_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--source", help="table source (official, nb201, demo, ...); default: all")
     p.add_argument("--epoch", type=int, help="fidelity (epochs trained); default: the final one")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument(
         "--n-members",
         type=int,
@@ -223,18 +250,19 @@ def _fit(args: argparse.Namespace) -> None:
     from surrogate.model import Surrogate
 
     check_output_dir(args.out, "--out")  # before the fit: a bad --out fails at once
-    model = Surrogate.from_benchmark(
-        args.bench,
-        args.space,
-        args.dataset,
-        args.targets,
-        source=args.source,
-        n_train=args.n_train,
-        seed=args.seed,
-        epoch=args.epoch,
-        **_members(args),
-        **dict(args.param),
-    )
+    with _xgboost_refusals():
+        model = Surrogate.from_benchmark(
+            args.bench,
+            args.space,
+            args.dataset,
+            args.targets,
+            source=args.source,
+            n_train=args.n_train,
+            seed=args.seed,
+            epoch=args.epoch,
+            **_members(args),
+            **dict(args.param),
+        )
     path = model.save(args.out)
     info = model.info()
     emit(
@@ -308,21 +336,22 @@ def _validate(args: argparse.Namespace) -> None:
     check_output_file(path, "--plot")
     if args.results:
         check_output_file(args.results, "--results")
-    results = validate_on_benchmark(
-        args.bench,
-        args.space,
-        args.dataset,
-        args.targets,
-        source=args.source,
-        epoch=args.epoch,
-        sizes=args.sizes,
-        n_test=args.n_test,
-        seeds=args.seeds,
-        alpha=args.alpha,
-        **_members(args),
-        xgb_params=dict(args.param),
-        progress=not args.quiet and sys.stderr.isatty(),
-    )
+    with _xgboost_refusals():
+        results = validate_on_benchmark(
+            args.bench,
+            args.space,
+            args.dataset,
+            args.targets,
+            source=args.source,
+            epoch=args.epoch,
+            sizes=args.sizes,
+            n_test=args.n_test,
+            seeds=args.seeds,
+            alpha=args.alpha,
+            **_members(args),
+            xgb_params=dict(args.param),
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
     summary = summarize_validation(results)
     if args.results:
         atomic_write_text(args.results, results.to_csv(index=False))

@@ -241,7 +241,8 @@ def test_compute_never_reports_rows_the_store_refused(capsys, work, monkeypatch)
 
     monkeypatch.setattr(job, "run_unit", bad_rows)
     CASES.append("compute: rows the store refuses")
-    argv = [*COMPUTE, "--bench", str(work / "b"), "--epochs", "1", "--jobs", "0", "--format", "json"]
+    argv = [*COMPUTE, "--bench", str(work / "b"), "--epochs", "1", "--jobs", "0"]
+    argv += ["--format", "json"]
     code = main(argv)
     out = capsys.readouterr()
     assert code == 2
@@ -254,3 +255,123 @@ def test_compute_never_reports_rows_the_store_refused(capsys, work, monkeypatch)
     from bench.table.benchmark import Benchmark
 
     assert not Benchmark.open(work / "b", demo=False).sources("tss", "digits")
+
+
+# -- every subcommand: out-of-range and non-finite numbers, unicode, bad files ---------------------
+Q = ["bench", "query", "--space", "tss", "--dataset", "digits"]
+S = ["search", "run", "--quiet", "--out", "o"]
+S3 = [*S, "--trials", "3"]
+CMP = ["search", "compare", "--quiet"]
+FITO = ["surrogate", "fit", *FIT, "--out", "m"]
+EV = ["surrogate", "evaluate", *FIT]
+IMPORT = ["bench", "import"]
+VALUES = [
+    (["space", "show", "--index", "-1"], ("-1",)),
+    (["space", "show", "--index", "99999999999999999999"], ("99999999999999999999",)),
+    (["space", "show", "--index", "1e3"], ("--index",)),
+    (["space", "show", "--arch", "é"], ("é",)),
+    (["space", "show", "--arch", "\udcff"], ("arch",)),
+    (["space", "show", "--space", "sss", "--arch", "8:8:8:8:8:8"], ("8:8:8:8:8:8",)),
+    (["space", "show", "--space", "nas101", "--index", "0"], ("nas101",)),
+    (["space", "info", "--format", "xml"], ("xml",)),
+    ([*Q, "--index", "-1"], ("-1",)),
+    ([*Q, "--index", "nan"], ("--index",)),
+    ([*Q, "--index", "0", "--epoch", "-1"], ("epoch=-1",)),
+    ([*Q, "--index", "0", "--hp", "0"], ("hp=0",)),
+    ([*Q, "--index", "0", "--seed", "-7"], ("seed=-7",)),
+    ([*Q, "--index", "0", "--metrics", "é"], ("é",)),
+    ([*Q, "--index", "0", "--metrics", ",,"], ("--metrics",)),
+    ([*Q, "--arch", "|x~0|"], ("|x~0|",)),
+    (["bench", "query", "--space", "tss", "--dataset", "mnist", "--index", "0"], ("mnist",)),
+    (["bench", "export", "--space", "tss", "--dataset", "digits", "--epoch", "99999"], ("99999",)),
+    ([*IMPORT, "official", "binary.bin"], ("binary.bin",)),
+    ([*IMPORT, "robustness", "binary.bin"], ("binary.bin",)),
+    ([*IMPORT, "nats", "binary.bin"], ("binary.bin",)),
+    ([*IMPORT, "nb201", "binary.bin"], ("binary.bin",)),
+    ([*IMPORT, "official", "a_file"], ("a_file",)),
+    ([*IMPORT, "official", "a_file/x.csv"], ("a_file/x.csv",)),
+    ([*IMPORT, "official", "missing"], ("missing",)),
+    ([*IMPORT, "official"], ("PATH",)),
+    ([*S, "--trials", "0"], ("trials", "0")),
+    ([*S, "--trials", "-3"], ("trials", "-3")),
+    ([*S, "--trials", "1e9"], ("--trials",)),
+    ([*S, "--budget-seconds", "nan"], ("budget_seconds", "nan")),
+    ([*S, "--budget-seconds", "inf"], ("budget_seconds", "inf")),
+    ([*S, "--budget-seconds", "-1"], ("budget_seconds",)),
+    ([*S, "--budget-seconds", "0"], ("budget_seconds",)),
+    ([*S, "--trials", "3", "--budget-seconds", "5"], ("--budget-seconds",)),
+    ([*S3, "--workers", "0"], ("workers", "0")),
+    ([*S3, "--workers", "-1"], ("workers", "-1")),
+    ([*S3, "--seed", "-1"], ("seed", "-1")),
+    ([*S3, "--strategy", "nope"], ("nope",)),
+    ([*S3, "--strategy", "tpe:n_startup_trials=nan"], ("n_startup_trials", "nan")),
+    ([*S3, "--strategy", "tpe:n_startup_trials=2.5"], ("n_startup_trials", "2.5")),
+    ([*S3, "--strategy", "nsga2:population_size=1e400"], ("population_size", "inf")),
+    ([*S3, "--strategy", "tpe:x=1"], ("tpe", "x")),
+    ([*S3, "--strategy", "tpe:=1"], ("tpe",)),
+    ([*S3, "--objectives", "acc,acc"], ("acc",)),
+    ([*S3, "--objectives", "nope"], ("nope",)),
+    ([*S3, "--objectives", "acc:up"], ("acc:up",)),
+    ([*S3, "--objectives", "é"], ("é",)),
+    ([*S3, "--constraints", "acc>=nan"], ("acc>=nan",)),
+    ([*S3, "--constraints", "garbage"], ("garbage",)),
+    ([*S3, "--constraints", "acc<=1e400"], ("acc<=1e400", "finite")),
+    ([*S3, "--dataset", "é"], ("é",)),
+    ([*S3, "--source", "nope"], ("nope",)),
+    ([*S3, "--backend", "compute", "--epochs", "0"], ("epochs", "0")),
+    ([*S3, "--backend", "compute", "--batch-size", "-1"], ("batch_size", "-1")),
+    ([*S3, "--backend", "compute", "--device", "tpu"], ("tpu",)),
+    ([*S3, "--backend", "compute", "--data-root", "a_file"], ("a_file", "not a directory")),
+    ([*S3, "--backend", "compute", "--data-root", "missing"], ("missing",)),
+    ([*S3, "--storage", "nosuch://x"], ("nosuch://x",)),
+    ([*S3, "--storage", "binary.bin"], ("binary.bin", "not an Optuna journal")),
+    ([*S3, "--storage", "a_file"], ("a_file", "not an Optuna journal")),
+    ([*S3, "--storage", "text.journal"], ("text.journal", "not an Optuna journal")),
+    ([*CMP, "--runs", "0"], ("runs", "0")),
+    ([*CMP, "--runs", "-1"], ("runs", "-1")),
+    ([*CMP, "--seed", "-1"], ("seed", "-1")),
+    ([*CMP, "--budgets", "0"], ("budgets", "0")),
+    ([*CMP, "--budgets", "-5"], ("budgets", "-5")),
+    ([*CMP, "--budgets", "a"], ("--budgets", "a")),
+    ([*CMP, "--budgets", ","], ("budgets",)),
+    ([*CMP, "--target", "nan"], ("target", "nan")),
+    ([*CMP, "--target", "2"], ("target",)),
+    ([*CMP, "--target", "-1"], ("target",)),
+    ([*CMP, "--strategies", "nope"], ("nope",)),
+    ([*CMP, "--strategies", ",,"], ("strateg",)),
+    ([*CMP, "--strategies", "tpe:n_startup_trials=inf"], ("n_startup_trials",)),
+    ([*FITO, "--n-train", "0"], ("n_train", "0")),
+    ([*FITO, "--n-train", "-1"], ("n_train", "-1")),
+    ([*FITO, "--seed", "-1"], ("--seed", "-1")),
+    ([*FITO, "--targets", "nope"], ("nope",)),
+    ([*FITO, "--targets", ","], ("--targets",)),
+    ([*FITO, "--param", "x"], ("--param", "x")),
+    ([*FITO, "--param", "max_depth=nan"], ("--param", "max_depth")),
+    ([*FITO, "--param", "eta=-1"], ("--param", "learning_rate")),
+    ([*FITO, "--epoch", "-1"], ("epoch=-1",)),
+    ([*FITO, "--dataset", "é"], ("é",)),
+    (["surrogate", "predict", "--model", "missing", "--archs", "0"], ("missing",)),
+    (["surrogate", "predict", "--model", "a_file", "--archs", "0"], ("a_file",)),
+    (["surrogate", "predict", "--model", ".", "--archs", "0"], ("surrogate.json",)),
+    ([*EV, "--sizes", "0"], ("--sizes", "0")),
+    ([*EV, "--sizes", "-1"], ("--sizes", "-1")),
+    ([*EV, "--seeds", "0"], ("--seeds", "0")),
+    ([*EV, "--alpha", "nan"], ("alpha", "nan")),
+    ([*EV, "--alpha", "0"], ("alpha",)),
+    ([*EV, "--alpha", "1"], ("alpha",)),
+    ([*EV, "--alpha", "2"], ("alpha",)),
+    ([*EV, "--n-test", "0"], ("--n-test", "0")),
+    ([*EV, "--n-test", "-1"], ("--n-test", "-1")),
+    ([*EV, "--sizes", "20", "--seeds", "1", "--param", "eta=-1"], ("--param", "learning_rate")),
+    (["nosuch"], ("nosuch",)),
+    (["bench", "nosuch"], ("nosuch",)),
+]
+
+
+@pytest.mark.parametrize("argv,names", VALUES, ids=[" ".join(a) for a, _ in VALUES])
+def test_bad_values_are_one_line(capsys, work, argv, names):
+    (work / "binary.bin").write_bytes(bytes(range(256)) * 64)
+    (work / "text.journal").write_text("this is not a journal\n")
+    CASES.append(" ".join(argv))
+    no_bench = argv[0] in ("space", "nosuch") or argv[:2] == ["surrogate", "predict"]
+    refused(capsys, work, argv if no_bench else [*argv, "--bench", work / "b"], *names)

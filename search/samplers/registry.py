@@ -198,6 +198,44 @@ def make_sampler(
     name, kw = parse_strategy(strategy)
     kw.update(params or {})
     try:
-        return STRATEGIES[name](space, seed, n_objectives, **kw)
-    except TypeError as err:
-        raise InputError(f"strategy {name!r}: bad parameters {kw}: {err}") from None
+        sampler = STRATEGIES[name](space, seed, n_objectives, **kw)
+    except (TypeError, ValueError) as err:
+        why = " ".join(str(err).split())
+        raise InputError(f"strategy {name!r}: bad parameters {kw}: {why}") from None
+    _check_param_types(name, sampler, kw)
+    return sampler
+
+
+def _check_param_types(name: str, sampler: BaseSampler, kw: Mapping[str, Any]) -> None:
+    """Refuse a parameter whose type differs from its default's (samplers do not check).
+
+    A sampler stores ``n_startup_trials="nan"`` as given and fails at its first comparison, in
+    the middle of a run; a number (finite) where the default is a number, and a bool where it is
+    a bool, are checked here instead.
+    """
+    import inspect
+    import math
+    import numbers
+
+    try:
+        signature = inspect.signature(type(sampler).__init__)
+    except (TypeError, ValueError):
+        return
+    for key, value in kw.items():
+        param = signature.parameters.get(key)
+        default = param.default if param is not None else inspect.Parameter.empty
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+            wanted = "True or False"
+        elif isinstance(default, numbers.Real):
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            ok = ok and math.isfinite(value)
+            if isinstance(default, numbers.Integral):
+                ok = ok and isinstance(value, numbers.Integral)
+                wanted = "an integer"
+            else:
+                wanted = "a finite number"
+        else:
+            continue
+        if not ok:
+            raise InputError(f"strategy {name!r}: parameter {key} must be {wanted}, got {value!r}")

@@ -29,6 +29,7 @@ __all__ = [
     "atomic_create_text",
     "check_output_dir",
     "check_output_file",
+    "remove_stale_temps",
 ]
 
 # the longest temp-name decoration atomic_path/atomic_dir add to a name: ".{name}.{8 hex}.tmp"
@@ -174,6 +175,50 @@ def _new_temp(path: Path) -> Path:
             return tmp
         except FileExistsError:
             continue
+
+
+def remove_stale_temps(path: str | os.PathLike[str], *, before: float) -> list[Path]:
+    """Remove the temp files that :func:`atomic_path` left beside ``path`` before ``before``.
+
+    A writer killed (SIGKILL, power loss) inside :func:`atomic_path` leaves its temp file
+    (``.<name>.<8 hex>.tmp``) behind; nothing else ever removes it. Call this only while holding
+    the lock that every writer of ``path`` holds: then no live writer owns a temp file that was
+    last modified before the lock was taken (``before``, a ``time.time()``), and those are removed.
+
+    Args:
+        path: the file whose temp files to look for (its folder need not exist).
+        before: remove only temp files last modified before this time (seconds since the epoch).
+
+    Returns:
+        The temp files removed.
+
+    Example:
+        >>> import os, tempfile, time
+        >>> folder = tempfile.mkdtemp()
+        >>> target = os.path.join(folder, "table.parquet")
+        >>> open(os.path.join(folder, ".table.parquet.0a1b2c3d.tmp"), "w").close()  # a kill's
+        >>> [p.name for p in remove_stale_temps(target, before=time.time() + 1)], os.listdir(folder)
+        (['.table.parquet.0a1b2c3d.tmp'], [])
+    """
+    import re
+
+    path = Path(path)
+    pattern = re.compile(rf"^\.{re.escape(path.name)}\.[0-9a-f]{{8}}\.tmp$")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not pattern.match(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < before:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

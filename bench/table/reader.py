@@ -120,10 +120,14 @@ class Table:
             side = self.sidecar
             if side is not None:
                 self._columns = side.names
-            else:
+            elif self.embedded:
                 import pyarrow.parquet as pq
 
                 self._columns = tuple(pq.read_schema(self.path).names)
+            else:  # a file that is not a calnas table is refused here, by name
+                from bench.table.store import table_schema
+
+                self._columns = table_schema(self.path)
         return self._columns
 
     @property
@@ -136,6 +140,7 @@ class Table:
             return side.rows
         import pyarrow.parquet as pq
 
+        self.columns  # noqa: B018  (checks that the file is a calnas table)
         return pq.read_metadata(self.path).num_rows
 
     @property
@@ -232,6 +237,8 @@ class Table:
         filters = None
         if self.embedded:
             filters = [("space", "=", self.space), ("dataset", "=", self.dataset)]
+        else:
+            self.columns  # noqa: B018  (checks that the file is a calnas table)
         return pq.read_table(self.path, filters=filters).to_pandas()
 
 

@@ -70,6 +70,10 @@ def _aligned(nbytes: int) -> int:
     return -(-nbytes // _ALIGN) * _ALIGN
 
 
+#: Integer arrays every calnas table's sidecar holds: without them it is not used.
+_KEY_ARRAYS = ("config", "hp", "epoch")
+
+
 def sidecar_path(parquet: Path) -> Path:
     """The sidecar file of a parquet table (``computed.parquet`` -> ``computed.npcols``).
 
@@ -299,6 +303,13 @@ class Sidecar:
                 start = _aligned(16 + length)
                 if header.get("version") not in _READABLE_VERSIONS:
                     return None
+                if not all(
+                    str(header["columns"].get(k, {}).get("dtype", ""))
+                    .lstrip("<>=|")
+                    .startswith("i")
+                    for k in _KEY_ARRAYS
+                ):
+                    return None  # not a calnas table's (the parquet file is checked instead)
                 if os.fstat(fh.fileno()).st_size < start + header["data_bytes"]:
                     return None  # truncated
                 if os.name == "nt":  # a mapped file cannot be replaced there: writers would fail
@@ -311,7 +322,7 @@ class Sidecar:
             with open(parquet, "rb") as fh:
                 if parquet_identity(fh) != header["parquet"]:
                     return None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
         return cls(side, buf, header, start)
 

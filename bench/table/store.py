@@ -16,7 +16,8 @@ takes the table's lock, reads the current file, merges (a row with an existing k
 columns it brings and keeps the others; new keys are appended), and writes the parquet file and
 its sidecar through ``bench.fileio.atomic_path`` (a temp file beside each, renamed over it).
 Readers never see a half-written file, several writer processes never lose or duplicate a row,
-an invalid frame writes nothing at all, and the files get the modes the umask gives.
+an invalid frame writes nothing at all, and the files get the modes the umask gives. The temp
+files of a writer killed mid-write are removed by the next writer of the table, under the lock.
 
 The sidecar (``bench.table.sidecar``) holds the numeric columns as raw arrays that a reader
 memory-maps with numpy alone; it is used only while it matches the parquet file.
@@ -39,12 +40,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bench.errors import InputError, MissingFileError
-from bench.fileio import atomic_path
+from bench.fileio import atomic_path, remove_stale_temps
 from bench.table.schema import column_spec
 from bench.table.sidecar import (
     Sidecar,
@@ -53,7 +55,7 @@ from bench.table.sidecar import (
     sidecar_path,
     write_sidecar,
 )
-from bench.table.validation import column_order, normalize
+from bench.table.validation import REQUIRED, column_order, normalize
 
 if TYPE_CHECKING:  # numpy, pandas and pyarrow are imported where used: a query needs none
     import pandas as pd
@@ -66,6 +68,7 @@ __all__ = [
     "UpsertReport",
     "default_path",
     "arrow_type",
+    "table_schema",
     "TABLE_KEY",
 ]
 
@@ -103,6 +106,92 @@ def arrow_type(name: str) -> pa.DataType:
         "timestamp": pa.timestamp("us", tz="UTC"),
     }
     return arrow[column_spec(name).dtype]
+
+
+_PANDAS_INDEX = re.compile(r"^__index_level_\d+__$")
+
+
+def _fits(arrow: pa.DataType, dtype: str) -> bool:
+    """Whether an arrow column type can hold a column calnas stores as ``dtype``."""
+    import pyarrow as pa
+
+    if pa.types.is_null(arrow):  # a column with no value at all
+        return True
+    return {
+        "int64": pa.types.is_integer,
+        "float64": lambda t: pa.types.is_floating(t) or pa.types.is_integer(t),
+        "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+        "bool": pa.types.is_boolean,
+        "timestamp": pa.types.is_timestamp,
+    }[dtype](arrow)
+
+
+def table_schema(path: str | os.PathLike[str], schema: pa.Schema | None = None) -> tuple[str, ...]:
+    """The column names of a store table file, once it is known to be a calnas table.
+
+    A file in the store's layout that is not parquet, or whose columns are not calnas's (a table
+    of another tool copied in by hand, a file damaged on disk) is refused here, with one line
+    that names it, instead of failing later in whatever reads it first.
+
+    Args:
+        path: the parquet file.
+        schema: its arrow schema, when the caller has read it already.
+
+    Returns:
+        The column names, in file order (without the index columns pandas may add).
+
+    Raises:
+        MissingFileError: ``path`` does not exist.
+        InputError: not a readable parquet file, lacking a required column, holding an unknown
+            column, or a column of the wrong type.
+
+    Example:
+        >>> import os, tempfile
+        >>> import pandas as pd
+        >>> path = os.path.join(tempfile.mkdtemp(), "computed.parquet")
+        >>> pd.DataFrame({"x": [1]}).to_parquet(path)
+        >>> table_schema(path)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        bench.errors.InputError: /.../computed.parquet: not a calnas table: it lacks the columns ...
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    fix = "move it out of the store, or import its data again"
+    if schema is None:
+        if not path.is_file():
+            raise MissingFileError(f"{path}: no such table file")
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowException, OSError, ValueError) as err:
+            raise InputError(
+                f"{path}: not a readable parquet file ({' '.join(str(err).split())}); {fix}"
+            ) from None
+    # pandas stores a frame's index as a column of its own: bookkeeping, not a table column
+    names = tuple(n for n in schema.names if not _PANDAS_INDEX.match(n))
+    lacking = [c for c in REQUIRED if c not in names]
+    if lacking:
+        held = ", ".join(names[:6]) + (", ..." if len(names) > 6 else "")
+        raise InputError(
+            f"{path}: not a calnas table: it lacks the columns {', '.join(lacking)} (it holds "
+            f"{held or 'none'}); {fix}"
+        )
+    for field in schema:
+        if field.name not in names:
+            continue
+        try:
+            spec = column_spec(field.name)
+        except ValueError:
+            raise InputError(
+                f"{path}: not a calnas table: unknown column {field.name!r}; {fix}"
+            ) from None
+        if not _fits(field.type, spec.dtype):
+            raise InputError(
+                f"{path}: column {field.name!r} holds {field.type}, calnas stores "
+                f"{arrow_type(field.name)}: not a calnas table; {fix}"
+            )
+    return names
 
 
 # TableInfo and UpsertReport are not dataclasses: importing dataclasses (it imports inspect)
@@ -229,7 +318,12 @@ class Store:
         )
 
     def tables(self) -> list[TableInfo]:
-        """Every table of the store, from parquet metadata only (no data is read)."""
+        """Every table of the store, from parquet metadata only (no data is read).
+
+        Raises:
+            InputError: a file of the store is not a calnas table (:func:`table_schema`).
+        """
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         found: list[TableInfo] = []
@@ -237,15 +331,17 @@ class Store:
         if not base.is_dir():
             return found
         for path in sorted(base.glob("*/*/*.parquet")):
-            meta = pq.read_metadata(path)
+            try:
+                meta = pq.read_metadata(path)
+            except (pa.ArrowException, OSError, ValueError) as err:
+                raise InputError(
+                    f"{path}: not a readable parquet file ({' '.join(str(err).split())}); "
+                    "move it out of the store, or import its data again"
+                ) from None
+            names = table_schema(path, meta.schema.to_arrow_schema())
             found.append(
                 TableInfo(
-                    path.parent.parent.name,
-                    path.parent.name,
-                    path.stem,
-                    path,
-                    meta.num_rows,
-                    tuple(meta.schema.to_arrow_schema().names),
+                    path.parent.parent.name, path.parent.name, path.stem, path, meta.num_rows, names
                 )
             )
         return found
@@ -256,10 +352,8 @@ class Store:
 
     def columns(self, space: str, dataset: str, source: str) -> list[str]:
         """Column names of one table (empty when it does not exist)."""
-        import pyarrow.parquet as pq
-
         path = self.path_for(space, dataset, source)
-        return list(pq.read_schema(path).names) if path.is_file() else []
+        return list(table_schema(path)) if path.is_file() else []
 
     # -- reading -------------------------------------------------------------------------------
     def read(
@@ -281,7 +375,7 @@ class Store:
         path = self.path_for(space, dataset, source)
         if not path.is_file():
             raise MissingFileError(f"{self.root}: no table for {space}/{dataset}/{source}")
-        present = pq.read_schema(path).names
+        present = table_schema(path)
         wanted = None if columns is None else [c for c in dict.fromkeys(columns) if c in present]
         table = pq.read_table(path, columns=wanted, filters=filters)
         frame = table.to_pandas(types_mapper=None)
@@ -326,6 +420,7 @@ class Store:
                 f"{self.lock_timeout} s"
             ) from None
         try:
+            _remove_stale_temps(path)
             # a frame spanning several tables carries every table's columns: drop the value
             # columns that hold nothing for this one (so an all-missing column never erases)
             empty = [
@@ -333,6 +428,7 @@ class Store:
             ]
             new = new.drop(columns=empty).reset_index(drop=True)
             if path.is_file():
+                table_schema(path)  # a foreign file there is refused, not merged with
                 old = pq.read_table(path).to_pandas()
                 merged, updated = _merge(old, new)
             else:
@@ -393,18 +489,33 @@ class Store:
         path = self.path_for(space, dataset, source)
         if not path.is_file():
             raise MissingFileError(f"{self.root}: no table for {space}/{dataset}/{source}")
+        table_schema(path)  # never a sidecar (nor a lock file) for a file that is not a table
         try:
             lock = self._lock(space, dataset, source, timeout=None if wait else 0)
             lock.acquire()
         except (Timeout, OSError):
             return False
         try:
+            _remove_stale_temps(path)
             side = Sidecar.open(path)
             if side is not None and side.current:
                 return False
             return rebuild_sidecar(path)
         finally:
             lock.release()
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove what writers of this table killed mid-write left (caller holds the table's lock).
+
+    Every writer of a table holds its lock while its temp files exist, so under the lock a temp
+    file of the parquet file or of its sidecar last modified before now is a dead writer's.
+    """
+    import time
+
+    now = time.time()
+    remove_stale_temps(path, before=now)
+    remove_stale_temps(sidecar_path(path), before=now)
 
 
 def _merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:

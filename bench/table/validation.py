@@ -228,12 +228,37 @@ def normalize(frame: pd.DataFrame) -> pd.DataFrame:
     return rows[column_order(rows.columns)]
 
 
+def _path_problems(info: Any, frame: pd.DataFrame) -> list[str]:
+    """Where a table's file says one (space, dataset, source) and its rows say another."""
+    from bench.arch.spaces import SPACES
+
+    found = []
+    named = {"space": info.space, "dataset": info.dataset, "source": info.source}
+    known = {"space": SPACES, "dataset": DATASETS, "source": SOURCES}
+    where = getattr(info, "path", None) or "its file"
+    for column, value in named.items():
+        if value not in known[column]:
+            found.append(
+                f"{where} names unknown {column} {value!r} (accepted: {', '.join(known[column])})"
+            )
+        if column in frame:
+            held = sorted({str(v) for v in frame[column].dropna().unique()} - {value})
+            if held:
+                found.append(
+                    f"rows of {column} {', '.join(held[:3])} in the file of {column} {value!r} "
+                    f"({where}): move them to their own table, or import again"
+                )
+    return found
+
+
 def validate_tables(bench: Benchmark) -> list[dict[str, Any]]:
     """Data-quality findings of every table a benchmark sees: ``calnas bench validate``.
 
     Each table (the embedded demo tables included) is read whole, one at a time, and checked:
-    the schema (:func:`normalize`), duplicate keys, complete published runs, values of fractions
-    within [0, 1] (problems); empty or partly missing columns and flagged rows (warnings).
+    the schema (:func:`normalize`), rows whose space, dataset or source is not the one the file's
+    path names, duplicate keys, complete published runs, values of fractions within [0, 1]
+    (problems); empty or partly missing columns and flagged rows (warnings). A file that is not
+    a calnas table stops the report with one :class:`~bench.errors.InputError` naming it.
 
     Args:
         bench: the benchmark (:class:`~bench.table.benchmark.Benchmark`).
@@ -249,7 +274,7 @@ def validate_tables(bench: Benchmark) -> list[dict[str, Any]]:
     """
     import numpy as np
 
-    from bench.arch.spaces import get_space
+    from bench.arch.spaces import SPACES, get_space
 
     report = []
     for info in bench.tables().values():
@@ -260,17 +285,18 @@ def validate_tables(bench: Benchmark) -> list[dict[str, Any]]:
             "problems": [],
             "warnings": [],
         }
+        entry["problems"] += _path_problems(info, frame)
         try:
             normalize(frame)
         except ValueError as err:
             entry["problems"].append(f"schema: {err}")
-        dup = int(frame.duplicated(list(KEY)).sum())
+        dup = int(frame.duplicated([k for k in KEY if k in frame]).sum())
         if dup:
             entry["problems"].append(f"{dup} duplicate keys")
-        size = get_space(info.space).size
+        size = get_space(info.space).size if info.space in SPACES else None
         for (hp, epoch), part in frame.groupby(["hp", "epoch"]):
             configs = part["config"].nunique()
-            if configs < size and info.source in ("official", "robustness"):
+            if size and configs < size and info.source in ("official", "robustness"):
                 entry["problems"].append(f"hp {hp} epoch {epoch}: {configs} of {size} configs")
         entry["configs"] = int(frame["config"].nunique())
         entry["copied"] = int(frame["copied"].sum()) if "copied" in frame else 0

@@ -8,9 +8,14 @@ good file per format by cutting, corrupting or editing its bytes.
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import pickle
 import random
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from published_files import official_frame, robustness_frames, write_csv
 
@@ -226,3 +231,170 @@ def test_bad_robustness_csv(capsys, tmp_path, attack_csv, mutate, fragments):
     argv = ["bench", "import", "robustness", path.parent, "--bench", bench]
     refused(capsys, argv, path, *fragments, watch=[tmp_path])
     assert not bench.exists()
+
+
+# -- NATS-Bench archives and NB201 tables: compressed pickles --------------------------------------
+def _nats_copy(nats_sample_dir: Path, tmp_path: Path) -> Path:
+    archive = tmp_path / "in" / "NATS-sss-v1_0-50262-simple"
+    shutil.copytree(nats_sample_dir / "NATS-sss-v1_0-50262-simple", archive)
+    return archive
+
+
+def _record(archive: Path) -> bytes:
+    return (archive / "000000.pickle.pbz2").read_bytes()
+
+
+NATS_CASES = [
+    # (case id, file, new bytes from the archive, fragments)
+    ("bomb", "000000.pickle.pbz2", lambda a: bz2.compress(bytes(1 << 20)) * 1024, ["64 MiB"]),
+    ("truncated", "000011.pickle.pbz2", lambda a: _record(a)[:5000], ["truncated compressed"]),
+    ("corrupt", "000284.pickle.pbz2", lambda a: _record(a)[:10] + b"\xa5" * 400, ["corrupt"]),
+    ("empty", "000000.pickle.pbz2", lambda a: b"", ["not a readable pickle"]),
+    ("garbage-meta", "meta.pickle.pbz2", lambda a: b"\xa5" * 300, ["not a readable pickle"]),
+    (
+        "evil-meta",
+        "meta.pickle.pbz2",
+        lambda a: bz2.compress(pickle.dumps(print)),
+        ["refused global builtins.print"],
+    ),
+    ("not-a-dict", "000000.pickle.pbz2", lambda a: bz2.compress(pickle.dumps([1, 2])), []),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "fragments"), [c[1:] for c in NATS_CASES], ids=[c[0] for c in NATS_CASES]
+)
+def test_bad_nats_archive(capsys, tmp_path, nats_sample_dir, name, make, fragments):
+    archive = _nats_copy(nats_sample_dir, tmp_path)
+    (archive / name).write_bytes(make(archive))
+    bench = tmp_path / "bench"
+    argv = ["bench", "import", "nats", archive, "--bench", bench, "--quiet"]
+    refused(capsys, argv, archive / name, *fragments, watch=[tmp_path])
+    assert not bench.exists()
+
+
+NB201_CASES = [
+    ("gzip-bomb", lambda: gzip.compress(bytes(1 << 20)) * 100, ["64 MiB"]),
+    ("truncated", lambda: pickle.dumps({"000000": {}})[:-3], ["not a readable pickle"]),
+    ("garbage", lambda: b"\x80\x05garbage" * 10, ["not a readable pickle"]),
+    ("evil", lambda: pickle.dumps(print), ["refused global builtins.print"]),
+    ("wrong-shape", lambda: pickle.dumps({"99": 1}), ["key '99'"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "fragments"), [c[1:] for c in NB201_CASES], ids=[c[0] for c in NB201_CASES]
+)
+def test_bad_nb201_table(capsys, tmp_path, make, fragments):
+    path = tmp_path / "in" / "cifar10.pkl"
+    path.parent.mkdir()
+    path.write_bytes(make())
+    bench = tmp_path / "bench"
+    argv = ["bench", "import", "nb201", path.parent, "--bench", bench]
+    refused(capsys, argv, path, *fragments, watch=[tmp_path])
+    assert not bench.exists()
+
+
+# -- the store: files that are not calnas tables ---------------------------------------------------
+def _store_with(tmp_path: Path, write) -> tuple[Path, Path]:
+    """A store with one good table, and ``write(path)`` at tables/tss/cifar10/computed.parquet."""
+    from bench.table.store import Store
+
+    bench = tmp_path / "bench"
+    good = pd.DataFrame({"space": "tss", "dataset": "cifar10", "source": "official"}, index=[0, 1])
+    Store(bench).upsert(good.assign(config=[0, 1], hp=200, epoch=200, acc=[0.8, 0.9]))
+    path = bench / "tables" / "tss" / "cifar10" / "computed.parquet"
+    write(path)
+    return bench, path
+
+
+STORE_CASES = [
+    ("foreign-schema", lambda p: pd.DataFrame({"x": [1], "y": ["a"]}).to_parquet(p), ["lacks"]),
+    (
+        "keys-as-text",
+        lambda p: (
+            pd.DataFrame(
+                {"space": "tss", "dataset": "cifar10", "source": "computed", "config": ["a"]}
+            )
+            .assign(hp="x", epoch="y")
+            .to_parquet(p)
+        ),
+        ["column 'config' holds", "calnas stores int64"],
+    ),
+    (
+        "unknown-column",
+        lambda p: (
+            pd.DataFrame(
+                {"space": "tss", "dataset": "cifar10", "source": "computed", "config": [0]}
+            )
+            .assign(hp=200, epoch=200, bogus=1.0)
+            .to_parquet(p)
+        ),
+        ["unknown column 'bogus'"],
+    ),
+    ("garbage", lambda p: p.write_bytes(b"\xa5" * 100), ["not a readable parquet file"]),
+    ("empty", lambda p: p.write_bytes(b""), ["not a readable parquet file"]),
+    ("truncated", lambda p: p.write_bytes(b"PAR1" + b"\x00" * 40), ["not a readable parquet"]),
+]
+STORE_COMMANDS = [
+    ["validate"],
+    ["info"],
+    ["query", "--space", "tss", "--dataset", "cifar10", "--index", "0"],
+    ["query", "--space", "tss", "--dataset", "cifar10", "--index", "0", "--source", "computed"],
+    ["export", "--space", "tss", "--dataset", "cifar10", "--metrics", "acc"],
+]
+
+
+@pytest.mark.parametrize(
+    "command", STORE_COMMANDS, ids=[" ".join(c[:1] + c[-1:]) for c in STORE_COMMANDS]
+)
+@pytest.mark.parametrize(
+    ("write", "fragments"), [c[1:] for c in STORE_CASES], ids=[c[0] for c in STORE_CASES]
+)
+def test_store_file_that_is_not_a_table(capsys, tmp_path, command, write, fragments):
+    bench, path = _store_with(tmp_path, write)
+    refused(
+        capsys,
+        ["bench", command[0], "--bench", bench, *command[1:]],
+        path,
+        *fragments,
+        watch=[bench],
+    )
+
+
+def test_upsert_refuses_to_merge_into_a_foreign_file(tmp_path):
+    from bench.table.store import Store
+
+    bench, path = _store_with(tmp_path, lambda p: pd.DataFrame({"x": [1]}).to_parquet(p))
+    before = snapshot(bench)
+    rows = pd.DataFrame({"space": "tss", "dataset": "cifar10", "source": "computed", "config": [0]})
+    with pytest.raises(ValueError, match=rf"^{path}: not a calnas table"):
+        Store(bench).upsert(rows.assign(hp=200, epoch=200, acc=0.5))
+    after = snapshot(bench)
+    assert {k: v for k, v in after.items() if "locks" not in k} == {
+        k: v for k, v in before.items() if "locks" not in k
+    }
+
+
+def test_validate_finds_rows_under_the_wrong_path(capsys, tmp_path):
+    """tables/tss/mnist/nats.parquet holding cifar10 rows of source computed: three problems."""
+    from bench.table.store import Store
+
+    bench = tmp_path / "bench"
+    rows = pd.DataFrame({"space": "tss", "dataset": "cifar10", "source": "computed"}, index=[0, 1])
+    Store(bench).upsert(rows.assign(config=[0, 1], hp=200, epoch=200, acc=[0.8, 0.9]))
+    wrong = bench / "tables" / "tss" / "mnist" / "nats.parquet"
+    wrong.parent.mkdir()
+    shutil.copy(bench / "tables" / "tss" / "cifar10" / "computed.parquet", wrong)
+    before = snapshot(bench)
+    code = main(["bench", "validate", "--bench", str(bench)])
+    out = capsys.readouterr()
+    assert code == 2 and out.err == "calnas: error: validation found 3 problem(s)\n"
+    mine = out.out.split("tss/mnist/nats:")[1]
+    assert "PROBLEMS" in mine and f"{wrong} names unknown dataset 'mnist'" in mine
+    assert "rows of dataset cifar10 in the file of dataset 'mnist'" in mine
+    assert "rows of source computed in the file of source 'nats'" in mine
+    assert "tss/cifar10/computed: 2 rows, 2 configs, 0 copied: ok" in out.out
+    # no table changed (a reader may write the sidecar the copied table lacks: by design)
+    tables = {k: v for k, v in snapshot(bench).items() if k.endswith(".parquet")}
+    assert tables == {k: v for k, v in before.items() if k.endswith(".parquet")}

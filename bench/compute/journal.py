@@ -136,7 +136,7 @@ def done_configs(store: Any, cfg: ComputeConfig) -> np.ndarray:
     if folder.is_dir():
         for path in folder.glob(f"hp{cfg.hp}_seed{cfg.seed}_*.parquet"):
             try:
-                frames.append(pd.read_parquet(path, columns=key))
+                frames.append(_read_journal(path, key))
             except FileNotFoundError:  # merged into the store (and removed) since the glob
                 continue
     if not frames:
@@ -147,6 +147,23 @@ def done_configs(store: Any, cfg: ComputeConfig) -> np.ndarray:
     df = df[df["epoch"].isin(need)].drop_duplicates(["config", "epoch"])
     counts = df.groupby("config")["epoch"].nunique()
     return np.sort(counts.index[counts.to_numpy() == len(need)].to_numpy(dtype=np.int64))
+
+
+def _read_journal(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """One journal file; one InputError naming it when it is not readable (damaged on disk)."""
+    import pyarrow as pa
+
+    from bench.errors import InputError
+
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as err:
+        raise InputError(
+            f"{path}: not a readable journal file ({' '.join(str(err).split())}); move it "
+            "away and run again (its network is computed again)"
+        ) from None
 
 
 def merge_journal(store: Any, cfg: ComputeConfig) -> int:
@@ -179,7 +196,7 @@ def merge_journal(store: Any, cfg: ComputeConfig) -> int:
         paths = sorted(folder.glob("*.parquet"))
         if not paths:
             return 0
-        frames = [pd.read_parquet(p) for p in paths]
+        frames = [_read_journal(p) for p in paths]
         try:
             store.upsert(pd.concat(frames, ignore_index=True))
             good = list(zip(paths, frames, strict=True))

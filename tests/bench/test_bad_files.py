@@ -398,3 +398,15 @@ def test_validate_finds_rows_under_the_wrong_path(capsys, tmp_path):
     # no table changed (a reader may write the sidecar the copied table lacks: by design)
     tables = {k: v for k, v in snapshot(bench).items() if k.endswith(".parquet")}
     assert tables == {k: v for k, v in before.items() if k.endswith(".parquet")}
+
+
+def test_garbage_compute_journal_is_named(capsys, tmp_path):
+    """A journal file damaged on disk: one line naming it, before any work; no table written."""
+    bench = tmp_path / "bench"
+    journal = bench / "journal" / "sss__digits__computed" / "hp1_seed777_000007.parquet"
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(b"\xa5\xa5 not parquet")
+    argv = ["bench", "compute", "--space", "sss", "--dataset", "digits", "--archs", "0"]
+    argv += ["--epochs", "1", "--bench", bench, "--quiet"]
+    refused(capsys, argv, journal, "not a readable journal file", watch=[journal.parent])
+    assert not (bench / "tables").exists()

@@ -82,6 +82,14 @@ def read_robustness(path: str | Path) -> tuple[pd.DataFrame, ImportReport]:
                 f"{file}: {len(frame)} rows; the robustness files hold one row per TSS index "
                 f"({sp.size}), row i being index i"
             )
+        # each file's values checked on their own, so that a complaint names the file and line
+        validated_rows(
+            file,
+            frame[list(expected)]
+            .assign(space="tss", dataset=dataset, source="robustness", config=np.arange(sp.size))
+            .assign(hp=200, epoch=200),
+            csv_lines=True,
+        )
         by_dataset.setdefault(dataset, []).append(frame[list(expected)])
         report.rows[file.name] = len(frame)
     frames = []

@@ -217,6 +217,8 @@ ROBUSTNESS_CASES = [
     ("blank-line", lambda d: _with_line(d, 4, b""), ["line 4 is empty"]),
     ("empty", lambda d: b"", ["empty file"]),
     ("binary", lambda d: random.Random(2).randbytes(3000), ["not UTF-8"]),
+    ("percent", lambda d: _set_cell(d, 3, "clean_acc", b"85.5"), ["percentage", "(line 3: 85.5"]),
+    ("inf", lambda d: _set_cell(d, 5, "clean_acc", b"-inf"), ["'-inf'", "line 5"]),
 ]
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from published_files import official_frame, robustness_frames, write_csv
 
 from search.cli import main
@@ -412,3 +414,61 @@ def test_garbage_compute_journal_is_named(capsys, tmp_path):
     argv += ["--epochs", "1", "--bench", bench, "--quiet"]
     refused(capsys, argv, journal, "not a readable journal file", watch=[journal.parent])
     assert not (bench / "tables").exists()
+
+
+# -- property: bytes in, a frame or one InputError out ---------------------------------------------
+_CELL = st.one_of(
+    st.just(""),
+    st.floats(allow_nan=False, width=32).map(repr),
+    st.integers(-5, 10**20).map(str),
+    st.text(st.characters(blacklist_characters=',\n\r"', blacklist_categories=("Cs",)), max_size=6),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.lists(_CELL, min_size=1, max_size=5), min_size=1, max_size=6),
+    final_newline=st.booleans(),
+)
+def test_read_csv_refuses_every_ragged_file(tmp_path, rows, final_newline):
+    """A generated CSV (header of 3 columns): every row of another width is refused by line;
+    whatever else happens is a frame of all rows or one InputError naming the file."""
+    from bench.errors import InputError
+    from bench.importers.common import read_csv
+
+    path = tmp_path / "t.csv"
+    text = "config,acc,pre_ECE_15\n" + "\n".join(",".join(r) for r in rows)
+    path.write_text(text + ("\n" if final_newline else ""), encoding="utf-8")
+    while rows and rows[-1] == [""]:  # blank lines at the end are harmless
+        rows = rows[:-1]
+    ragged = [i + 2 for i, r in enumerate(rows) if len(r) != 3]
+    try:
+        frame = read_csv(path, ["config", "acc", "pre_ECE_15"])
+    except InputError as err:
+        assert str(err).startswith(f"{path}: ") and "\n" not in str(err)
+        if ragged:
+            first = ragged[0]
+            blank = rows[first - 2] == [""]
+            assert f"line {first} " in str(err) or (blank and f"line {first} is empty" in str(err))
+        return
+    assert not ragged, f"rows of another width accepted: lines {ragged}"
+    assert len(frame) == len(rows)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=400), cut=st.integers(0, 2000))
+def test_mangled_csv_never_escapes_as_another_error(tmp_path, sss_csv, data, cut):
+    """The good file cut anywhere in its first lines, then random bytes: a frame or InputError."""
+    from bench.errors import InputError
+    from bench.importers.common import read_csv
+
+    path = tmp_path / "m.csv"
+    path.write_bytes(sss_csv[:cut] + data)
+    try:
+        read_csv(path, SSS_COLUMNS)
+    except InputError as err:
+        assert str(err).startswith(f"{path}: ") and "\n" not in str(err)

@@ -150,6 +150,7 @@ class Table:
 
         if self._index is None:
             index = self.arrays(["hp", "epoch", "config", "seed", "copied"])
+            _check_keys(self, index)
             n = len(index["config"])
             index.setdefault("seed", np.full(n, -1, dtype=np.int64))
             index.setdefault("copied", np.zeros(n, dtype=bool))
@@ -240,6 +241,25 @@ class Table:
         else:
             self.columns  # noqa: B018  (checks that the file is a calnas table)
         return pq.read_table(self.path, filters=filters).to_pandas()
+
+
+def _check_keys(table: Table, index: dict[str, np.ndarray]) -> None:
+    """Refuse a table whose key values are missing or configs out of its space's range (a file
+    damaged or edited behind the store's back): they would index past the space's arrays."""
+    size = get_space(table.space).size if table.space in SPACES else None
+    for name in ("config", "hp", "epoch", "seed"):
+        values = index.get(name)
+        if values is None or values.size == 0:
+            continue
+        bad = values.dtype.kind not in "iu"
+        if not bad and name == "config" and size is not None:
+            bad = bool(values.min() < 0 or values.max() >= size)
+        if bad:
+            raise InputError(
+                f"{table.path}: column {name!r} holds missing or out-of-range values (configs "
+                f"must be 0..{(size or 1) - 1}): the table is damaged; see calnas bench validate, "
+                "and import its data again"
+            )
 
 
 def pick_run(

@@ -160,6 +160,8 @@ def table_schema(path: str | os.PathLike[str], schema: pa.Schema | None = None) 
     path = Path(path)
     fix = "move it out of the store, or import its data again"
     if schema is None:
+        if path.is_dir():
+            raise InputError(f"{path}: a folder where a table file belongs; {fix}")
         if not path.is_file():
             raise MissingFileError(f"{path}: no such table file")
         try:

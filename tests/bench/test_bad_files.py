@@ -472,3 +472,48 @@ def test_mangled_csv_never_escapes_as_another_error(tmp_path, sss_csv, data, cut
         read_csv(path, SSS_COLUMNS)
     except InputError as err:
         assert str(err).startswith(f"{path}: ") and "\n" not in str(err)
+
+
+def _damage(column: str, values) -> callable:
+    """A writer of the good table with ``column`` replaced (a table edited behind the store)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def write(path: Path) -> None:
+        good = path.with_name("official.parquet")
+        table = pq.read_table(good)
+        columns = {n: table.column(n) for n in table.column_names}
+        columns[column] = pa.array(values, type=table.schema.field(column).type)
+        columns["source"] = pa.array(["computed", "computed"])
+        pq.write_table(pa.table(columns), path)
+
+    return write
+
+
+DAMAGED_CASES = [
+    ("config-null", _damage("config", [None, 1]), ["column 'config' holds missing"]),
+    ("config-out-of-range", _damage("config", [99999, 1]), ["out-of-range", "0..15624"]),
+    ("config-negative", _damage("config", [-5, 1]), ["out-of-range"]),
+    ("epoch-null", _damage("epoch", [None, 200]), ["column 'epoch' holds missing"]),
+]
+
+
+@pytest.mark.parametrize("command", STORE_COMMANDS[2:], ids=["query", "query-source", "export"])
+@pytest.mark.parametrize(
+    ("write", "fragments"), [c[1:] for c in DAMAGED_CASES], ids=[c[0] for c in DAMAGED_CASES]
+)
+def test_damaged_table_contents(capsys, tmp_path, command, write, fragments):
+    """A calnas table whose key values were damaged: one line naming it, not an IndexError
+    (the sidecar, a cache, may be written: the table is not)."""
+    bench, path = _store_with(tmp_path, write)
+    before = {k: v for k, v in snapshot(bench).items() if k.endswith(".parquet")}
+    before_path = snapshot(path)
+    argv = ["bench", command[0], "--bench", bench, *command[1:]]
+    refused(capsys, argv, path, *fragments, watch=[])
+    assert {k: v for k, v in snapshot(bench).items() if k.endswith(".parquet")} == before
+    assert snapshot(path) == before_path
+
+
+def test_folder_named_like_a_table(capsys, tmp_path):
+    bench, path = _store_with(tmp_path, lambda p: p.mkdir())
+    refused(capsys, ["bench", "validate", "--bench", bench], path, "a folder", watch=[bench])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -234,9 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    empty = _empty_option(parser, args)
-    if empty:
-        print(f"calnas: error: {empty}", file=sys.stderr)
+    names = _option_names(parser)
+    refused = _empty_option(names, args) or _expand_home(names, args)
+    if refused:
+        print(f"calnas: error: {_one_line(refused)}", file=sys.stderr)
         return 2
     # warnings of the search layer (a torn journal repaired) print as one line each
     warn = logging.StreamHandler(sys.stderr)
@@ -253,7 +255,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _empty_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+def _option_names(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """dest -> how the user wrote it (the long option, or the positional's name in capitals)."""
+    names: dict[str, str] = {}
+    stack = [parser]
+    while stack:
+        p = stack.pop()
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                stack.extend(action.choices.values())
+            elif action.dest not in names:
+                names[action.dest] = max(action.option_strings, key=len, default=None) or (
+                    action.dest.upper()
+                )
+    return names
+
+
+def _empty_option(names: dict[str, str], args: argparse.Namespace) -> str | None:
     """Why an option or argument given as an empty string is refused (None if none is).
 
     An empty ``--bench`` would be the working directory, an empty ``--strategy`` or
@@ -262,25 +280,35 @@ def _empty_option(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     """
     if getattr(args, "command", None) == "serve":
         return None
-    names = {}
-    stack = [parser]
-    while stack:
-        p = stack.pop()
-        for action in p._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                stack.extend(action.choices.values())
-            elif action.dest not in names:
-                names[action.dest] = max(action.option_strings, key=len, default=None)
     for dest, value in vars(args).items():
         if isinstance(value, str) and not value.strip() and dest in names:
-            label = names[dest] or dest.upper()
-            return f"{label} is empty: give a value, or leave the option out for its default"
+            return f"{names[dest]} is empty: give a value, or leave the option out for its default"
     return None
 
 
-def _one_line(err: BaseException) -> str:
-    """The error's message on one line (some libraries' messages span several)."""
-    return " ".join(str(err).split())
+def _expand_home(names: dict[str, str], args: argparse.Namespace) -> str | None:
+    """Expand ``~`` and ``~user`` in path values once, here; refuse a ``~user`` with no home.
+
+    (``Path.expanduser`` raises a RuntimeError deep inside a command for an unknown user.)
+    """
+    for dest, value in vars(args).items():
+        if isinstance(value, str) and value.startswith("~") and dest != "query":
+            expanded = os.path.expanduser(value)
+            if expanded.startswith("~"):
+                user = value[1:].split(os.sep, 1)[0]
+                return (
+                    f"{names.get(dest, dest)} {value}: there is no home folder for user "
+                    f"{user!r} to expand it with"
+                )
+            setattr(args, dest, expanded)
+    return None
+
+
+def _one_line(err: BaseException | str) -> str:
+    """The error's message on one line (some libraries' messages span several), printable on
+    any stream (a path or value that is not valid UTF-8 shows as backslash escapes)."""
+    text = " ".join(str(err).split())
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 if __name__ == "__main__":

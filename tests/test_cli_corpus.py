@@ -9,6 +9,7 @@ refusal is one line. ``serve`` is covered by the server's own tests.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -363,6 +364,10 @@ VALUES = [
     ([*EV, "--n-test", "0"], ("--n-test", "0")),
     ([*EV, "--n-test", "-1"], ("--n-test", "-1")),
     ([*EV, "--sizes", "20", "--seeds", "1", "--param", "eta=-1"], ("--param", "learning_rate")),
+    ([*S3, "--backend", "compute", "--data-root", "~no_such_user/x"], ("--data-root", "home")),
+    ([*IMPORT, "official", "~no_such_user/x"], ("PATH", "no_such_user")),
+    ([*S3, "--storage", "~no_such_user/s.journal"], ("--storage", "home")),
+    ([*FITO[:-1], "~no_such_user"], ("--out", "home")),
     (["nosuch"], ("nosuch",)),
     (["bench", "nosuch"], ("nosuch",)),
 ]
@@ -375,3 +380,117 @@ def test_bad_values_are_one_line(capsys, work, argv, names):
     CASES.append(" ".join(argv))
     no_bench = argv[0] in ("space", "nosuch") or argv[:2] == ["surrogate", "predict"]
     refused(capsys, work, argv if no_bench else [*argv, "--bench", work / "b"], *names)
+
+
+# -- generated argument lists (hypothesis) ---------------------------------------------------------
+_POOL = [
+    "", " ", "0", "-1", "1", "3", "2.5", "nan", "inf", "-inf", "1e400", "99999999999999999999",
+    "é", "\udcff", "a_file", "a_file/x", "missing/x", ".", "-", "x" * 300, "|x~0|", "0,1", ",",
+    "a=b", "cuda:7", "cpu", "acc", "tss", "sss", "digits", "cifar10", "random", "tpe:x=nan",
+    "tcp://127.0.0.1:1", "acc<=nan", "binary.bin",
+]  # fmt: skip
+# a valid baseline for each command's required options (the generated ones come after and win)
+_BASE = {
+    ("space", "show"): ["--index", "0"],
+    ("bench", "query"): ["--space", "tss", "--dataset", "digits", "--index", "0"],
+    ("bench", "export"): ["--space", "tss", "--dataset", "digits", "--metrics", "acc"],
+    ("bench", "import"): ["official", "missing"],
+    ("bench", "sql"): ["SELECT 1"],
+    ("bench", "compute"): ["--space", "tss", "--dataset", "digits", "--archs", "0"],
+    ("surrogate", "fit"): [*FIT, "--out", "m"],
+    ("surrogate", "predict"): ["--model", "missing", "--archs", "0"],
+    ("surrogate", "evaluate"): FIT,
+}
+_SKIP = {"serve", "analyze"}  # the server's tests and the analyses' own cover those
+_NO_BENCH = {("space", "info"), ("space", "show"), ("surrogate", "predict")}
+
+
+def _commands() -> dict[tuple[str, str], list[tuple[str, bool]]]:
+    """(command, subcommand) -> its options as (option string, takes a value)."""
+    import argparse
+
+    from search.cli import build_parser
+
+    out = {}
+    top = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in top.choices.items():
+        if name in _SKIP:
+            continue
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        for leaf, lp in sub.choices.items():
+            opts = [
+                (max(a.option_strings, key=len), a.nargs != 0)
+                for a in lp._actions
+                if a.option_strings and a.dest not in ("help", "bench")
+            ]
+            out[(name, leaf)] = opts
+    return out
+
+
+def _stub_the_work(monkeypatch) -> None:
+    """Replace each command's work by a stub: the property is that input is judged before it."""
+    import bench.compute
+    import bench.importers
+    import search.compare
+    import search.runner
+    import surrogate.model
+    import surrogate.validation
+
+    def stop(*_a, **_k):
+        raise SystemExit(0)  # the work was reached: every check before it passed
+
+    monkeypatch.setattr(search.runner, "run_search", stop)
+    monkeypatch.setattr(search.compare, "compare_strategies", stop)
+    monkeypatch.setattr(bench.compute, "compute", stop)
+    monkeypatch.setattr(surrogate.model.Surrogate, "from_benchmark", classmethod(stop))
+    monkeypatch.setattr(surrogate.validation, "validate_on_benchmark", stop)
+    for kind in ("official", "robustness", "nats", "nb201"):
+        monkeypatch.setattr(bench.importers, f"import_{kind}", stop)
+
+
+def test_generated_argument_lists_never_traceback(tmp_path, monkeypatch, capsys):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    chars = st.characters(blacklist_characters="\x00")  # argv cannot hold NUL
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("x\n")
+    (tmp_path / "binary.bin").write_bytes(bytes(range(256)))
+    _stub_the_work(monkeypatch)
+    commands = _commands()
+    keys = sorted(commands)
+    tried = []
+
+    @st.composite
+    def argv(draw):
+        cmd = draw(st.sampled_from(keys))
+        opts = commands[cmd]
+        args = [*cmd, *_BASE.get(cmd, [])]
+        if cmd not in _NO_BENCH:
+            args += ["--bench", str(tmp_path / "b")]
+        if opts:
+            for opt, takes in draw(st.lists(st.sampled_from(opts), max_size=3, unique=True)):
+                args.append(opt)
+                if takes:
+                    args.append(draw(st.sampled_from(_POOL) | st.text(chars, max_size=8)))
+        return args
+
+    # CALNAS_CLI_EXAMPLES=5000 for a deeper (random) hunt; the default run is small and fixed
+    deep = int(os.environ.get("CALNAS_CLI_EXAMPLES", "0"))
+
+    @settings(max_examples=deep or 150, deadline=None, derandomize=not deep, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(argv())
+    def check(args):
+        tried.append(args)
+        try:
+            code = main(args)
+        except SystemExit as stop:
+            code = stop.code
+        err = capsys.readouterr().err
+        assert code in (0, 2), (args, code, err)
+        if code == 2:
+            assert len(err.splitlines()) == 1, (args, err)
+
+    check()
+    CASES.extend(" ".join(map(str, a)) for a in tried)

@@ -127,4 +127,13 @@ def _json_default(value: Any) -> Any:
     # numpy scalars and arrays without importing numpy here
     if hasattr(value, "tolist"):
         return value.tolist()
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    # what SQL results hold besides numbers and strings: decimals as numbers, dates and times in
+    # ISO form, bytes, UUIDs and intervals as their text (as the table and CSV forms print them)
+    import datetime
+    import decimal
+
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return value.isoformat()
+    return str(value)

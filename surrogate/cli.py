@@ -248,8 +248,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _fit(args: argparse.Namespace) -> None:
     from bench.fileio import check_output_dir
     from surrogate.model import Surrogate
+    from surrogate.persist import check_save_path
 
     check_output_dir(args.out, "--out")  # before the fit: a bad --out fails at once
+    check_save_path(args.out)  # (a folder that is not a saved model is never replaced)
     with _xgboost_refusals():
         model = Surrogate.from_benchmark(
             args.bench,

@@ -37,7 +37,7 @@ from surrogate.features import feature_names
 if TYPE_CHECKING:
     from surrogate.model import Surrogate
 
-__all__ = ["FORMAT", "read_model", "write_model"]
+__all__ = ["FORMAT", "check_save_path", "read_model", "write_model"]
 
 #: The ``format`` field of ``surrogate.json``.
 FORMAT = "calnas-surrogate"
@@ -62,6 +62,30 @@ _FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+def check_save_path(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, if a surrogate may be saved there: new, or a saved surrogate.
+
+    The command line checks this before it fits, so a bad ``--out`` fails in a second.
+
+    Raises:
+        InputError: ``path`` exists and is not a saved surrogate (it would be replaced).
+
+    Example:
+        >>> import tempfile
+        >>> check_save_path(tempfile.mkdtemp())  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        bench.errors.InputError: ... exists and is not a saved surrogate; ...
+    """
+    path = Path(path)
+    if path.exists() and not (path.is_dir() and (path / _META).is_file()):
+        raise InputError(
+            f"{path} exists and is not a saved surrogate; choose a new path "
+            "(a surrogate is saved as a directory)"
+        )
+    return path
+
+
 def write_model(model: Surrogate, path: str | os.PathLike) -> Path:
     """Write a fitted ``model`` to directory ``path``, atomically.
 
@@ -75,12 +99,7 @@ def write_model(model: Surrogate, path: str | os.PathLike) -> Path:
     Raises:
         InputError: ``path`` exists and is not a saved surrogate.
     """
-    path = Path(path)
-    if path.exists() and not (path.is_dir() and (path / _META).is_file()):
-        raise InputError(
-            f"{path} exists and is not a saved surrogate; choose a new path "
-            "(a surrogate is saved as a directory)"
-        )
+    path = check_save_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # the whole folder is written aside and renamed into place: no per-file temp needed
     with atomic_dir(path) as tmp:
@@ -131,7 +150,7 @@ def read_model(path: str | os.PathLike) -> Surrogate:
         raise MissingFileError(f"no saved surrogate at {path} (expected a directory with {_META})")
     try:
         meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{meta_path} is not valid JSON: {err}") from None
     if not isinstance(meta, Mapping) or meta.get("format") != FORMAT:
         raise InputError(f"{meta_path} is not a calnas surrogate (format != {FORMAT!r})")

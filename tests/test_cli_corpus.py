@@ -494,3 +494,54 @@ def test_generated_argument_lists_never_traceback(tmp_path, monkeypatch, capsys)
 
     check()
     CASES.extend(" ".join(map(str, a)) for a in tried)
+
+
+# -- files: binary, truncated, existing outputs ----------------------------------------------------
+def test_binary_surrogate_json_is_refused(capsys, work):
+    model = work / "model"
+    model.mkdir()
+    (model / "surrogate.json").write_bytes(bytes(range(256)))
+    CASES.append("surrogate predict: binary surrogate.json")
+    argv = ["surrogate", "predict", "--model", model, "--archs", "0"]
+    refused(capsys, work, argv, "surrogate.json", "not valid JSON")
+    (model / "surrogate.json").write_bytes(b'{"format": "calnas-surr')  # truncated
+    CASES.append("surrogate predict: truncated surrogate.json")
+    refused(capsys, work, argv, "surrogate.json", "not valid JSON")
+
+
+def test_fit_refuses_a_folder_that_is_not_a_model_before_fitting(capsys, work, monkeypatch):
+    import surrogate.model
+
+    def never(*_a, **_k):
+        raise AssertionError("the fit ran before --out was checked")
+
+    monkeypatch.setattr(surrogate.model.Surrogate, "from_benchmark", classmethod(never))
+    (work / "results").mkdir()
+    (work / "results" / "keep.csv").write_text("a\n1\n")
+    CASES.append("surrogate fit --out an existing folder that is not a model")
+    argv = ["surrogate", "fit", *FIT, "--out", work / "results", "--bench", work / "b"]
+    refused(capsys, work, argv, "results", "not a saved surrogate")
+
+
+def test_sql_json_writes_every_duckdb_type(capsys, work):
+    import json
+
+    query = (
+        "SELECT 1.5::DECIMAL(3,1) AS d, DATE '2020-01-01' AS t, '\\x00'::BLOB AS b, "
+        "INTERVAL 1 DAY AS i, uuid() AS u, TIMESTAMP '2020-01-01 10:00:00' AS ts"
+    )
+    CASES.append("bench sql --format json with decimals, dates, blobs, intervals, uuids")
+    code = main(["bench", "sql", "--bench", str(work / "b"), "--format", "json", query])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    (row,) = json.loads(out.out)
+    assert row["d"] == 1.5 and row["t"] == "2020-01-01" and row["ts"].startswith("2020-01-01T10")
+
+
+def test_archs_file_with_a_byte_order_mark(capsys, work, monkeypatch):
+    pytest.importorskip("torch")
+    from bench.compute.job import select_targets
+
+    (work / "bom.txt").write_bytes(b"\xef\xbb\xbf0\r\n1\r\n")
+    CASES.append("--archs file with a BOM and CRLF")
+    assert select_targets("tss", str(work / "bom.txt")).tolist() == [0, 1]

@@ -402,7 +402,7 @@ def select_targets(space: str, archs: str | Sequence[int | str] | None) -> np.nd
         path = Path(archs).expanduser()
         if path.is_file():
             try:
-                text = path.read_bytes().decode("utf-8")
+                text = path.read_bytes().decode("utf-8-sig")  # a BOM is not part of line 1
             except UnicodeDecodeError as err:
                 raise InputError(
                     f"--archs file {path} is not UTF-8 text (byte {err.start}): give one index "

@@ -27,6 +27,64 @@ __all__ = ["FASHION_MNIST_DEFAULT_ROOT", "read_svhn_test", "read_cifar10c", "rea
 FASHION_MNIST_DEFAULT_ROOT = Path("/usr/share/datasets/fashion-mnist")
 
 
+#: The most bytes a ``.mat`` file may hold once its compressed variables are inflated: 256 MiB.
+#: SVHN's test_32x32.mat holds 80 MB of images (26,032 x 32 x 32 x 3 bytes); a zlib bomb (a few
+#: MB that inflate to gigabytes) is refused once it passes the cap, before scipy reads it.
+MAX_MAT_BYTES = 256 << 20
+
+
+def _check_mat_size(path: Path, what: str, limit: int = MAX_MAT_BYTES) -> None:
+    """Refuse a MATLAB v5 file whose data, compressed variables inflated, exceeds ``limit``.
+
+    Walks the file's top-level data elements (8-byte tags: type, byte count); a compressed one
+    (type 15, zlib) is inflated in 1 MiB steps and counted, never held. Other layouts (v7.3 is
+    HDF5) are left to scipy, which refuses them by name.
+    """
+    import struct
+    import zlib
+
+    total = 0
+    with open(path, "rb") as fh:
+        header = fh.read(128)
+        if len(header) < 128 or header[126:128] not in (b"IM", b"MI"):
+            return
+        order = "<" if header[126:128] == b"IM" else ">"
+        while tag := fh.read(8):
+            if len(tag) < 8:
+                return  # scipy names a truncated file
+            kind, nbytes = struct.unpack(f"{order}II", tag)
+            if kind >> 16:  # a small element: its data is in the tag
+                continue
+            if kind != 15:
+                total += nbytes
+                fh.seek(nbytes + (-nbytes % 8), 1)
+            else:
+                inflate = zlib.decompressobj()
+                left = nbytes
+                while left > 0:
+                    chunk = fh.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+                    data = chunk
+                    try:
+                        while data:
+                            total += len(inflate.decompress(data, 1 << 20))
+                            data = inflate.unconsumed_tail
+                            if total > limit:
+                                break
+                    except zlib.error:
+                        return  # scipy names a corrupt stream
+                    if total > limit:
+                        break
+            if total > limit:
+                raise InputError(
+                    f"{what}: {path}: more than {limit} bytes once its variables are inflated "
+                    f"({limit >> 20} MiB, the cap for this file; the real one holds 80 MB): "
+                    "refused as a likely decompression bomb"
+                )
+
+
 def read_svhn_test(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """SVHN test set (``test_32x32.mat``, 26,032 images) as uint8 (N, 32, 32, 3); digit 0 -> 0.
 
@@ -47,6 +105,7 @@ def read_svhn_test(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = folder / "test_32x32.mat"
     import scipy.io
 
+    _check_mat_size(path, "SVHN test")
     try:
         mat = scipy.io.loadmat(path)
     except Exception as err:

@@ -123,3 +123,56 @@ def test_truncated_and_corrupt_name_the_file(tmp_path, kind):
     with pytest.raises(ValueError, match=rf"^{path}: (corrupt|truncated) compressed file"):
         load(path)
     assert os.path.getsize(path) == 208
+
+
+def _mat_bomb(mib: int) -> bytes:
+    """A MATLAB v5 file whose one zlib-compressed variable, a uint8 array ``X`` of ``mib`` MiB of
+    zeros, is what scipy would read whole; full flushes make every 1 MiB block of the deflate
+    stream stand alone, so one block is repeated and the file stays small."""
+    import struct
+    import zlib
+
+    total = mib << 20
+    n = total - 56  # the matrix's tags and sub-elements take 56 bytes
+    matrix = (
+        struct.pack("<II", 14, total - 8)  # miMATRIX
+        + struct.pack("<IIII", 6, 8, 9, 0)  # array flags: mxUINT8_CLASS
+        + struct.pack("<IIii", 5, 8, n, 1)  # dimensions (n, 1)
+        + struct.pack("<I", (1 << 16) | 1)
+        + b"X\0\0\0"  # name "X" (a small element)
+        + struct.pack("<II", 2, n)  # miUINT8 data follows
+    )
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw: the zlib frame is built here
+    start, zeros = matrix + bytes((1 << 20) - len(matrix)), bytes(1 << 20)
+    first = deflate.compress(start) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(zeros) + deflate.flush(zlib.Z_FULL_FLUSH)
+    check = zlib.adler32(start)
+    for _ in range(mib - 1):  # a correct checksum: scipy reads the stream to its end
+        check = zlib.adler32(zeros, check)
+    body = first + block * (mib - 1) + deflate.flush()
+    payload = b"\x78\xda" + body + struct.pack(">I", check)
+    header = b"MATLAB 5.0 MAT-file".ljust(116) + bytes(8) + struct.pack("<H", 0x0100) + b"IM"
+    return header + struct.pack("<II", 15, len(payload)) + payload
+
+
+def test_svhn_mat_bomb_is_refused_in_bounded_memory(tmp_path):
+    path = tmp_path / "test_32x32.mat"
+    path.write_bytes(_mat_bomb(_BOMB_MIB))
+    assert path.stat().st_size < 2_000_000
+    got = _peak_and_time(f"ood.read_svhn_test({str(tmp_path)!r})")
+    assert got["mib"] < 64 and got["seconds"] < 20, got  # inflated and counted, never held
+    assert got["error"].startswith("InputError: SVHN test: "), got
+    assert str(path) in got["error"] and "256 MiB" in got["error"]
+
+
+def test_small_compressed_mat_still_reads(tmp_path):
+    import numpy as np
+    import scipy.io
+
+    from bench.compute.ood import read_svhn_test
+
+    x = np.arange(32 * 32 * 3 * 4, dtype=np.uint8).reshape(32, 32, 3, 4)
+    y = np.array([[10], [1], [2], [3]], dtype=np.uint8)
+    scipy.io.savemat(tmp_path / "test_32x32.mat", {"X": x, "y": y}, do_compression=True)
+    images, labels = read_svhn_test(tmp_path)
+    assert images.shape == (4, 32, 32, 3) and labels.tolist() == [0, 1, 2, 3]

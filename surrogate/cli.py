@@ -240,7 +240,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     srv.add_argument(
         "--max-pending",
         type=_positive("--max-pending"),
-        help="requests in progress at once; more get 503 at once (default: no bound)",
+        default=64,
+        help="requests in progress at once; more get 503 at once (default 64)",
     )
     srv.set_defaults(func=_serve)
 

@@ -21,9 +21,9 @@ also counts chunked bodies), more than ``max_archs`` archs in one request get 42
 whose body has not fully arrived ``request_timeout`` seconds after its headers gets 408 and its
 connection is closed (:class:`RequestGuard`); under :func:`serve`, a connection that has not sent
 complete headers within ``request_timeout`` seconds is closed too, and at most
-``max_connections`` connections are served at once (more get 503). With ``max_pending``, a
-request that finds that many others in progress gets 503 at once (with ``Retry-After``) instead
-of waiting in an unbounded queue.
+``max_connections`` connections are served at once (more get 503). A request that finds
+``max_pending`` others in progress gets 503 at once (with ``Retry-After``) instead of waiting in
+an unbounded queue.
 
 Prediction uses :meth:`xgboost.Booster.inplace_predict`, which XGBoost documents as thread
 safe, so the synchronous handler runs in the server's thread pool without a lock.
@@ -72,6 +72,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_REQUEST_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_PENDING",
 ]
 
 #: Largest batch one request may ask for: the whole TSS space fits.
@@ -82,6 +83,10 @@ DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 DEFAULT_REQUEST_TIMEOUT = 10.0
 #: Connections served at once; more get 503 (each stalled one is closed after the timeout).
 DEFAULT_MAX_CONNECTIONS = 512
+#: Requests in progress at once; more get 503 at once. Above what a healthy server holds
+#: (200 requests/s of ~2.5 ms each keep about one in progress), so it only sheds an overload
+#: (see "Under load" in docs/surrogate.md).
+DEFAULT_MAX_PENDING = 64
 
 # how much of a bad input a 422 echoes: strings and containers are cut, depth is bounded
 _ECHO_CHARS = 200
@@ -319,7 +324,7 @@ def create_app(
     max_archs: int = DEFAULT_MAX_ARCHS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-    max_pending: int | None = None,
+    max_pending: int | None = DEFAULT_MAX_PENDING,
 ) -> FastAPI:
     """The FastAPI application serving ``models`` (one per space and dataset).
 
@@ -329,7 +334,7 @@ def create_app(
         max_body_bytes: the largest request body (larger: 413).
         request_timeout: seconds to receive a request body (slower: 408); see
             :class:`RequestGuard`.
-        max_pending: requests in progress at once (more: 503); None, the default: no bound.
+        max_pending: requests in progress at once (more: 503); None: no bound.
 
     Returns:
         The app; run it with uvicorn (:func:`serve`) or test it with FastAPI's ``TestClient``.
@@ -631,7 +636,7 @@ def make_server(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    max_pending: int | None = None,
+    max_pending: int | None = DEFAULT_MAX_PENDING,
     log_level: str = "info",
 ) -> tuple[Any, socket.socket]:
     """The uvicorn server :func:`serve` runs, and the socket it listens on (already bound).
@@ -674,7 +679,7 @@ def serve(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
-    max_pending: int | None = None,
+    max_pending: int | None = DEFAULT_MAX_PENDING,
     log_level: str = "info",
 ) -> None:
     """Run the app under uvicorn until interrupted (what ``calnas serve`` calls).
@@ -689,8 +694,8 @@ def serve(
         request_timeout: seconds a client has to send a request's headers, and again its body
             (slower: 408 and the connection closed).
         max_connections: connections served at once (more: 503).
-        max_pending: requests in progress at once (more: 503 with ``Retry-After``); None: no
-            bound.
+        max_pending: requests in progress at once (more: 503 with ``Retry-After``; default
+            64); None: no bound.
         log_level: uvicorn's log level.
 
     Raises:

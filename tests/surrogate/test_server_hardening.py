@@ -419,3 +419,16 @@ def test_serve_on_a_port_in_use_is_one_line(capsys, tmp_path, monkeypatch, model
         port = str(taken.getsockname()[1])
         line = _refused(capsys, tmp_path, ["serve", "--model", str(model_dir), "--port", port])
     assert f"127.0.0.1:{port}" in line and "in use" in line
+
+
+def test_serve_defaults_bound_everything(model) -> None:
+    from bench.cliutil import ArgumentParser
+    from surrogate.cli import register
+
+    parser = ArgumentParser(prog="calnas")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["serve", "--model", "m"])
+    assert (args.host, args.port, args.request_timeout) == ("127.0.0.1", 8000, 10.0)
+    assert (args.max_connections, args.max_pending) == (512, 64)
+    guard = [m for m in create_app([model]).user_middleware if m.cls is RequestGuard]
+    assert guard[0].kwargs["max_pending"] == 64 and guard[0].kwargs["timeout"] == 10.0

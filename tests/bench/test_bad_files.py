@@ -519,3 +519,14 @@ def test_damaged_table_contents(capsys, tmp_path, command, write, fragments):
 def test_folder_named_like_a_table(capsys, tmp_path):
     bench, path = _store_with(tmp_path, lambda p: p.mkdir())
     refused(capsys, ["bench", "validate", "--bench", bench], path, "a folder", watch=[bench])
+
+
+@pytest.mark.parametrize("folder", ["données", "数据 集", "emoji-😀"])
+def test_unicode_paths_are_named_as_given(capsys, tmp_path, sss_csv, folder):
+    path = tmp_path / folder / "cifar10_sss.csv"
+    path.parent.mkdir()
+    path.write_bytes(sss_csv[:-30])  # cut in its last line
+    bench = tmp_path / folder / "bench"
+    argv = ["bench", "import", "official", path.parent, "--bench", bench]
+    refused(capsys, argv, path, "truncated", watch=[tmp_path])
+    assert not bench.exists()

@@ -164,6 +164,22 @@ _fields = st.fixed_dictionaries(
         "junk": _json,
     },
 )
+#: bodies that are mostly right, so the 200 path is searched too
+_near_valid = st.fixed_dictionaries(
+    {
+        "space": st.just("sss"),
+        "dataset": st.just("cifar10"),
+        "archs": st.lists(
+            st.integers(-2, SSS.size + 2) | st.sampled_from(SSS.archs()[:50]),
+            min_size=0,
+            max_size=70,
+        ),
+    },
+    optional={
+        "alpha": st.floats(allow_nan=True, allow_infinity=True) | st.integers(-2, 2),
+        "targets": st.lists(st.sampled_from([*TARGETS, "x", "\ud800"]), max_size=3),
+    },
+)
 #: raw tokens JSON allows or Python's parser accepts: overflow, NaN, huge arrays, deep nesting
 _raw = st.sampled_from(
     ["1e400", "-1e400", "NaN", "Infinity", "-Infinity", '"\\ud800"', "[" * 50 + "]" * 50]
@@ -180,7 +196,7 @@ def _check(client: TestClient, body: bytes) -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(body=_fields | _json)
+@given(body=_near_valid | _fields | _json)
 def test_any_json_body_is_never_a_5xx(client, body) -> None:
     _check(client, json.dumps(body).encode("utf-8", "surrogatepass"))
 
@@ -432,3 +448,38 @@ def test_serve_defaults_bound_everything(model) -> None:
     assert (args.max_connections, args.max_pending) == (512, 64)
     guard = [m for m in create_app([model]).user_middleware if m.cls is RequestGuard]
     assert guard[0].kwargs["max_pending"] == 64 and guard[0].kwargs["timeout"] == 10.0
+
+
+_H = b"Host: t\r\n"
+_MALFORMED_HTTP = [
+    b"BREW /predict HTTP/1.1\r\n" + _H + b"Content-Length: 0\r\n\r\n",
+    b"GET /health\r\n\r\n",
+    b"\x00\x01\x02\xff\r\n\r\n",
+    b"POST /predict HTTP/1.1\r\n" + _H + b"Content-Length: -5\r\n\r\n{}",
+    b"POST /predict HTTP/1.1\r\n" + _H + b"Content-Length: ten\r\n\r\n{}",
+    b"POST /predict HTTP/1.1\r\n" + _H + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+    b"POST /predict HTTP/1.1\r\n" + _H + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+    b"POST /predict HTTP/1.1\r\n" + _H + b"Transfer-Encoding: gzip\r\n\r\nxx",
+    b"POST /predict HTTP/1.1\r\n" + _H + b"X-A: " + b"a" * 200_000 + b"\r\n\r\n",
+    b"POST /predict HTTP/1.1\r\n" + _H + b"Broken header\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /\xff HTTP/1.1\r\n" + _H + b"Content-Length: 2\r\n\r\n{}",
+    b"POST /predict HTTP/1.1\r\n" + _H + b"Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}",
+    b"POST /predict HTTP/1.1\r\n"
+    + _H
+    + b"Transfer-Encoding: chunked\r\n\r\n"
+    + (b"4e20\r\n" + b"[" * 20_000 + b"\r\n") * 2
+    + b"0\r\n\r\n",
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\n" + _H + b"\r\n",
+]
+
+
+@pytest.mark.parametrize("data", _MALFORMED_HTTP, ids=range(len(_MALFORMED_HTTP)))
+def test_malformed_http_is_4xx(live, data) -> None:
+    with _connect(live) as s:
+        try:
+            s.sendall(data)
+        except ConnectionResetError:  # refused before everything was sent: no answer to check
+            return
+        head = s.recv(65536)
+    assert head.startswith(b"HTTP/1.1 4"), head[:200]

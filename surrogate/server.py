@@ -184,7 +184,8 @@ class RequestGuard:
     its ``Content-Length`` would otherwise hold the connection, and a server task, forever).
     Bodies over ``max_body_bytes`` get 413 without being read further. With ``max_pending``, a
     request that finds ``max_pending`` others in progress gets 503 with ``Retry-After: 1``: under
-    overload the accepted requests keep a bounded wait, and the rest are told to come back.
+    overload the accepted requests keep a bounded wait, and the rest are told to come back
+    (``GET /health`` is always answered).
 
     Args:
         app: the ASGI app to guard.
@@ -211,7 +212,10 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.max_pending is not None and self.pending >= self.max_pending:
+        busy = self.max_pending is not None and self.pending >= self.max_pending
+        # /health stays answerable: a liveness probe that got 503 under load would restart a
+        # server that is only busy
+        if busy and scope.get("path") != "/health":
             for message in _reply(503, "the server is busy: retry shortly", retry_after=1):
                 await send(message)
             return

@@ -238,7 +238,7 @@ def test_max_pending_answers_503_at_once() -> None:
 
     guard = RequestGuard(slow, timeout=5, max_body_bytes=100, max_pending=2)
 
-    async def one() -> int:
+    async def one(path: str = "/predict") -> int:
         sent: list[dict] = []
 
         async def receive():
@@ -247,17 +247,20 @@ def test_max_pending_answers_503_at_once() -> None:
         async def send(message):
             sent.append(message)
 
-        await guard({"type": "http", "headers": []}, receive, send)
+        await guard({"type": "http", "headers": [], "path": path}, receive, send)
         return sent[0]["status"]
 
     async def run() -> list[int]:
         tasks = [asyncio.create_task(one()) for _ in range(2)]
         await asyncio.sleep(0.05)
         refused = await asyncio.wait_for(one(), 1)
+        health = asyncio.create_task(one("/health"))
+        await asyncio.sleep(0.05)
         release.set()
-        return [refused, *await asyncio.gather(*tasks)]
+        return [refused, *await asyncio.gather(*tasks, health)]
 
-    assert asyncio.run(run()) == [503, 200, 200]
+    # the third request is refused at once; /health is let through even when busy
+    assert asyncio.run(run()) == [503, 200, 200, 200]
     assert guard.pending == 0
 
 

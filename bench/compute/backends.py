@@ -42,6 +42,7 @@ def check_backend(jobs: int, backend: str, scheduler: str | None) -> None:
     Raises:
         InputError: ``jobs`` is not an integer >= 0, ``backend`` is unknown, or ``dask`` lacks
             a scheduler address.
+        MissingExtra: ``dask`` without the dask extra installed.
 
     Example:
         >>> check_backend(2, "loky", None)
@@ -52,8 +53,10 @@ def check_backend(jobs: int, backend: str, scheduler: str | None) -> None:
     check_int(jobs, "jobs", minimum=0)
     if backend not in BACKENDS:
         raise InputError(f"backend must be 'loky' or 'dask', got {backend!r}")
-    if backend == "dask" and scheduler is None:
-        raise InputError("--backend dask needs --scheduler tcp://HOST:PORT")
+    if backend == "dask":
+        require("dask.distributed", "dask", "--backend dask")  # the extra before the address
+        if scheduler is None:
+            raise InputError("--backend dask needs --scheduler tcp://HOST:PORT")
 
 
 def check_scheduler(address: str, timeout: float = 5.0) -> None:

@@ -183,7 +183,9 @@ class RequestGuard:
     after the headers, the client gets 408 and the connection is closed (a body shorter than
     its ``Content-Length`` would otherwise hold the connection, and a server task, forever).
     Bodies over ``max_body_bytes`` get 413 without being read further. With ``max_pending``, a
-    request that finds ``max_pending`` others in progress gets 503 with ``Retry-After: 1``: under
+    request whose body has arrived and that finds ``max_pending`` others being answered gets 503
+    with ``Retry-After: 1`` (a client still sending its body takes no place: stalled bodies
+    cannot lock the others out; the deadline and the connection limit bound them): under
     overload the accepted requests keep a bounded wait, and the rest are told to come back
     (``GET /health`` is always answered).
 
@@ -212,6 +214,11 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # the body first: a client still sending (or stalling) holds a connection, bounded by
+        # the deadline and max_connections, but no place among the requests in progress
+        body = await self._read_body(scope, receive, send)
+        if body is None:
+            return
         busy = self.max_pending is not None and self.pending >= self.max_pending
         # /health stays answerable: a liveness probe that got 503 under load would restart a
         # server that is only busy
@@ -219,18 +226,28 @@ class RequestGuard:
             for message in _reply(503, "the server is busy: retry shortly", retry_after=1):
                 await send(message)
             return
+        replayed = False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
         self.pending += 1
         try:
-            await self._guarded(scope, receive, send)
+            await self.app(scope, replay, send)
         finally:
             self.pending -= 1
 
-    async def _guarded(self, scope: dict, receive: Any, send: Any) -> None:
+    async def _read_body(self, scope: dict, receive: Any, send: Any) -> bytes | None:
+        """The whole body, or None once a 408 or 413 has been sent (or the client left)."""
         declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             for message in _reply(413, f"the body exceeds {self.max_body_bytes} bytes", close=True):
                 await send(message)
-            return
+            return None
         chunks: list[bytes] = []
         size = 0
         loop = asyncio.get_running_loop()
@@ -242,9 +259,9 @@ class RequestGuard:
                 detail = f"the request body did not arrive within {self.timeout:g} s"
                 for reply in _reply(408, detail, close=True):
                     await send(reply)
-                return
+                return None
             if message["type"] == "http.disconnect":
-                return
+                return None
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > self.max_body_bytes:
@@ -252,19 +269,10 @@ class RequestGuard:
                     413, f"the body exceeds {self.max_body_bytes} bytes", close=True
                 ):
                     await send(reply)
-                return
+                return None
             if not message.get("more_body", False):
                 break
-        replayed = False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        return b"".join(chunks)
 
 
 class CanonicalClass(BaseModel):

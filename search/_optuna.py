@@ -211,6 +211,12 @@ def repair_journal(path: str | os.PathLike[str], lock: Any) -> Path | None:
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         return None
+    try:  # most journals are whole: check without the lock, so running writers never wait
+        data = path.read_bytes()
+        if _complete_records(path, data) == len(data):
+            return None
+    except InputError:
+        pass  # maybe a writer mid-record: judge it again under the lock
     lock.acquire()
     try:
         data = path.read_bytes()

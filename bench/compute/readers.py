@@ -396,7 +396,8 @@ def read_split(
 
 
 def check_files(dataset: str, root: str | Path | None = None) -> None:
-    """Check that the files of ``dataset`` are there (nothing is read), before any work starts.
+    """Check that the files of ``dataset`` are there, before any work starts (only their first
+    bytes are read: a file that cannot be a pickle is refused here, once).
 
     Args:
         dataset: a name of :data:`bench.arch.datasets.DATASETS`.
@@ -405,6 +406,7 @@ def check_files(dataset: str, root: str | Path | None = None) -> None:
     Raises:
         InputError: an unknown dataset, or a missing ``root``.
         MissingFileError: naming the files missing under ``root``.
+        InputError: a file that is empty or cannot be a pickle, by name.
 
     Example:
         >>> check_files("digits")
@@ -416,6 +418,27 @@ def check_files(dataset: str, root: str | Path | None = None) -> None:
         raise InputError(f"{dataset} needs a data root (--data-root DIR) holding its files")
     if info.name in _CIFAR_FILES:
         subdirs, files, _, _ = _CIFAR_FILES[info.name]
-        locate(root, files["train"] + files["test"], subdirs, info.name)
+        names = files["train"] + files["test"]
+        folder = locate(root, names, subdirs, info.name)
     else:
-        locate(root, _IN16_FILES["train"] + _IN16_FILES["test"], ("ImageNet16",), info.name)
+        names = _IN16_FILES["train"] + _IN16_FILES["test"]
+        folder = locate(root, names, ("ImageNet16",), info.name)
+    for name in names:  # the first bytes only: a garbage file fails here once, not per network
+        _check_pickle_start(folder / name, info.name)
+
+
+def _check_pickle_start(path: Path, what: str) -> None:
+    """Refuse a file that cannot be a pickle (or a compressed one) from its first bytes."""
+    import pickletools
+
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if not head:
+        raise InputError(f"{what}: {path} is empty; expected a python-format batch (a pickle)")
+    compressed = head[:3] == b"BZh" or head[:2] == b"\x1f\x8b" or head == b"\xfd7zXZ\x00"
+    starts = {op.code.encode("latin-1") for op in pickletools.opcodes}
+    if not compressed and head[:1] not in starts:
+        raise InputError(
+            f"{what}: {path} is not a pickle (first byte 0x{head[0]:02x}); expected a "
+            "python-format batch (the 'python version' download)"
+        )

@@ -530,3 +530,23 @@ def test_unicode_paths_are_named_as_given(capsys, tmp_path, sss_csv, folder):
     argv = ["bench", "import", "official", path.parent, "--bench", bench]
     refused(capsys, argv, path, "truncated", watch=[tmp_path])
     assert not bench.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [(b"\xa5garbage", "is not a pickle (first byte 0xa5)"), (b"", "is empty")],
+    ids=["garbage", "empty"],
+)
+def test_garbage_dataset_batch_is_refused_once_up_front(capsys, tmp_path, content, fragment):
+    """A CIFAR batch that cannot be a pickle: one line naming it before any network is claimed
+    (it was found by every worker, each logging a traceback)."""
+    from dataset_files import write_cifar10
+
+    write_cifar10(tmp_path / "data")
+    batch = next((tmp_path / "data").rglob("data_batch_1"))
+    batch.write_bytes(content)
+    bench = tmp_path / "bench"
+    argv = ["bench", "compute", "--space", "tss", "--dataset", "cifar10", "--archs", "0"]
+    argv += ["--data-root", tmp_path / "data", "--epochs", "1", "--bench", bench, "--quiet"]
+    refused(capsys, argv, batch, fragment, watch=[tmp_path / "data"])
+    assert not (bench / "tables").exists() and not (bench / "claims").exists()

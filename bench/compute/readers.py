@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -428,11 +429,15 @@ def check_files(dataset: str, root: str | Path | None = None) -> None:
 
 
 def _check_pickle_start(path: Path, what: str) -> None:
-    """Refuse a file that cannot be a pickle (or a compressed one) from its first bytes."""
+    """Refuse a file that cannot be a pickle (or a compressed one) from its first and last bytes."""
     import pickletools
 
     with open(path, "rb") as fh:
         head = fh.read(6)
+        last = b""
+        if head:
+            fh.seek(-1, os.SEEK_END)
+            last = fh.read(1)
     if not head:
         raise InputError(f"{what}: {path} is empty; expected a python-format batch (a pickle)")
     compressed = head[:3] == b"BZh" or head[:2] == b"\x1f\x8b" or head == b"\xfd7zXZ\x00"
@@ -441,4 +446,9 @@ def _check_pickle_start(path: Path, what: str) -> None:
         raise InputError(
             f"{what}: {path} is not a pickle (first byte 0x{head[0]:02x}); expected a "
             "python-format batch (the 'python version' download)"
+        )
+    if not compressed and last != b".":  # every pickle ends with its STOP opcode
+        raise InputError(
+            f"{what}: {path} is truncated (it does not end with a pickle's STOP byte); copy it "
+            "again from the download"
         )

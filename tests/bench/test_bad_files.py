@@ -534,8 +534,12 @@ def test_unicode_paths_are_named_as_given(capsys, tmp_path, sss_csv, folder):
 
 @pytest.mark.parametrize(
     ("content", "fragment"),
-    [(b"\xa5garbage", "is not a pickle (first byte 0xa5)"), (b"", "is empty")],
-    ids=["garbage", "empty"],
+    [
+        (lambda good: b"\xa5garbage", "is not a pickle (first byte 0xa5)"),
+        (lambda good: b"", "is empty"),
+        (lambda good: good[: len(good) // 2], "is truncated"),
+    ],
+    ids=["garbage", "empty", "truncated"],
 )
 def test_garbage_dataset_batch_is_refused_once_up_front(capsys, tmp_path, content, fragment):
     """A CIFAR batch that cannot be a pickle: one line naming it before any network is claimed
@@ -544,7 +548,7 @@ def test_garbage_dataset_batch_is_refused_once_up_front(capsys, tmp_path, conten
 
     write_cifar10(tmp_path / "data")
     batch = next((tmp_path / "data").rglob("data_batch_1"))
-    batch.write_bytes(content)
+    batch.write_bytes(content(batch.read_bytes()))
     bench = tmp_path / "bench"
     argv = ["bench", "compute", "--space", "tss", "--dataset", "cifar10", "--archs", "0"]
     argv += ["--data-root", tmp_path / "data", "--epochs", "1", "--bench", bench, "--quiet"]

@@ -232,6 +232,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seconds to send a request's headers, and again its body (slower: 408; default 10)",
     )
     srv.add_argument(
+        "--write-timeout",
+        type=_seconds,
+        default=60.0,
+        help="seconds a response may wait for a client that does not read (then: closed)",
+    )
+    srv.add_argument(
         "--max-connections",
         type=_positive("--max-connections"),
         default=512,
@@ -386,6 +392,7 @@ def _serve(args: argparse.Namespace) -> None:
         request_timeout=args.request_timeout,
         max_connections=args.max_connections,
         max_pending=args.max_pending,
+        write_timeout=args.write_timeout,
     )
 
 

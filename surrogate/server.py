@@ -71,6 +71,7 @@ __all__ = [
     "DEFAULT_MAX_ARCHS",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_REQUEST_TIMEOUT",
+    "DEFAULT_WRITE_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_PENDING",
 ]
@@ -81,6 +82,8 @@ DEFAULT_MAX_ARCHS = 16_384
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 #: Seconds a client has to send a request's headers, and again its body (slower: 408, closed).
 DEFAULT_REQUEST_TIMEOUT = 10.0
+#: Seconds one write of a response may wait for a client that does not read (then: closed).
+DEFAULT_WRITE_TIMEOUT = 60.0
 #: Connections served at once; more get 503 (each stalled one is closed after the timeout).
 DEFAULT_MAX_CONNECTIONS = 512
 #: Requests in progress at once; more get 503 at once. Above what a healthy server holds
@@ -202,7 +205,12 @@ class RequestGuard:
     """
 
     def __init__(
-        self, app: Any, *, timeout: float, max_body_bytes: int, max_pending: int | None = None
+        self,
+        app: Any,
+        *,
+        timeout: float,
+        max_body_bytes: int,
+        max_pending: int | None = None,
     ) -> None:
         self.app = app
         self.timeout = timeout
@@ -581,21 +589,36 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _protocol(request_timeout: float) -> type:
-    """uvicorn's h11 protocol with a deadline on receiving request headers.
+def _protocol(request_timeout: float, write_timeout: float | None = None) -> type:
+    """uvicorn's h11 protocol with a deadline on receiving request headers, and on a stalled
+    write.
 
     uvicorn times out an idle keep-alive connection only after a response; a connection that
     sends nothing, or part of its headers, is held forever. This one is closed (with 408 if it
     sent anything) when its next request's headers are not complete within ``request_timeout``
     seconds of the connection or of its last response. (The body's deadline is
-    :class:`RequestGuard`'s.)
+    :class:`RequestGuard`'s.) A client that stops reading its response holds the connection and
+    the unsent response in memory forever (closing the transport waits for the buffer to drain):
+    when writing stays paused for ``write_timeout`` seconds, the connection is aborted.
     """
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class HeaderDeadlineProtocol(H11Protocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _write_timer: asyncio.TimerHandle | None = None
         _received = False
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            if write_timeout is not None and self._write_timer is None:
+                self._write_timer = self.loop.call_later(write_timeout, self.transport.abort)
+
+        def resume_writing(self) -> None:
+            if self._write_timer is not None:
+                self._write_timer.cancel()
+                self._write_timer = None
+            super().resume_writing()
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -612,6 +635,8 @@ def _protocol(request_timeout: float) -> type:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if self._write_timer is not None:
+                self._write_timer.cancel()
             super().connection_lost(exc)
 
         def _arm(self) -> None:
@@ -649,6 +674,7 @@ def make_server(
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     max_pending: int | None = DEFAULT_MAX_PENDING,
+    write_timeout: float | None = DEFAULT_WRITE_TIMEOUT,
     log_level: str = "info",
 ) -> tuple[Any, socket.socket]:
     """The uvicorn server :func:`serve` runs, and the socket it listens on (already bound).
@@ -671,10 +697,12 @@ def make_server(
         request_timeout=request_timeout,
         max_pending=max_pending,
     )
+    if write_timeout is not None:
+        write_timeout = _check_timeout(write_timeout, "write_timeout")
     sock = listen(host, port)
     config = uvicorn.Config(
         app,
-        http=_protocol(request_timeout),
+        http=_protocol(request_timeout, write_timeout),
         log_level=log_level,
         limit_concurrency=max_connections,
         timeout_keep_alive=5,
@@ -692,6 +720,7 @@ def serve(
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     max_pending: int | None = DEFAULT_MAX_PENDING,
+    write_timeout: float | None = DEFAULT_WRITE_TIMEOUT,
     log_level: str = "info",
 ) -> None:
     """Run the app under uvicorn until interrupted (what ``calnas serve`` calls).
@@ -708,6 +737,8 @@ def serve(
         max_connections: connections served at once (more: 503).
         max_pending: requests in progress at once (more: 503 with ``Retry-After``; default
             64); None: no bound.
+        write_timeout: seconds one write of a response may wait for a client that does not
+            read (then the connection is closed; default 60); None: no bound.
         log_level: uvicorn's log level.
 
     Raises:
@@ -726,6 +757,7 @@ def serve(
         request_timeout=request_timeout,
         max_connections=max_connections,
         max_pending=max_pending,
+        write_timeout=write_timeout,
         log_level=log_level,
     )
     with sock:

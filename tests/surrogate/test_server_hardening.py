@@ -276,6 +276,7 @@ def live(model):
         port=_free_port(),
         request_timeout=TIMEOUT,
         max_pending=8,  # fewer than the stalled bodies below: they must not hold its places
+        write_timeout=TIMEOUT,
         log_level="error",
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -374,6 +375,20 @@ def test_a_422_keeps_the_connection(live) -> None:
                 got += len(s.recv(65536))
 
 
+def test_a_client_that_does_not_read_is_closed(live) -> None:
+    body = json.dumps({"space": "sss", "dataset": "cifar10", "archs": list(range(16_384))})
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(live)
+        s.settimeout(TIMEOUT + 10)
+        s.sendall(_request(body.encode()))
+        time.sleep(TIMEOUT + 2)  # read nothing: the server's write stalls
+        reply = _read_all(s)
+    head, _, content = reply.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    assert _status(head) == 200 and len(content) < length  # cut off, not held open
+
+
 def test_declared_oversize_body_is_413_without_reading_it(live) -> None:
     with _connect(live) as s:
         s.sendall(_request(b"", length=10**9))
@@ -422,6 +437,7 @@ def _refused(capsys, folder: Path, argv: list[str], *names: str) -> str:
         ("--request-timeout", "0", ["--request-timeout"]),
         ("--request-timeout", "nan", ["--request-timeout"]),
         ("--request-timeout", "inf", ["--request-timeout"]),
+        ("--write-timeout", "-1", ["--write-timeout"]),
         ("--max-connections", "0", ["--max-connections"]),
         ("--max-pending", "0", ["--max-pending"]),
         ("--host", "no-such-host.invalid", ["no-such-host.invalid", "cannot listen"]),
@@ -453,7 +469,7 @@ def test_serve_defaults_bound_everything(model) -> None:
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["serve", "--model", "m"])
     assert (args.host, args.port, args.request_timeout) == ("127.0.0.1", 8000, 10.0)
-    assert (args.max_connections, args.max_pending) == (512, 64)
+    assert (args.max_connections, args.max_pending, args.write_timeout) == (512, 64, 60.0)
     guard = [m for m in create_app([model]).user_middleware if m.cls is RequestGuard]
     assert guard[0].kwargs["max_pending"] == 64 and guard[0].kwargs["timeout"] == 10.0
 

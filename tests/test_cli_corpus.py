@@ -548,3 +548,16 @@ def test_archs_file_with_a_byte_order_mark(capsys, work, monkeypatch):
     (work / "bom.txt").write_bytes(b"\xef\xbb\xbf0\r\n1\r\n")
     CASES.append("--archs file with a BOM and CRLF")
     assert select_targets("tss", str(work / "bom.txt")).tolist() == [0, 1]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_files_are_one_line(capsys, work):
+    (work / "locked.txt").write_text("0\n")
+    (work / "locked.journal").write_text("")
+    (work / "locked.txt").chmod(0)
+    (work / "locked.journal").chmod(0)
+    CASES.extend(["--archs unreadable file", "--storage unreadable journal"])
+    argv = [*COMPUTE, "--bench", work / "b", "--archs", work / "locked.txt"]
+    refused(capsys, work, argv, "locked.txt")
+    argv = [*S3, "--bench", work / "b", "--storage", work / "locked.journal"]
+    refused(capsys, work, argv, "locked.journal")

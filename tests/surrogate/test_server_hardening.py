@@ -392,7 +392,7 @@ def test_a_client_that_does_not_read_is_closed(live) -> None:
 def test_declared_oversize_body_is_413_without_reading_it(live) -> None:
     with _connect(live) as s:
         s.sendall(_request(b"", length=10**9))
-        assert _status(_read_all(s)) == 413
+        assert _status(s.recv(65536)) == 413
 
 
 # -- calnas serve: bad options -------------------------------------------------------------------

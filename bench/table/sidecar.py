@@ -299,6 +299,8 @@ class Sidecar:
                 if len(head) != 16 or head[:8] != _MAGIC:
                     return None
                 length = int.from_bytes(head[8:], "little")
+                if length > os.fstat(fh.fileno()).st_size:  # damaged: never allocate for it
+                    return None
                 header = json.loads(fh.read(length))
                 start = _aligned(16 + length)
                 if header.get("version") not in _READABLE_VERSIONS:

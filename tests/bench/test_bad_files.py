@@ -554,3 +554,22 @@ def test_garbage_dataset_batch_is_refused_once_up_front(capsys, tmp_path, conten
     argv += ["--data-root", tmp_path / "data", "--epochs", "1", "--bench", bench, "--quiet"]
     refused(capsys, argv, batch, fragment, watch=[tmp_path / "data"])
     assert not (bench / "tables").exists() and not (bench / "claims").exists()
+
+
+@pytest.mark.parametrize("length", [2**36, 2**63 + 5, 3], ids=["64GiB", "2^63", "short"])
+def test_damaged_sidecar_is_ignored_and_rebuilt(capsys, tmp_path, length):
+    """A sidecar (a cache) whose header length is garbage: not read (no 64 GiB allocation, no
+    OverflowError); the query answers from the parquet file and the sidecar is written anew."""
+    from bench.table.sidecar import _MAGIC, Sidecar
+
+    bench, _ = _store_with(tmp_path, lambda p: None)
+    path = bench / "tables" / "tss" / "cifar10" / "official.parquet"
+    side = path.with_suffix(".npcols")
+    side.write_bytes(_MAGIC + length.to_bytes(8, "little") + b'{"version": 3}')
+    assert Sidecar.open(path) is None
+    argv = ["bench", "query", "--bench", bench, "--space", "tss", "--dataset", "cifar10"]
+    code = main([str(a) for a in [*argv, "--index", "1", "--metrics", "acc"]])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert '"acc": 0.9' in out.out
+    assert Sidecar.open(path) is not None  # rebuilt

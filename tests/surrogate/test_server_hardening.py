@@ -375,6 +375,7 @@ def test_a_422_keeps_the_connection(live) -> None:
                 got += len(s.recv(65536))
 
 
+@pytest.mark.slow  # waits out the write deadline (3 s)
 def test_a_client_that_does_not_read_is_closed(live) -> None:
     body = json.dumps({"space": "sss", "dataset": "cifar10", "archs": list(range(16_384))})
     with socket.socket() as s:

@@ -247,6 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.addHandler(warn)
     try:
         args.func(args)
+    except BrokenPipeError:
+        # the reader went away (calnas ... | head): not an error; stdout is silenced so that
+        # the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CalnasError, OSError) as err:
         print(f"calnas: error: {_one_line(err)}", file=sys.stderr)
         return 2

@@ -70,3 +70,16 @@ def test_search_run_compute_backend(tmp_path, capsys):
                "--trials", "2", "--out", str(tmp_path / "o")])  # fmt: skip
     err = capsys.readouterr().err
     assert rc == 2 and "epochs must be a positive integer" in err and err.count("\n") == 1
+
+
+def test_a_closed_pipe_is_not_an_error(tmp_path):
+    """`calnas ... | head -1`: the reader leaves early; calnas exits 0 without a word."""
+    import subprocess
+    import sys
+
+    cmd = (
+        f"set -o pipefail; CALNAS_HOME={tmp_path} {sys.executable} -m search bench export "
+        "--space tss --dataset digits | head -c 10 > /dev/null"
+    )
+    done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == ""

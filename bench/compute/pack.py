@@ -597,7 +597,11 @@ def _losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_pack(
-    pack: PackedNetworks, images: torch.Tensor, *, batch_size: int = 1024
+    pack: PackedNetworks,
+    images: torch.Tensor,
+    *,
+    batch_size: int = 1024,
+    channels_last: bool | None = None,
 ) -> torch.Tensor:
     """Logits (K, N, classes), float32, of every network in eval mode, batched as :func:`predict`.
 
@@ -608,6 +612,8 @@ def predict_pack(
         pack: the networks.
         images: normalized images (N, C, H, W), on the pack's device.
         batch_size: images per forward pass.
+        channels_last: memory layout of the pass (default: channels-last on CUDA only, as
+            :func:`train_pack` trains).
 
     Returns:
         Network k's logits are ``out[k]``.
@@ -620,10 +626,11 @@ def predict_pack(
     was_training = pack.training
     pack.eval()
     cuda = images.device.type == "cuda"
+    fmt = _memory_format(images.device, channels_last)
     outs = []
     try:
         for lo in range(0, images.shape[0], batch_size):
-            x = images[lo : lo + batch_size].contiguous(memory_format=torch.channels_last)
+            x = images[lo : lo + batch_size].contiguous(memory_format=fmt)
             if cuda:
                 with torch.autocast("cuda", dtype=torch.float16):
                     _, logits = pack(x)

@@ -3,12 +3,11 @@
 Two modes, each measuring both ways in the same run, interleaved, ``--repeats`` times (the
 machine may be shared: the load average is printed with every measurement):
 
-* ``demo``: the embedded benchmark's protocol (digits, TSS C=8 N=1, 4 epochs, batch 128,
-  measured after epochs 1, 2 and 4). First the whole pipeline, ``bench.compute.compute`` with
-  ``--jobs`` workers into a fresh store, ``pack=1`` against ``pack=K``; then, in this process
-  on one thread, training alone (``train`` one by one against ``train_pack`` for each K of
-  ``--packs``) and the measurement of one network at one epoch (``evaluate``), which packing
-  does not change.
+* ``demo``: the embedded benchmark's protocol, on ``--device`` (digits, TSS C=8 N=1, 4 epochs, batch
+  128, measured after epochs 1, 2 and 4). First the whole pipeline, ``bench.compute.compute`` with
+  ``--jobs`` workers into a fresh store, ``pack=1`` against ``pack=K``; then, in this process on one
+  thread, training alone (``train`` one by one against ``train_pack`` for each K of ``--packs``) and
+  the measurement of one network at one epoch (``evaluate``), which packing does not change.
 * ``nats``: NATS-size networks (C=16, N=5) on CIFAR-shaped random input (32x32x3, 10 classes,
   crop-and-flip augmentation, batch 256), training plus one prediction pass, on ``--device``:
   ``train``/``predict`` one by one for ``--baseline`` networks against ``train_pack``/
@@ -17,7 +16,8 @@ machine may be shared: the load average is printed with every measurement):
 
 Usage:
     python scripts/perf_pack.py demo --pack 16 --jobs 2 --repeats 3
-    python scripts/perf_pack.py nats --device cuda --packs 16,64,256 --images 10000 --epochs 1
+    python scripts/perf_pack.py demo --device cuda --pack 64 --packs 16,64,256 --jobs 1
+    python scripts/perf_pack.py nats --device cuda --packs 8,16,32,48 --images 10000 --epochs 1
 """
 
 from __future__ import annotations
@@ -65,19 +65,26 @@ def _sample(n: int, seed: int) -> list[int]:
     return np.random.default_rng(seed).choice(reps, n, replace=False).tolist()
 
 
-def _spread(values: list[float]) -> dict[str, float]:
+def _spread(values: list[float], digits: int = 1) -> dict[str, Any]:
     return {
-        "median": round(statistics.median(values), 1),
-        "min": round(min(values), 1),
-        "max": round(max(values), 1),
-        "runs": [round(v, 1) for v in values],
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+        "runs": [round(v, digits) for v in values],
     }
 
 
-def _pipeline(indices: list[int], pack: int, jobs: int) -> float:
+def _pipeline(indices: list[int], pack: int, jobs: int, device: str) -> float:
     """Networks per hour of one compute() run into a fresh store (the demo protocol)."""
     cfg = ComputeConfig(
-        "tss", "digits", epochs=4, fidelities=(1, 2), batch_size=128, threads=1, pack=pack
+        "tss",
+        "digits",
+        epochs=4,
+        fidelities=(1, 2),
+        batch_size=128,
+        threads=1,
+        pack=pack,
+        device=device,
     )
     # fresh workers for each run (their start-up is counted, on both sides alike): loky takes a
     # worker's reference memory after its first task and restarts it past +300 MB, so a worker
@@ -144,15 +151,15 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(1)
     n = args.networks or 2 * args.pack * max(args.jobs, 1)
     warm = _sample(4, 99)
-    _pipeline(warm, 1, args.jobs)  # worker start-up and first imports, outside the figures
-    _pipeline(warm, 2, args.jobs)
+    _pipeline(warm, 1, args.jobs, args.device)  # first imports, outside the figures
+    _pipeline(warm, 2, args.jobs, args.device)
     rows: list[dict[str, Any]] = []
     for r in range(args.repeats):
         indices = _sample(n, args.seed + r)
         load = _load()
         # alternate which goes first, so a load change does not favour one side
         order = [1, args.pack] if r % 2 == 0 else [args.pack, 1]
-        got = {k: _pipeline(indices, k, args.jobs) for k in order}
+        got = {k: _pipeline(indices, k, args.jobs, args.device) for k in order}
         rows.append(
             {"one_at_a_time": got[1], "packed": got[args.pack], "load_before": load,
              "load_after": _load()}
@@ -165,15 +172,19 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
         )
     x, y = read_digits("train")
     xt, yt = read_digits("test")
-    data = (to_tensor(x, "digits"), torch.as_tensor(y), to_tensor(xt, "digits"))
+    device = torch.device(args.device)
+    data = (
+        to_tensor(x, "digits", device),
+        torch.as_tensor(y, device=device),
+        to_tensor(xt, "digits", device),
+    )
     shape = {"num_classes": 10, "C": 8, "N": 1, "in_channels": 1}
     packs = [int(p) for p in args.packs.split(",")]
     train_runs = []
     for r in range(args.repeats):
         archs = _sample(max(packs + [args.baseline]), 1000 + args.seed + r)
         got = _training(
-            archs, packs, args.baseline, data, "digits", Schedule(4, batch_size=128), shape,
-            torch.device("cpu"),
+            archs, packs, args.baseline, data, "digits", Schedule(4, batch_size=128), shape, device
         )  # fmt: skip
         got["load"] = _load()
         train_runs.append(got)
@@ -194,7 +205,7 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
         "pipeline_networks_per_hour": {
             "one_at_a_time": _spread([row["one_at_a_time"] for row in rows]),
             "packed": _spread([row["packed"] for row in rows]),
-            "ratio": _spread(pipe_ratio) | {"median": round(statistics.median(pipe_ratio), 2)},
+            "ratio": _spread(pipe_ratio, 2),
             "load": [(row["load_before"], row["load_after"]) for row in rows],
         },
         "training_only_networks_per_hour_one_thread": {
@@ -236,7 +247,8 @@ def nats(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
-    d = sub.add_parser("demo", help="the demo protocol on digits (CPU)")
+    d = sub.add_parser("demo", help="the demo protocol on digits")
+    d.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K (default cpu)")
     d.add_argument("--pack", type=int, default=16, help="K of the pipeline run (default 16)")
     d.add_argument("--packs", default="8,16,32", help="Ks of the training-only runs")
     d.add_argument("--jobs", type=int, default=2, help="worker processes of the pipeline runs")
@@ -255,7 +267,7 @@ def main() -> None:
     n.add_argument("--repeats", type=int, default=2)
     n.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    device = args.device if args.mode == "nats" else "cpu"
+    device = args.device
     print(f"device: {device}", end="")
     if device.startswith("cuda"):
         print(f" ({torch.cuda.get_device_name(torch.device(device))})", end="")

@@ -196,17 +196,20 @@ class _Sum:
     def add(
         self, part: torch.Tensor, *, index: torch.Tensor | None = None, fresh: bool = True
     ) -> None:
-        """Add ``part`` (to the channels ``index``, if given)."""
+        """Add ``part`` (to the channels ``index``, if given), promoting dtypes as ``+`` does."""
         if index is not None:
             if self.total is None:
-                self.total, self.owned = torch.zeros_like(self.like), True
-            if self.owned:
-                self.total.index_add_(1, index, part)
+                self.total = torch.zeros_like(self.like, dtype=part.dtype)
+                self.owned = True
+            dtype = torch.promote_types(self.total.dtype, part.dtype)  # autocast mixes them
+            if self.owned and self.total.dtype == dtype:
+                self.total.index_add_(1, index, part.to(dtype))
             else:
-                self.total, self.owned = self.total.index_add(1, index, part), True
+                self.total = self.total.to(dtype).index_add(1, index, part.to(dtype))
+                self.owned = True
         elif self.total is None:
             self.total, self.owned = part, fresh
-        elif self.owned:
+        elif self.owned and self.total.dtype == torch.promote_types(self.total.dtype, part.dtype):
             self.total.add_(part)
         else:
             self.total, self.owned = self.total + part, True

@@ -224,6 +224,21 @@ def test_export_and_import_use_nats_names():
         pack.network_state_dict(3)
 
 
+def test_pack_runs_under_autocast_as_predict_does_on_cuda():
+    """predict_pack autocasts on CUDA (float16); CPU bfloat16 autocast takes the same mixed path."""
+    pack = build_pack("tss", ARCHS[:4], 10, C=4, N=1, in_channels=1)
+    x = _digits(16)[0]
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = pack.eval()(x)[1]
+        for k in range(4):
+            ref = pack.network(k).eval()(x)[1]
+            gap = float((logits[k].float() - ref.float()).abs().max())
+            assert gap <= 5e-2 * (1 + float(ref.float().abs().max())), (k, gap)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pack.train()(x)[1].float().sum().backward()
+    assert all(p.grad is not None for p in pack.stem.parameters())
+
+
 def test_bad_packs_are_refused():
     with pytest.raises(InputError, match="TSS only"):
         build_pack("sss", [0, 1], 10)

@@ -1,4 +1,4 @@
-"""Networks per hour of packed training (bench.compute.pack) beside one network at a time.
+"""Networks per hour of packed training (bench.compute.pack_train) beside one network at a time.
 
 Two modes, each measuring both ways in the same run, interleaved, ``--repeats`` times (the
 machine may be shared: the load average is printed with every measurement):
@@ -45,7 +45,8 @@ import torch  # noqa: E402
 from bench.arch.networks import build  # noqa: E402
 from bench.arch.spaces import get_space  # noqa: E402
 from bench.compute import ComputeConfig, compute  # noqa: E402
-from bench.compute.pack import build_pack, predict_pack, train_pack  # noqa: E402
+from bench.compute.pack import build_pack  # noqa: E402
+from bench.compute.pack_train import predict_pack, train_pack  # noqa: E402
 from bench.compute.training import Schedule, predict, train  # noqa: E402
 
 

@@ -6,11 +6,11 @@ Public names (imported on first use, so ``import bench.compute`` does not import
 ``ComputeReport``) and ``compute_network`` (one network's rows).
 
 Modules: `config` (ComputeConfig, checked up front), `readers` and `ood` (the dataset files),
-`transforms` (tensors and augmentation), `training` (the NATS-Bench protocol), `pack` (many TSS
-networks trained at once, each as alone), `measure` (one network or one pack: train or load,
-predict, measure), `journal` (finished networks and claims), `backends`
-(in-process, loky, dask), `job` (the run: plan, skip, dispatch, collect, store, report), `cli`
-(`calnas bench compute`).
+`transforms` (tensors and augmentation), `training` (the NATS-Bench protocol), `pack` and
+`pack_train` (many TSS networks trained at once, each as alone), `measure` (one network: train or
+load, predict, measure), `measure_pack` (a pack of networks, measured as one network is), `journal`
+(finished networks and claims), `backends` (in-process, loky, dask), `job` (the run: plan, skip,
+dispatch, collect, store, report), `cli` (`calnas bench compute`).
 
 Example:
     >>> from bench.compute import ComputeConfig, compute_network

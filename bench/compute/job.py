@@ -54,7 +54,8 @@ from bench.compute.journal import (
     unit_name,
     write_journal,
 )
-from bench.compute.measure import run_pack, run_unit
+from bench.compute.measure import run_unit
+from bench.compute.measure_pack import run_pack
 from bench.errors import InputError
 from bench.table.validation import normalize
 

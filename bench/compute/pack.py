@@ -1,22 +1,22 @@
 """Many TSS networks trained together in one process, each as if it trained alone.
 
-A pack stacks K networks of the TSS space along the channel dimension: network ``k`` owns
-channels ``[k * c, (k + 1) * c)`` of every activation. The stem reads the shared input with one
-convolution of ``K * c`` filters; the reduction blocks are grouped convolutions (``groups=K``);
-on each cell edge the networks that chose a convolution run it as one grouped convolution over
-their gathered channels (scattered back with ``index_add``), skip and pooling edges are
-per-channel masks, ``none`` edges add nothing; BatchNorm is per channel, so per network; the
-classifier is a batched matmul. Nothing mixes channels of two networks, so each network's
-loss, gradients, BatchNorm statistics and SGD update are its own: the pack's loss is the *sum*
-of the networks' mean losses, and :func:`train_pack` runs NATS-Bench's protocol
-(:func:`bench.compute.training.train`, same batches, same schedule) on it. Per network the
-result equals training alone up to float rounding (tests/bench/test_pack.py).
+A pack stacks K networks of the TSS space along the channel dimension: network ``k`` owns channels
+``[k * c, (k + 1) * c)`` of every activation. The stem reads the shared input with one convolution
+of ``K * c`` filters; the reduction blocks are grouped convolutions (``groups=K``); on each cell
+edge the networks that chose a convolution run it as one grouped convolution over their gathered
+channels (scattered back with ``index_add``), skip and pooling edges are per-channel masks, ``none``
+edges add nothing; BatchNorm is per channel, so per network; the classifier is a batched matmul.
+Nothing mixes channels of two networks, so each network's loss, gradients, BatchNorm statistics and
+SGD update are its own: the pack's loss is the *sum* of the networks' mean losses, and
+:func:`bench.compute.pack_train.train_pack` runs NATS-Bench's protocol
+(:func:`bench.compute.training.train`, same batches, same schedule) on it. Per network the result
+equals training alone up to float rounding (tests/bench/test_pack.py).
 
 SSS networks differ in width layer by layer and are refused (an ``InputError``).
 
 Example:
     >>> import torch
-    >>> from bench.compute.pack import build_pack, predict_pack
+    >>> from bench.compute.pack import build_pack
     >>> pack = build_pack("tss", [11, 284, 5000], 10, C=4, N=1, in_channels=1)
     >>> features, logits = pack(torch.zeros(2, 1, 8, 8))
     >>> tuple(features.shape), tuple(logits.shape)
@@ -27,8 +27,7 @@ Example:
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -37,11 +36,9 @@ from torch import nn
 from bench.arch.networks import build
 from bench.arch.spaces import EDGES, get_space
 from bench.checks import check_int
-from bench.compute.training import Schedule, lr_at
-from bench.compute.transforms import augment
 from bench.errors import InputError
 
-__all__ = ["PackedNetworks", "build_pack", "train_pack", "predict_pack", "diverged_epochs"]
+__all__ = ["PackedNetworks", "build_pack"]
 
 _CONVS = {"nor_conv_1x1": 1, "nor_conv_3x3": 3}
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -261,9 +258,10 @@ class _Classifier(nn.Module):
 class PackedNetworks(nn.Module):
     """K TSS networks stacked along channels; ``forward`` returns (K, B, ...) features and logits.
 
-    Make one with :func:`build_pack`. Each network keeps its own weights, BatchNorm statistics
-    and (in :func:`train_pack`) optimizer state; :meth:`network_state_dict` gives a network's
-    tensors under NATS-Bench's names and :meth:`load_networks` takes them from built modules.
+    Make one with :func:`build_pack`. Each network keeps its own weights, BatchNorm statistics and
+    (in :func:`~bench.compute.pack_train.train_pack`) optimizer state; :meth:`network_state_dict`
+    gives a network's tensors under NATS-Bench's names and :meth:`load_networks` takes them from
+    built modules.
 
     Args:
         archs: the K arch strings (TSS).
@@ -474,196 +472,3 @@ def _mask(members: Sequence[int], k_count: int, c: int) -> torch.Tensor:
 
 def _channels(members: Sequence[int], c: int) -> torch.Tensor:
     return (torch.as_tensor(list(members)).view(-1, 1) * c + torch.arange(c)).flatten()
-
-
-def train_pack(
-    pack: PackedNetworks,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    dataset: str,
-    schedule: Schedule,
-    *,
-    seed: int,
-    on_epoch: Callable[[int, PackedNetworks], None] | None = None,
-    callback_epochs: Iterable[int] = (),
-    channels_last: bool | None = None,
-) -> list[dict[str, Any]]:
-    """Train every network of ``pack`` in place with the NATS protocol, as :func:`train` would.
-
-    Same batches, augmentation draws, schedule and optimizer settings as
-    :func:`bench.compute.training.train` with the same ``seed``; the loss minimized is the sum of
-    the networks' mean cross-entropies, so each network gets its own gradient. A parameter that
-    gets no gradient in a step (a node no network reads) gets a zero one, as it would alone
-    (weight decay and momentum still apply). A network whose loss turns NaN or infinite is
-    marked in ``finite`` from that epoch on; the others go on unaffected.
-
-    Args:
-        pack: the networks, on the device the data lives on.
-        images: the normalized training images.
-        labels: their targets.
-        dataset: the dataset's name, which picks the augmentation.
-        schedule: the schedule.
-        seed: the seed of the batch order and the augmentation draws.
-        on_epoch: called as ``on_epoch(epoch, pack)`` after the epochs in ``callback_epochs``
-            (its time is not counted as training time).
-        callback_epochs: 1-based epochs after which ``on_epoch`` runs.
-
-    Returns:
-        One dict per epoch: ``epoch``, ``lr``, ``train_time_s`` (the pack's), and per network
-        (lists of K) ``train_loss``, ``train_acc`` and ``finite``.
-
-    Raises:
-        InputError: images and labels differ in number, or there are none.
-
-    Example:
-        >>> pack = build_pack("tss", [11, 12], 10, C=4, N=1, in_channels=1)
-        >>> x, y = torch.zeros(8, 1, 8, 8), torch.zeros(8, dtype=torch.int64)
-        >>> h = train_pack(pack, x, y, "digits", Schedule(2, batch_size=4), seed=0)
-        >>> [e["epoch"] for e in h], len(h[0]["train_loss"]), h[-1]["finite"]
-        ([1, 2], 2, [True, True])
-    """
-    if images.shape[0] != labels.shape[0] or images.shape[0] == 0:
-        raise InputError(
-            f"need as many labels as images (> 0), got {images.shape[0]} and {labels.shape[0]}"
-        )
-    device = images.device
-    fmt = _memory_format(device, channels_last)
-    pack = pack.to(memory_format=fmt)
-    params = list(pack.parameters())
-    optimizer = torch.optim.SGD(
-        params,
-        lr=schedule.lr,
-        momentum=schedule.momentum,
-        nesterov=schedule.nesterov,
-        weight_decay=schedule.weight_decay,
-    )
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    wanted = set(callback_epochs)
-    n, k_count = images.shape[0], len(pack)
-    finite = torch.ones(k_count, dtype=torch.bool)
-    history: list[dict[str, Any]] = []
-    elapsed = 0.0
-    for epoch in range(schedule.epochs):
-        start = time.perf_counter()
-        lr = lr_at(epoch, schedule)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        pack.train()
-        order = torch.randperm(n, generator=gen).to(device)
-        loss_sum = torch.zeros(k_count, device=device, dtype=torch.float64)
-        correct = torch.zeros(k_count, device=device, dtype=torch.int64)
-        for lo in range(0, n, schedule.batch_size):
-            idx = order[lo : lo + schedule.batch_size]
-            x = augment(images[idx], dataset, gen).contiguous(memory_format=fmt)
-            y = labels[idx]
-            _, logits = pack(x)
-            losses = _losses(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            for p in params:
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-            optimizer.step()
-            loss_sum += losses.detach().double() * len(idx)
-            correct += (logits.detach().argmax(2) == y).sum(1)
-        elapsed += time.perf_counter() - start
-        finite &= torch.isfinite(loss_sum).cpu()
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "train_loss": (loss_sum / n).tolist(),
-                "train_acc": (correct.double() / n).tolist(),
-                "train_time_s": elapsed,
-                "finite": finite.tolist(),
-            }
-        )
-        if on_epoch is not None and epoch + 1 in wanted:
-            on_epoch(epoch + 1, pack)
-    return history
-
-
-def _memory_format(device: torch.device, channels_last: bool | None) -> torch.memory_format:
-    if channels_last is None:
-        channels_last = device.type == "cuda"
-    return torch.channels_last if channels_last else torch.contiguous_format
-
-
-def _losses(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Each network's mean cross-entropy over the batch: (K, B, O) logits -> (K,)."""
-    k_count, b, o = logits.shape
-    ce = nn.functional.cross_entropy(
-        logits.reshape(k_count * b, o), y.repeat(k_count), reduction="none"
-    )
-    return ce.view(k_count, b).mean(1)
-
-
-@torch.no_grad()
-def predict_pack(
-    pack: PackedNetworks,
-    images: torch.Tensor,
-    *,
-    batch_size: int = 1024,
-    channels_last: bool | None = None,
-) -> torch.Tensor:
-    """Logits (K, N, classes), float32, of every network in eval mode, batched as :func:`predict`.
-
-    On CUDA the forward pass runs under autocast (float16), as
-    :func:`bench.compute.training.predict` does; the pack's train/eval mode is restored.
-
-    Args:
-        pack: the networks.
-        images: normalized images (N, C, H, W), on the pack's device.
-        batch_size: images per forward pass.
-        channels_last: memory layout of the pass (default: channels-last on CUDA only, as
-            :func:`train_pack` trains).
-
-    Returns:
-        Network k's logits are ``out[k]``.
-
-    Example:
-        >>> pack = build_pack("tss", [3, 4], 10, C=4, N=1, in_channels=1)
-        >>> predict_pack(pack, torch.zeros(5, 1, 8, 8)).shape
-        torch.Size([2, 5, 10])
-    """
-    was_training = pack.training
-    pack.eval()
-    cuda = images.device.type == "cuda"
-    fmt = _memory_format(images.device, channels_last)
-    outs = []
-    try:
-        for lo in range(0, images.shape[0], batch_size):
-            x = images[lo : lo + batch_size].contiguous(memory_format=fmt)
-            if cuda:
-                with torch.autocast("cuda", dtype=torch.float16):
-                    _, logits = pack(x)
-            else:
-                _, logits = pack(x)
-            outs.append(logits.float())
-    finally:
-        pack.train(was_training)
-    if not outs:
-        return torch.empty(len(pack), 0, pack.build_args["num_classes"])
-    return torch.cat(outs, dim=1)
-
-
-def diverged_epochs(history: Sequence[dict[str, Any]]) -> list[int | None]:
-    """The 1-based epoch at which each network's loss turned NaN or infinite, or None.
-
-    Args:
-        history: what :func:`train_pack` returned.
-
-    Returns:
-        One entry per network of the pack.
-
-    Example:
-        >>> diverged_epochs([{"epoch": 1, "finite": [True, False]},
-        ...                  {"epoch": 2, "finite": [False, False]}])
-        [2, 1]
-    """
-    out: list[int | None] = [None] * len(history[0]["finite"]) if history else []
-    for h in history:
-        for k, ok in enumerate(h["finite"]):
-            if not ok and out[k] is None:
-                out[k] = h["epoch"]
-    return out

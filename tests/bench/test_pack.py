@@ -23,12 +23,14 @@ import pytest
 import torch
 
 import bench.compute.measure as measure
-import bench.compute.pack as pack_module
+import bench.compute.measure_pack as measure_pack
+import bench.compute.pack_train as pack_train
 from bench.arch.networks import build
 from bench.compute import ComputeConfig, compute, compute_network
 from bench.compute.journal import Claims, unit_name
-from bench.compute.measure import compute_pack, run_pack
-from bench.compute.pack import build_pack, diverged_epochs, predict_pack, train_pack
+from bench.compute.measure_pack import compute_pack, run_pack
+from bench.compute.pack import build_pack
+from bench.compute.pack_train import diverged_epochs, predict_pack, train_pack
 from bench.compute.readers import read_digits
 from bench.compute.training import Schedule, predict, train
 from bench.compute.transforms import to_tensor
@@ -307,13 +309,13 @@ def test_compute_pack_rows_are_compute_network_rows():
 def test_packed_measurement_is_the_standalone_modules(monkeypatch):
     """The metrics of a packed network equal those of its exported module, measured alone."""
     packs = []
-    original = pack_module.train_pack
+    original = pack_train.train_pack
 
     def spy(pack, *args, **kwargs):
         packs.append(pack)
         return original(pack, *args, **kwargs)
 
-    monkeypatch.setattr(pack_module, "train_pack", spy)
+    monkeypatch.setattr(pack_train, "train_pack", spy)
     cfg = ComputeConfig("tss", "digits", epochs=2, batch_size=128, C=4, pack=2)
     out = compute_pack(cfg, [11, 1462])
     data = measure._data(cfg, torch.device("cpu"))
@@ -335,7 +337,7 @@ def test_run_pack_falls_back_one_by_one(monkeypatch):
     def broken(cfg, indices):
         raise RuntimeError("no memory for the pack")
 
-    monkeypatch.setattr(measure, "compute_pack", broken)
+    monkeypatch.setattr(measure_pack, "compute_pack", broken)
     out = run_pack(CFG, [3, 11])
     assert [(i, e is None, len(f)) for i, f, e in out] == [(3, True, 1), (11, True, 1)]
 

@@ -211,7 +211,7 @@ def _merge_valid(
     store: Any, folder: Path, paths: list[Path], frames: list[pd.DataFrame]
 ) -> list[tuple[Path, pd.DataFrame]]:
     """Upsert the files the store accepts, set the others aside; return the merged ones."""
-    from bench.table.store import normalize
+    from bench.table.validation import normalize
 
     good = []
     for path, frame in zip(paths, frames, strict=True):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -200,8 +199,3 @@ def reliability_lines(rel: dict[str, Any]) -> list[str]:
         parts = [f"{c} {fmt(t)}" for c, t in taus.items()]
         lines.append(f"{key}: test-retest tau between seeds: " + ", ".join(parts))
     return lines
-
-
-def matrix_from(name: str, km: Any, labels: Sequence[str], caption: str = "") -> Matrix:
-    """A :class:`Matrix` from a :class:`~bench.analysis.kendall.KendallMatrix`."""
-    return Matrix(name, list(labels), km.tau.tolist(), caption, int(km.n.max()) if km.n.size else 0)

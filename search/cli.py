@@ -76,9 +76,15 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", choices=("tss", "sss"), default="tss")
     p.add_argument("--dataset", default="digits", help="dataset of the table (default: the demo)")
     p.add_argument("--objectives", default="acc,pre_ECE_15",
-                   help="comma-separated columns, name[:max|:min], or hcs")  # fmt: skip
+                   help="comma-separated columns, name[:max|:min], or hcs (post_* metrics, "
+                   "e.g. post_ECE_15, did not repeat between training seeds: searching them "
+                   "chases noise)")  # fmt: skip
     p.add_argument("--constraints", help="e.g. pre_ECE_15<=0.05,params_m<=1")
     p.add_argument("--source", help="read only this source of the table")
+    p.add_argument("--noise", choices=("seed",), default=None,
+                   help="seed: answer each query with one training seed's row, drawn per "
+                   "architecture (needs several seeds per architecture; scored on the "
+                   "mean)")  # fmt: skip
     p.add_argument("--bench", help="benchmark store path (default $CALNAS_HOME or ~/.calnas)")
 
 
@@ -147,6 +153,7 @@ def _run(args: argparse.Namespace) -> None:
         source=args.source,
         compute=compute,
         progress=not args.quiet and sys.stderr.isatty(),
+        noise=args.noise,
     )
     result = run_search(config)
     write_report(result, out)
@@ -211,6 +218,7 @@ def _compare(args: argparse.Namespace) -> None:
         constraints=args.constraints,
         source=args.source,
         progress=not args.quiet and sys.stderr.isatty(),
+        noise=args.noise,
     )
     emit(rows, args.format)
 

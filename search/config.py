@@ -20,10 +20,14 @@ from bench.errors import InputError
 from search.objectives import Constraint, Objective, parse_constraints, parse_objectives
 from search.samplers.registry import DEFAULT_STRATEGY, make_sampler, parse_strategy
 
-__all__ = ["BACKENDS", "SearchConfig"]
+__all__ = ["BACKENDS", "NOISE_MODES", "SearchConfig"]
 
 #: Where a search's values come from: the table, a surrogate model of it, or live computation.
 BACKENDS = ("table", "surrogate", "compute")
+
+#: How a query is answered when the table holds several seeds: None (their mean) or "seed"
+#: (one seed's row, drawn per class; see :mod:`search.noise`).
+NOISE_MODES = (None, "seed")
 
 
 @dataclass(frozen=True)
@@ -67,10 +71,15 @@ class SearchConfig:
             and upserts the missing ones; the clock charges each one's measured train time.
         progress: show a tqdm bar on stderr (distinct architectures, trials, simulated seconds,
             best value of each objective, normalized HV).
+        noise: None (a query sees the mean over the table's seeds) or ``"seed"`` (a query sees
+            one seed's row, drawn at random per class from ``seed`` and charged that seed's
+            ``train_time_s``; the report still scores the mean). Table backend only, without
+            multi-fidelity pruning; see :mod:`search.noise`.
 
     Raises:
-        InputError: an unknown space, objective, constraint, strategy or backend, an empty or
-            double budget, a bad count, or ``compute`` without the compute backend.
+        InputError: an unknown space, objective, constraint, strategy, backend or noise mode, an
+            empty or double budget, a bad count, ``compute`` without the compute backend, or
+            ``noise`` with another backend or with ``multi_fidelity=True``.
 
     Example:
         >>> SearchConfig("tss", "digits", "acc", "rea", trials=0)  # doctest: +ELLIPSIS
@@ -99,6 +108,7 @@ class SearchConfig:
     max_repeats: int = 1000
     compute: Any = None
     progress: bool = False
+    noise: str | None = None
 
     def __post_init__(self) -> None:
         # frozen: the normalized values are set once, here, through object.__setattr__
@@ -123,6 +133,27 @@ class SearchConfig:
             )
         if self.compute is not None and self.backend != "compute":
             raise InputError("compute= configures backend='compute' only")
+        self._check_noise()
+
+    def _check_noise(self) -> None:
+        """Refuse a noise mode that is unknown or that this search cannot honour."""
+        if self.noise not in NOISE_MODES:
+            raise InputError(
+                f"unknown noise mode {self.noise!r}; accepted: None (the mean over seeds), 'seed'"
+            )
+        if self.noise is None:
+            return
+        if self.backend != "table":
+            raise InputError(
+                f"noise={self.noise!r} draws rows of the table: it needs backend='table', "
+                f"not {self.backend!r}"
+            )
+        if self.multi_fidelity:
+            # a pruned curve would be one seed's epochs, the final answer another's: not offered
+            raise InputError(
+                f"noise={self.noise!r} is not combined with multi-fidelity pruning; "
+                "leave multi_fidelity unset or False"
+            )
 
     @property
     def strategy_name(self) -> str:
@@ -149,6 +180,8 @@ class SearchConfig:
         cons = self.constraint_list()
         if cons:
             parts.append("+".join(str(c) for c in cons))
+        if self.noise is not None:  # only when set: the names of existing studies stay as they are
+            parts.append(f"noise-{self.noise}")
         return "calnas:" + ":".join(parts)
 
 

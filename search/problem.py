@@ -28,6 +28,7 @@ from bench.arch.spaces import Space, get_space
 from bench.errors import InputError
 from search.config import SearchConfig
 from search.indicators import pareto_mask, to_losses
+from search.noise import SeedSignal, load_seed_signal
 from search.objectives import (
     HCS_ECE,
     Constraint,
@@ -70,6 +71,8 @@ class Problem:
         compute: the ``ComputeConfig`` of the compute backend (None for the others).
         bench_root: the store the compute backend reads and writes.
         sources, schedule: the sources and training schedule (epochs) of the answering rows.
+        noisy: under ``noise="seed"``, every seed's rows of the signal columns, from which each
+            class's answer is drawn (:mod:`search.noise`); None otherwise.
     """
 
     space: str
@@ -88,6 +91,7 @@ class Problem:
     bench_root: str | None = None
     sources: list[str] = field(default_factory=list)
     schedule: int | None = None
+    noisy: SeedSignal | None = None
 
     def row(self, columns: Mapping[str, np.ndarray], index: int) -> dict[str, float] | None:
         """``{column: value}`` of ``index`` in ``columns``, or None if any value is missing."""
@@ -195,7 +199,8 @@ def resolve_multi_fidelity(config: SearchConfig, problem: Problem) -> bool:
         >>> resolve_multi_fidelity(cfg, load_problem(open_bench(None), cfg))  # epochs 1, 2, 4
         True
     """
-    usable = config.backend == "table" and len(problem.curves) > 1
+    # under noise="seed" a curve would mix seeds (SearchConfig refuses multi_fidelity=True)
+    usable = config.backend == "table" and len(problem.curves) > 1 and config.noise is None
     flag = config.multi_fidelity
     if flag is None:
         return usable and len(problem.objectives) == 1
@@ -246,10 +251,11 @@ def _load_table_problem(bm: Any, config: SearchConfig) -> Problem:
     time_col = ["train_time_s"] * has_time
 
     proxy = _proxy(config.proxy_epoch, sorted(set(epochs) | set(hps)), final_epoch)
+    signal_at: dict[str, int] = {}  # the (hp, epoch) selection of the signal: final by default
     if proxy is not None and config.backend == "table":
         # NATS-Bench's proxy is its own 12-epoch schedule (hp=12) when the table has one.
-        pf = _frame(bm, space, dataset, needed + time_col, source,
-                    **({"hp": proxy} if proxy in hps else {"epoch": proxy}))  # fmt: skip
+        signal_at = {"hp": proxy} if proxy in hps else {"epoch": proxy}
+        pf = _frame(bm, space, dataset, needed + time_col, source, **signal_at)
         signal = {c: a[reps] for c, a in _arrays(pf, needed, sp.size).items()}
         signal.update({c: final[c] for c in extras})
         if "train_time_s" in pf.columns:
@@ -276,6 +282,8 @@ def _load_table_problem(bm: Any, config: SearchConfig) -> Problem:
     problem = Problem(space, dataset, objs, cons, reps, signal, final, cost, curves,
                       signal_epoch, final_epoch, predicted)  # fmt: skip
     problem.sources, problem.schedule = _provenance(final_frame)
+    if config.noise == "seed":
+        problem.noisy = load_seed_signal(bm, config, needed, reps, with_cost=has_time, **signal_at)
     return problem
 
 

@@ -49,10 +49,11 @@ class SearchResult:
             seed, workers, budget, pareto_front ([{index, arch, values}]), normalized_hv,
             igd_plus, queries, trials, simulated_seconds, stopped, distinct_architectures,
             hcs_pick, queries_to_hv_0_95, true_front_size, reference_point, the epochs, sources
-            and schedule of the table, multi_fidelity, predicted_signal, computed,
+            and schedule of the table, multi_fidelity, predicted_signal, noise, computed,
             compute_protocol, storage, study_name and hv_history.
         queries: one dict per distinct architecture queried, in order (index, arch, trial,
-            values, cost_s, clock_s, pruned).
+            values, cost_s, clock_s, pruned; under ``noise="seed"`` also the seed drawn; values
+            are the final-epoch means either way).
         hv_history: normalized hypervolume after each query.
         true_front: the true front's rows ({index, arch, values}).
         study: the Optuna study (for its trials, or to continue it).
@@ -152,6 +153,7 @@ def build_result(study: optuna.Study, problem: Problem, config: SearchConfig) ->
         "schedule_epochs": problem.schedule,
         "multi_fidelity": config.multi_fidelity,
         "predicted_signal": problem.predicted,
+        "noise": config.noise,  # "seed": the search saw one seed's rows; scored on the mean
         # compute backend: networks this search trained, and the protocol of the rows it used;
         # its true front is the front of every architecture measured with that protocol so far
         "computed": sum(bool(t.user_attrs.get("computed")) for t in finished),
@@ -201,6 +203,8 @@ def _replay(
                     "pruned": t.state == TrialState.PRUNED,
                 }
             )
+            if "seed" in t.user_attrs:  # noise="seed": the seed whose row the search saw
+                queries[-1]["seed"] = int(t.user_attrs["seed"])
         if t.state == TrialState.COMPLETE and rep not in complete:
             complete[rep] = t
             for q in queries:

@@ -123,6 +123,8 @@ def open_study(
         "constraints": [str(c) for c in problem.constraints],
         "backend": backend,
     }
+    if problem.noisy is not None:  # only when set: studies stored before keep their identity
+        identity["noise"] = "seed"
     study = optuna.create_study(
         storage=store,
         study_name=study_name,

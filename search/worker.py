@@ -231,7 +231,14 @@ def _answer(
     """The trial's state and objective values for class ``rep``; its attributes record how."""
     if config.multi_fidelity and not cached:
         return _answer_curve(problem, trial, rep)
-    row = problem.row(problem.signal, rep)
+    drawn = None
+    if problem.noisy is not None:  # noise="seed": one seed's row, the same for every repeat
+        from search.noise import draw
+
+        drawn = draw(problem.noisy, config.seed, rep)
+        row = None if drawn is None else drawn[1]
+    else:
+        row = problem.row(problem.signal, rep)
     if row is None and problem.compute is not None:
         from search.compute import compute_row
 
@@ -241,6 +248,10 @@ def _answer(
         trial.set_user_attr("missing", True)  # no value to give: not charged, not counted
         return TrialState.FAIL, None
     charge = 0.0 if problem.cost is None else float(problem.cost[rep])
+    if drawn is not None:
+        trial.set_user_attr("seed", drawn[0])
+        if drawn[2] is not None:  # that seed's own training time (else the mean's)
+            charge = drawn[2]
     if not math.isfinite(charge):
         charge = 0.0
     trial.set_user_attr("charge_s", charge)

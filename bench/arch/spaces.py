@@ -430,6 +430,20 @@ class Space(ABC):
         reps = self.representatives()
         return np.flatnonzero(reps == reps[self.index(arch)])
 
+    def function_representatives(self) -> np.ndarray:
+        """For every index, the smallest index computing the same function (read-only).
+
+        Coarser than :meth:`representatives` for TSS (4,930 functions), the same for SSS; the
+        rules are in :mod:`bench.arch.functional`.
+
+        Example:
+            >>> int(get_space("tss").function_representatives()[828])
+            185
+        """
+        from bench.arch.functional import function_representatives
+
+        return function_representatives(self.name)
+
     # -- encodings, neighbours, sampling -------------------------------------------------------
     @property
     @abstractmethod

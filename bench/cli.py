@@ -170,6 +170,10 @@ def _bench_info(args: argparse.Namespace) -> None:
         emit(tables, "table")
     else:
         print(f"no tables yet in {_store(args).root} (calnas bench import ...)")
+    if args.format != "json":  # the JSON stays one entry per table
+        from bench.arch.functional import function_summary
+
+        print(function_summary())
 
 
 def _progress(quiet: bool):

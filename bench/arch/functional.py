@@ -41,7 +41,12 @@ from bench.errors import InputError
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["function_key", "function_representatives", "functional_duplicates"]
+__all__ = [
+    "function_key",
+    "function_representatives",
+    "functional_duplicates",
+    "function_summary",
+]
 
 #: The expression of the cell input and of a zero output.
 INPUT, ZERO = "x", "0"
@@ -110,6 +115,22 @@ def functional_duplicates(space: str = "tss") -> np.ndarray:
     sp = get_space(space)
     unique = sp.unique_indices()
     return unique[function_representatives(sp.name)[unique] != unique]
+
+
+def function_summary() -> str:
+    """One line on TSS: cells, isomorphism classes, distinct functions (``calnas bench info``).
+
+    Example:
+        >>> print(function_summary())
+        TSS: 15,625 cells, 6,466 isomorphism classes, 4,930 distinct functions (1,536 ...)
+    """
+    tss = get_space("tss")
+    classes = tss.unique_indices().size
+    dups = functional_duplicates("tss").size
+    return (
+        f"TSS: {tss.size:,} cells, {classes:,} isomorphism classes, {classes - dups:,} distinct "
+        f"functions ({dups:,} classes duplicate another's function)"
+    )
 
 
 @functools.cache

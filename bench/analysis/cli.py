@@ -96,6 +96,12 @@ def _common(p: argparse.ArgumentParser, *, as_published: bool = True) -> None:
         action="store_true",
         help="keep flagged values (the study's silent zeros, estimator breakdowns)",
     )
+    p.add_argument(
+        "--merge-functional",
+        action="store_true",
+        help="TSS: one row per function class, leaving out the isomorphism classes that "
+        "compute the same function as a smaller one (1,536 of 6,466)",
+    )
     if as_published:
         p.add_argument(
             "--as-published",
@@ -126,6 +132,7 @@ def _context(args: argparse.Namespace) -> Context:
         include_flagged=args.include_flagged,
         dataset=args.dataset,
         target_tau=target,
+        merge_functional=args.merge_functional,
     )
 
 
@@ -211,6 +218,7 @@ def _kendall(args: argparse.Namespace) -> None:
         include_flagged=args.include_flagged,
         hp=args.hp,
         epoch=args.epoch,
+        merge_functional=args.merge_functional,
     )
     if args.by in got.missing:
         raise CLIError(f"cannot rank by {args.by}: {args.space}/{args.dataset} has no such column")
@@ -235,6 +243,11 @@ def _kendall(args: argparse.Namespace) -> None:
             "missing_columns": got.missing,
             "flagged_left_out": got.left_out,
             "isomorphic_copies_left_out": got.copies_left_out,
+            **(
+                {"functional_duplicates_left_out": got.functional_left_out}
+                if args.merge_functional
+                else {}
+            ),
         }
     )
     if args.format == "json":
@@ -255,9 +268,12 @@ def _kendall(args: argparse.Namespace) -> None:
         else (f"the {args.top} {'largest' if args.order == 'desc' else 'smallest'} by {args.by}")
     )
     print(f"Kendall tau-b, {args.space}/{args.dataset}, {who} (n={len(frame)})")
-    for note in ([f"lacks {', '.join(got.missing)}"] if got.missing else []) + (
-        [f"flagged values left out: {got.left_out}"] if got.left_out else []
-    ):
+    notes = [f"lacks {', '.join(got.missing)}"] if got.missing else []
+    if got.left_out:
+        notes.append(f"flagged values left out: {got.left_out}")
+    if args.merge_functional:
+        notes.append(f"one row per function class: {got.functional_left_out} rows left out")
+    for note in notes:
         print(f"  note: {note}")
     width = max(len(c) for c in cols)
     print(" " * width + "  " + "  ".join(c.rjust(max(6, len(c))) for c in cols))

@@ -14,6 +14,9 @@ and gets a frame with three corrections, each counted so that the output can say
   every calibration error vanish: its calibration columns are left out). A value beyond
   ``schema.BREAKDOWN_BOUNDS`` counts as a breakdown even in a table written before flags existed
   (the embedded demo table, for instance).
+- **functional duplicates are left out, when asked** (``merge_functional``): a TSS
+  isomorphism class that computes exactly the same function as a smaller one
+  (:mod:`bench.arch.functional`: 1,536 of the 6,466) gives way to it, one row per function.
 - **several seeds are averaged** (the table's rule); :mod:`bench.analysis.reliability` reads them
   one by one.
 
@@ -54,7 +57,8 @@ class Loaded(NamedTuple):
 
     ``frame`` has ``config``, ``arch``, ``hp``, ``epoch`` and the present columns; ``missing``
     lists the asked columns no source holds; ``left_out`` counts the flagged values set to NaN
-    per column; ``flagged`` counts the flagged values per column whether left out or not.
+    per column; ``flagged`` counts the flagged values per column whether left out or not;
+    ``functional_left_out`` counts the rows left out by ``merge_functional`` (None: not asked).
     """
 
     frame: pd.DataFrame
@@ -67,6 +71,7 @@ class Loaded(NamedTuple):
     hp: int | None
     epoch: int | None
     seeds: list[int]
+    functional_left_out: int | None = None
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready facts: rows, fidelity, seeds, missing columns, what was left out."""
@@ -81,6 +86,11 @@ class Loaded(NamedTuple):
             "flagged_left_out": self.left_out,
             "flagged_values": self.flagged,
             "isomorphic_copies_left_out": self.copies_left_out,
+            **(
+                {}
+                if self.functional_left_out is None
+                else {"functional_duplicates_left_out": self.functional_left_out}
+            ),
         }
 
 
@@ -140,6 +150,7 @@ def load(
     hp: int | None = None,
     epoch: int | None = None,
     seed: int | None = None,
+    merge_functional: bool = False,
 ) -> Loaded:
     """The analysis frame of ``columns`` on (space, dataset): copies and flagged values out.
 
@@ -153,6 +164,8 @@ def load(
         hp: training-schedule length (default: the longest the table holds).
         epoch: epoch of that schedule (default: its end).
         seed: one seed (default: the mean of the seeds the table holds).
+        merge_functional: keep one row per function class (TSS: the smallest index of those
+            present; SSS: every row), see :mod:`bench.arch.functional`.
 
     Returns:
         A :class:`Loaded`.
@@ -166,6 +179,9 @@ def load(
         >>> got = load(Benchmark.open("/tmp/calnas-doc-empty"), "tss", "digits", ["acc"], epoch=1)
         >>> got.epoch, got.seeds
         (1, [777])
+        >>> load(Benchmark.open("/tmp/calnas-doc-empty"), "tss", "digits", ["acc"],
+        ...      merge_functional=True).functional_left_out
+        1536
     """
     wanted = check_columns(dict.fromkeys(columns))  # a typo is an error, not a missing column
     check_space_dataset(space, dataset)
@@ -189,6 +205,9 @@ def load(
         frame = frame[["config", "arch", "source", "hp", "epoch", "copied"]]
     copied = frame["copied"].to_numpy(dtype=bool)
     frame = frame.loc[~copied].reset_index(drop=True)
+    merged = None
+    if merge_functional:
+        frame, merged = _merge_functional(frame, space)
     hp_used = int(frame["hp"].iloc[0]) if len(frame) else hp
     epoch_used = int(frame["epoch"].iloc[0]) if len(frame) else epoch
     flags = _flags(bench, space, dataset, source, frame, seed)
@@ -228,6 +247,7 @@ def load(
         seeds(bench, space, dataset, source=source, hp=hp_used, epoch=epoch_used)
         if seed is None
         else [int(seed)],
+        merged,
     )
 
 
@@ -257,6 +277,18 @@ def seeds(
             keep &= got["epoch"] == epoch
         found.update(int(s) for s in np.unique(got["seed"][keep]))
     return sorted(found)
+
+
+def _merge_functional(frame: pd.DataFrame, space: str) -> tuple[pd.DataFrame, int]:
+    """One row per function class (the smallest config present) and the count left out."""
+    from bench.arch.functional import function_representatives
+
+    func = function_representatives(space)[frame["config"].to_numpy(dtype=np.int64)]
+    # frame is sorted by config: the first row of a function class is its smallest index
+    _, first = np.unique(func, return_index=True)
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[first] = True
+    return frame.loc[keep].reset_index(drop=True), int((~keep).sum())
 
 
 def _sources(bench: Benchmark, space: str, dataset: str, source: str | None) -> list[str]:

@@ -138,6 +138,7 @@ class Context:
     as_published: bool = False
     include_flagged: bool = False
     dataset: str | None = None
+    merge_functional: bool = False
     with_reliability: bool = True
     target_tau: float = DEFAULT_TARGET_TAU
     _cache: dict[Any, _data.Loaded] = field(default_factory=dict, repr=False)
@@ -206,6 +207,7 @@ class Context:
                 include_flagged=self.keep_flagged,
                 hp=hp,
                 epoch=epoch,
+                merge_functional=self.merge_functional,
             )
         got = self._cache[key]
         if res is not None:
@@ -226,6 +228,7 @@ class Context:
                 source=self.source,
                 include_flagged=self.keep_flagged,
                 target=self.target_tau,
+                merge_functional=self.merge_functional,
             )
         res.reliability[f"{space}/{dataset}"] = self._rel[key]
 
@@ -239,6 +242,12 @@ def record(res: Result, got: _data.Loaded) -> None:
     where = f"{got.space}/{got.dataset}"
     if got.missing:
         res.notes.append(f"{where} lacks {', '.join(got.missing)}: answered without them")
+    if got.functional_left_out:
+        res.notes.append(
+            f"{where}: one row per function class (--merge-functional): "
+            f"{got.functional_left_out} rows whose isomorphism class computes the same function "
+            "as a smaller one left out"
+        )
     if got.left_out:
         parts = ", ".join(f"{c} {n}" for c, n in got.left_out.items())
         res.notes.append(

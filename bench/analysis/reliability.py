@@ -181,6 +181,7 @@ def seed_reliability(
     epoch: int | None = None,
     include_flagged: bool = False,
     target: float = DEFAULT_TARGET_TAU,
+    merge_functional: bool = False,
 ) -> dict[str, Any]:
     """Seed reliability of ``columns`` on (space, dataset), or why it cannot be measured.
 
@@ -194,6 +195,7 @@ def seed_reliability(
         epoch: epoch (default: the schedule's end).
         include_flagged: keep flagged values.
         target: the tau a mean of seeds should reach (for ``seeds_needed``).
+        merge_functional: one row per function class (:func:`bench.analysis.data.load`).
 
     Returns:
         ``{"measurable": False, "why": ..., "seeds": [...]}`` with fewer than two seeds, else
@@ -227,6 +229,7 @@ def seed_reliability(
             epoch=first.epoch,
             seed=s,
             include_flagged=include_flagged,
+            merge_functional=merge_functional,
         )
     missing = per[found[0]].missing
     configs = np.unique(np.concatenate([p.frame["config"].to_numpy() for p in per.values()]))

@@ -119,3 +119,68 @@ def test_bad_input_is_an_input_error(bad, match):
 def test_unknown_space_is_an_input_error():
     with pytest.raises(InputError, match="unknown search space"):
         function_representatives("nb101")
+
+
+# -- where users see it: calnas bench info, the analysis loader, calnas analyze ----------------
+
+
+@pytest.fixture()
+def fresh_home(tmp_path, monkeypatch):
+    """An empty CALNAS_HOME: only the embedded demo table is there, as after an install."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("CALNAS_HOME", str(home))
+    return home
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    from search.cli import main
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_bench_info_prints_the_function_classes(capsys, fresh_home):
+    code, out, _ = run(capsys, "bench", "info")
+    assert code == 0 and out.splitlines()[-1] == (
+        "TSS: 15,625 cells, 6,466 isomorphism classes, 4,930 distinct functions "
+        "(1,536 classes duplicate another's function)"
+    )
+    code, out, _ = run(capsys, "bench", "info", "--format", "json")
+    assert code == 0 and "distinct functions" not in out  # the JSON stays one entry per table
+
+
+def test_loader_keeps_one_row_per_function_class(fresh_home):
+    from bench import Benchmark
+    from bench.analysis.data import load
+
+    bench = Benchmark.open()
+    plain = load(bench, "tss", "digits", ["acc"])
+    got = load(bench, "tss", "digits", ["acc"], merge_functional=True)
+    configs = got.frame["config"].to_numpy()
+    assert len(plain.frame) == 6466 and plain.functional_left_out is None
+    assert len(got.frame) == 4930 and got.functional_left_out == 1536
+    assert (function_representatives()[configs] == configs).all()
+    assert got.describe()["functional_duplicates_left_out"] == 1536
+    assert "functional_duplicates_left_out" not in plain.describe()
+    sss = load(bench, "sss", "digits", ["acc"], merge_functional=True)
+    assert sss.functional_left_out == 0 and len(sss.frame) == len(
+        load(bench, "sss", "digits", []).frame
+    )
+
+
+def test_analyze_merge_functional(capsys, fresh_home):
+    import json
+
+    cols = ("analyze", "kendall", "--columns", "acc,pre_ECE_15", "--format")
+    code, text, _ = run(capsys, *cols, "json", "--merge-functional")
+    data = json.loads(text)
+    assert code == 0 and data["n"] == 4930 and data["functional_duplicates_left_out"] == 1536
+    code, text, _ = run(capsys, *cols, "table", "--merge-functional")
+    assert "(n=4930)" in text and "one row per function class: 1536 rows left out" in text
+    code, text, _ = run(capsys, *cols, "json")
+    assert json.loads(text)["n"] == 6466 and "functional_duplicates_left_out" not in text
+    code, text, _ = run(capsys, "analyze", "rq5", "--merge-functional", "--format", "json")
+    data = json.loads(text)
+    assert code == 0 and data["inputs"][0]["rows"] == 4930
+    assert any("--merge-functional" in n and "1536 rows" in n for n in data["notes"])

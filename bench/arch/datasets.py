@@ -3,7 +3,8 @@
 These facts shape a network (input channels, resolution, class count, the TSS skeleton of a
 proxy task) and so its costs; the readers of the dataset files live in
 :mod:`bench.compute.readers`. Names are NATS-Bench's (``cifar10``, ``cifar100``,
-``ImageNet16-120``), plus ``digits``, calnas's embedded proxy task. Imports nothing heavy.
+``ImageNet16-120``), plus calnas's proxy tasks: ``digits`` (the embedded one) and ``fashion8``
+(Fashion-MNIST at 8x8, :mod:`bench.compute.fashion8`). Imports nothing heavy.
 
 Example:
     >>> from bench.arch.datasets import dataset_info
@@ -24,7 +25,7 @@ __all__ = ["DatasetInfo", "DATASETS", "dataset_info"]
 
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Facts about one dataset, as NATS-Bench (or calnas, for digits) uses it.
+    """Facts about one dataset, as NATS-Bench (or calnas, for its proxy tasks) uses it.
 
     Example:
         >>> DATASETS["digits"].skeleton
@@ -76,12 +77,16 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         # scikit-learn's 8x8 digits (pixel values 0..16): the embedded proxy task, grayscale.
         DatasetInfo("digits", 10, 1, 8, (0.3053,), (0.3760,), {"C": 8, "N": 1}, proxy=True),
+        # Fashion-MNIST padded to 32x32 and 4x4-average-pooled to 8x8 (bench.compute.fashion8).
+        # mean/std: numpy's mean() and std() (ddof 0) over every pixel of the fixed 10,000-image
+        # training subset (read_fashion8("train")), on the 0..1 scale: 0.218310, 0.284200.
+        DatasetInfo("fashion8", 10, 1, 8, (0.2183,), (0.2842,), {"C": 8, "N": 1}, proxy=True),
     )
 }
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """Facts of the dataset called ``name`` (NATS-Bench names, plus ``digits``).
+    """Facts of the dataset called ``name`` (NATS-Bench names, plus ``digits`` and ``fashion8``).
 
     Args:
         name: the dataset's name.

@@ -53,7 +53,9 @@ def register(bench_subcommands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data-root",
         metavar="DIR",
-        help="folder with the dataset files (not needed for digits); nothing is downloaded",
+        help="folder with the dataset files (not needed for digits; fashion8 defaults to "
+        "/usr/share/datasets/fashion-mnist, from apt-get install dataset-fashion-mnist); "
+        "nothing is downloaded",
     )
     p.add_argument(
         "--archs",

@@ -26,7 +26,8 @@ from typing import Any
 from bench.arch.datasets import dataset_info
 from bench.arch.spaces import get_space
 from bench.checks import check_int
-from bench.compute.readers import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION
+from bench.compute.fashion8 import FASHION8_PER_CLASS, FASHION8_SUBSET_SEED
+from bench.compute.readers import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, NO_ROOT_NEEDED
 from bench.errors import InputError, MissingFileError
 
 __all__ = ["ComputeConfig"]
@@ -53,7 +54,8 @@ class ComputeConfig:
     Args:
         space: 'tss' or 'sss'.
         dataset: a name of :data:`bench.arch.datasets.DATASETS`.
-        data_root: the folder with the dataset's files (not needed for ``digits``).
+        data_root: the folder with the dataset's files (not needed for ``digits``; for
+            ``fashion8`` it defaults to Debian's dataset-fashion-mnist folder).
         epochs: the training schedule's length.
         fidelities: epochs in ``1..epochs`` at which to measure as well.
         weights: a folder of ``<index>.pt`` state_dicts or a NATS-Bench 'full' archive.
@@ -131,7 +133,7 @@ class ComputeConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, (str, os.PathLike)):
                 raise InputError(f"{name} must be a folder path, got {value!r}")
-        if self.dataset != "digits" and self.data_root is None:
+        if self.dataset not in NO_ROOT_NEEDED and self.data_root is None:
             raise InputError(f"{self.dataset} needs a data root (--data-root DIR)")
         # given, it must be a folder even where it is not needed (digits): never ignored
         if self.data_root is not None and not Path(self.data_root).expanduser().is_dir():
@@ -250,6 +252,12 @@ class ComputeConfig:
         if self.dataset == "digits":
             parts.append(
                 f"split=digits-stratified(seed={DIGITS_SPLIT_SEED},test={DIGITS_TEST_FRACTION:g})"
+            )
+        elif self.dataset == "fashion8":
+            # the subset and the shrinking are part of what a row means: recorded with it
+            parts.append(
+                f"split=fashion8-stratified(seed={FASHION8_SUBSET_SEED},"
+                f"train_per_class={FASHION8_PER_CLASS},test=all);input=pad32-avgpool4"
             )
         parts.append(f"metrics={self.metrics_protocol}(cwCE_em={self.cwce_em_variant})")
         return "calnas-compute;" + ";".join(parts)

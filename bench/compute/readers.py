@@ -1,4 +1,4 @@
-"""Readers of the benchmark datasets' files (CIFAR-10/100, ImageNet16-120, digits).
+"""Readers of the benchmark datasets' files (CIFAR-10/100, ImageNet16-120, digits, fashion8).
 
 Each reader returns ``(images, labels)``: images as uint8 ``(N, H, W, C)`` arrays (digits:
 float32 in 0..1), labels as int64. Shapes and label ranges are checked, so a truncated or
@@ -8,7 +8,8 @@ ones a user already has. Pickled formats (CIFAR, ImageNet16) are read only throu
 :mod:`bench.importers.safe_pickle`.
 
 Related modules: :mod:`bench.compute.ood` reads the out-of-distribution sets (SVHN, CIFAR-10-C,
-Fashion-MNIST), :mod:`bench.compute.transforms` turns the arrays into normalized tensors, and
+Fashion-MNIST), :mod:`bench.compute.fashion8` the ``fashion8`` proxy task,
+:mod:`bench.compute.transforms` turns the arrays into normalized tensors, and
 :mod:`bench.arch.datasets` holds each dataset's facts (classes, normalization).
 
 Example:
@@ -35,6 +36,7 @@ __all__ = [
     "DIGITS_SPLIT_SEED",
     "DIGITS_TEST_FRACTION",
     "IMAGENET16_MD5",
+    "NO_ROOT_NEEDED",
     "digits_split",
     "read_digits",
     "read_cifar",
@@ -48,6 +50,9 @@ __all__ = [
 #: The digits proxy split: per class, a seeded permutation puts this fraction in the test set.
 DIGITS_SPLIT_SEED = 0
 DIGITS_TEST_FRACTION = 0.5
+#: Datasets readable without a data root: digits ships with scikit-learn, fashion8 defaults to
+#: the folder Debian's dataset-fashion-mnist package installs (a given root replaces it).
+NO_ROOT_NEEDED: tuple[str, ...] = ("digits", "fashion8")
 
 _SPLITS = ("train", "test")
 
@@ -364,15 +369,16 @@ def read_imagenet16(
 def read_split(
     dataset: str, split: str, root: str | Path | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Train or test split of a benchmark dataset (NATS-Bench names or ``digits``).
+    """Train or test split of a benchmark dataset (NATS-Bench names, ``digits``, ``fashion8``).
 
     For ``cifar10`` 'train' is the full 50,000-image training set (NATS-Bench's ``cifar10``
-    key); ``test`` is the official test set (``ori-test``). ``digits`` needs no ``root``.
+    key); ``test`` is the official test set (``ori-test``). ``digits`` needs no ``root``;
+    ``fashion8`` reads Debian's package's folder unless ``root`` is given.
 
     Args:
         dataset: a name of :data:`bench.arch.datasets.DATASETS`.
         split: 'train' or 'test'.
-        root: the data root (not needed for ``digits``).
+        root: the data root (not needed for ``digits``; optional for ``fashion8``).
 
     Returns:
         ``(images, labels)`` as the dataset's reader returns them.
@@ -389,6 +395,10 @@ def read_split(
     info = dataset_info(dataset)
     if info.name == "digits":
         return read_digits(split)
+    if info.name == "fashion8":
+        from bench.compute.fashion8 import read_fashion8  # it imports this module
+
+        return read_fashion8(split, data_root=root)
     if root is None:
         raise InputError(f"{dataset} needs a data root (--data-root DIR) holding its files")
     if info.name in ("cifar10", "cifar100"):
@@ -402,7 +412,7 @@ def check_files(dataset: str, root: str | Path | None = None) -> None:
 
     Args:
         dataset: a name of :data:`bench.arch.datasets.DATASETS`.
-        root: the data root (not needed for ``digits``).
+        root: the data root (not needed for ``digits``; optional for ``fashion8``).
 
     Raises:
         InputError: an unknown dataset, or a missing ``root``.
@@ -414,6 +424,11 @@ def check_files(dataset: str, root: str | Path | None = None) -> None:
     """
     info = dataset_info(dataset)
     if info.name == "digits":
+        return
+    if info.name == "fashion8":
+        from bench.compute.fashion8 import check_fashion8_files  # it imports this module
+
+        check_fashion8_files(root)
         return
     if root is None:
         raise InputError(f"{dataset} needs a data root (--data-root DIR) holding its files")

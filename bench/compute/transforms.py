@@ -31,6 +31,7 @@ _AUGMENT = {
     "cifar100": (4, True),
     "ImageNet16-120": (2, True),
     "digits": (0, False),
+    "fashion8": (0, False),  # the protocol that made rankings repeat had no augmentation
 }
 
 
@@ -77,7 +78,8 @@ def augment(
     """NATS-Bench's training augmentation on a normalized (N, C, H, W) batch.
 
     Random horizontal flip (p = 0.5) and a random crop of the original size after zero padding
-    (4 px CIFAR, 2 px ImageNet16); ``digits`` is left as is (flips and shifts change digits).
+    (4 px CIFAR, 2 px ImageNet16); ``digits`` is left as is (flips and shifts change digits), and
+    so is ``fashion8`` (its protocol has no augmentation).
     Padding is applied after normalization with the value that maps to a black pixel, which equals
     padding the raw image with zeros as NATS-Bench does.
 
@@ -87,7 +89,7 @@ def augment(
         generator: the random source of flips and crops (None: torch's global one).
 
     Returns:
-        A new batch of the same shape (``batch`` itself for ``digits``).
+        A new batch of the same shape (``batch`` itself for ``digits`` and ``fashion8``).
 
     Example:
         >>> import torch

@@ -196,8 +196,16 @@ SOURCES: tuple[str, ...] = ("official", "robustness", "computed", "nats", "nb201
 #: Which source wins when several hold a value for the same (config, metric), first wins.
 SOURCE_PRIORITY: tuple[str, ...] = ("official", "robustness", "computed", "nats", "nb201", "demo")
 #: Dataset names of the store: NATS-Bench's, ``cifar10-valid`` (NATS-Bench's CIFAR-10 run trained
-#: on the 25k train split, the one whose validation accuracy NATS searches use) and ``digits``.
-DATASETS: tuple[str, ...] = ("cifar10", "cifar10-valid", "cifar100", "ImageNet16-120", "digits")
+#: on the 25k train split, the one whose validation accuracy NATS searches use) and the proxy
+#: tasks ``digits`` and ``fashion8``.
+DATASETS: tuple[str, ...] = (
+    "cifar10",
+    "cifar10-valid",
+    "cifar100",
+    "ImageNet16-120",
+    "digits",
+    "fashion8",
+)
 #: NATS-Bench's evaluation sets per dataset key -> the column prefix holding them (``valid_acc``,
 #: ``test_time_s``...): ``valtest`` is the ori-test set of cifar100/ImageNet16-120 (its valid and
 #: test halves together), and on the CIFAR-10 keys ori-test is plain ``test``.

@@ -1,10 +1,12 @@
-"""Build the embedded demo benchmark: NATS networks trained and measured on sklearn's digits.
+"""Build the embedded demo benchmark: NATS networks trained and measured on a small proxy task.
 
 The demo table lets calnas run its calibration-aware search on real measured data with no
-download. It is a **proxy task, not CIFAR**: 8x8 grayscale digits, tiny networks, a few epochs.
+download. It is a **proxy task, not CIFAR**: 8x8 grayscale images, tiny networks, a few epochs.
+Two proxies (``--dataset``): ``digits`` (the table shipped today, one seed: mostly seed noise)
+and ``fashion8`` (Fashion-MNIST at 8x8: rankings repeat between seeds; the planned rebuild).
 
-Protocol (everything seeded; see bench.compute.readers / bench.compute.training /
-bench.compute.job):
+Protocol, digits (the default; everything seeded; see bench.compute.readers /
+bench.compute.training / bench.compute.job):
 
 * data: scikit-learn's digits (1,797 images, 10 classes), pixel values / 16, normalized with
   mean 0.3053 / std 0.3760; fixed stratified split (per class, ``default_rng(0 + class)``
@@ -19,6 +21,25 @@ bench.compute.job):
 * metrics: bench.calibration.evaluate (tao2024 protocol: every metric pre and post temperature
   scaling) on the 898 test images, at every measured epoch.
 
+Protocol, fashion8 (bench.compute.fashion8; the Fashion-MNIST files of Debian's package,
+``apt-get install dataset-fashion-mnist``):
+
+* data: a fixed stratified 10,000-image training subset (per class 1,000 images, the first of a
+  ``default_rng(0 + class)`` permutation) and all 10,000 test images; zero-padded 28x28 -> 32x32,
+  average-pooled 4x4 -> 8x8, / 255, normalized with mean 0.2183 / std 0.2842 (the subset's);
+  no augmentation.
+* networks: as digits (TSS C=8 N=1; SSS only when ``--spaces`` names it).
+* training: as digits (batch 128), 6 epochs (measured after epochs 2, 4, 6); ``--seeds`` lists
+  the seeds, each a full training run with its own rows.
+* metrics: as digits, on the 10,000 test images.
+
+``--sample N`` builds only the first N networks (TSS: isomorphism classes) of the fixed random
+order, for trial builds. ``--reliability`` reads the store (no training) and prints, per
+metric, the Kendall tau-b between two seeds (mean over seed pairs) and, with 2k seeds, between
+the means of two disjoint k-seed halves (mean over splits), beside the Spearman-Brown prediction
+from the one-seed tau; the same figures go to JSON (``--reliability-out``, default next to
+``--out``: bench/data/demo.reliability.json).
+
 The store is built outside the repository (default /work/demo-build) and is resumable: rerun
 the same command and it continues where it stopped. ``--export`` writes the compressed parquet
 under bench/data/, prints the spread of accuracy and ECE and their Kendall tau, and draws the
@@ -27,12 +48,18 @@ figure (ECE against accuracy, TSS) under docs/.
 Usage:
     python scripts/build_demo_bench.py --bench /work/demo-build --jobs 2          # build
     python scripts/build_demo_bench.py --bench /work/demo-build --export-only     # export
+    python scripts/build_demo_bench.py --dataset fashion8 --seeds 777,778 --sample 200 \\
+        --bench /work/f8-build --jobs 2                                           # trial build
+    python scripts/build_demo_bench.py --dataset fashion8 --seeds 777,778 \\
+        --bench /work/f8-build --reliability                                      # reliability
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -43,6 +70,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.analysis.reliability import reliability_of, tau_of_halves, tau_of_mean  # noqa: E402
 from bench.arch.spaces import get_space  # noqa: E402
 from bench.compute import ComputeConfig, compute  # noqa: E402
 from bench.fileio import atomic_path  # noqa: E402
@@ -54,6 +82,17 @@ SSS_SAMPLE_SEED = 2024
 SSS_SAMPLE_SIZE = 2048
 TSS_EPOCHS, TSS_FIDELITIES = 4, (1, 2)
 SSS_EPOCHS, SSS_FIDELITIES = 2, (1,)
+#: (epochs, fidelities) per dataset and space; --epochs replaces the epochs (fidelities kept below)
+SCHEDULES = {
+    "digits": {"tss": (TSS_EPOCHS, TSS_FIDELITIES), "sss": (SSS_EPOCHS, SSS_FIDELITIES)},
+    "fashion8": {"tss": (6, (2, 4)), "sss": (6, (2, 4))},
+}
+#: spaces built when --spaces is not given (fashion8: the TSS rebuild of issue #15)
+DEFAULT_SPACES = {"digits": "tss,sss", "fashion8": "tss"}
+#: the metrics whose seed reliability --reliability reports
+RELIABILITY_METRICS = ("acc", "pre_ECE_15", "post_ECE_15", "pre_NLL", "post_NLL", "pre_Brier")
+#: at most this many disjoint-halves splits are averaged (10 seeds would give 126)
+MAX_SPLITS = 35
 BATCH = 128
 ORDER_SEED = 0  # order of computation (random, so a partial build is an unbiased subset)
 OUT = REPO / "bench" / "data" / "demo.parquet"
@@ -72,77 +111,210 @@ def sss_sample(size: int = SSS_SAMPLE_SIZE, seed: int = SSS_SAMPLE_SEED) -> np.n
     return np.concatenate([uniform, drawn]).astype(np.int64)
 
 
-def configs() -> dict[str, ComputeConfig]:
-    return {
-        "tss": ComputeConfig(
-            "tss",
-            "digits",
-            epochs=TSS_EPOCHS,
-            fidelities=TSS_FIDELITIES,
-            seed=SEED,
-            batch_size=BATCH,
-            threads=1,
-        ),
-        "sss": ComputeConfig(
-            "sss",
-            "digits",
-            epochs=SSS_EPOCHS,
-            fidelities=SSS_FIDELITIES,
-            seed=SEED,
-            batch_size=BATCH,
-            threads=1,
-        ),
-    }
-
-
-def targets(space: str) -> list[int]:
-    rng = np.random.default_rng(ORDER_SEED)
-    if space == "tss":
-        return rng.permutation(get_space("tss").size).tolist()
-    sample = sss_sample()
-    # the uniform widths first (they anchor the figure), the rest in random order
-    return [*sample[:8].tolist(), *rng.permutation(sample[8:]).tolist()]
-
-
-def build(bench: Path, jobs: int, spaces: list[str], limit: int | None, quiet: bool) -> None:
-    for space in spaces:
-        cfg = configs()[space]
-        t = time.time()
-        report = compute(
-            cfg,
-            targets(space),
-            bench=bench,
-            jobs=jobs,
-            limit=limit,
-            quiet=quiet,
-            flush_every=120.0,
-        )
-        log.info("%s: %s in %.0f s", space, report.as_dict(), time.time() - t)
-
-
-def _progress(bench: Path) -> dict[str, int]:
-    store = Store(bench)
+def configs(
+    dataset: str = "digits", epochs: int | None = None, seed: int = SEED
+) -> dict[str, ComputeConfig]:
+    """The build's config per space: the dataset's schedule (``epochs`` replaces its length)."""
     out = {}
-    for space, cfg in configs().items():
-        if store.has(space, "digits", "computed"):
-            df = store.read(space, "digits", "computed", columns=["config", "epoch", "copied"])
-            df = df[df["epoch"] == cfg.epochs]
-            out[f"{space}_rows_final_epoch"] = len(df)
-            out[f"{space}_networks_trained"] = int((~df["copied"].astype(bool)).sum())
+    for space, (default_epochs, fids) in SCHEDULES[dataset].items():
+        n = default_epochs if epochs is None else epochs
+        out[space] = ComputeConfig(
+            space,
+            dataset,
+            epochs=n,
+            fidelities=tuple(f for f in fids if f < n),
+            seed=seed,
+            batch_size=BATCH,
+            threads=1,
+        )
     return out
 
 
-def export(bench: Path, out: Path, figure: Path | None) -> pd.DataFrame:
+def targets(space: str, sample: int | None = None) -> list[int]:
+    """The fixed random order of the build; ``sample``: its first N networks (TSS: classes)."""
+    rng = np.random.default_rng(ORDER_SEED)
+    if space == "tss":
+        order = rng.permutation(get_space("tss").size)
+        if sample is None:
+            return order.tolist()
+        # the first N classes met in the order, by their first member (compute writes the class)
+        reps = get_space("tss").representatives()[order]
+        _, first = np.unique(reps, return_index=True)
+        return order[np.sort(first)[:sample]].tolist()
+    sample_ = sss_sample()
+    # the uniform widths first (they anchor the figure), the rest in random order
+    order_sss = [*sample_[:8].tolist(), *rng.permutation(sample_[8:]).tolist()]
+    return order_sss if sample is None else order_sss[:sample]
+
+
+def build(
+    bench: Path,
+    jobs: int,
+    spaces: list[str],
+    limit: int | None,
+    quiet: bool,
+    *,
+    dataset: str = "digits",
+    seeds: tuple[int, ...] = (SEED,),
+    epochs: int | None = None,
+    sample: int | None = None,
+) -> None:
+    for seed in seeds:  # seed by seed: a stopped build leaves whole seeds behind it, not slivers
+        for space in spaces:
+            cfg = configs(dataset, epochs, seed)[space]
+            t = time.time()
+            report = compute(
+                cfg,
+                targets(space, sample),
+                bench=bench,
+                jobs=jobs,
+                limit=limit,
+                quiet=quiet,
+                flush_every=120.0,
+            )
+            log.info("%s seed %d: %s in %.0f s", space, seed, report.as_dict(), time.time() - t)
+
+
+def _progress(bench: Path, dataset: str = "digits", epochs: int | None = None) -> dict[str, int]:
+    store = Store(bench)
+    out = {}
+    for space, cfg in configs(dataset, epochs).items():
+        if store.has(space, dataset, "computed"):
+            df = store.read(
+                space, dataset, "computed", columns=["config", "hp", "epoch", "seed", "copied"]
+            )
+            df = df[(df["epoch"] == cfg.epochs) & (df["hp"] == cfg.hp)]
+            out[f"{space}_rows_final_epoch"] = len(df)
+            out[f"{space}_networks_trained"] = int((~df["copied"].astype(bool)).sum())
+            out[f"{space}_seeds"] = int(df["seed"].nunique())
+    return out
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def reliability(
+    bench: Path,
+    dataset: str = "digits",
+    spaces: list[str] | None = None,
+    epochs: int | None = None,
+    metrics: tuple[str, ...] = RELIABILITY_METRICS,
+    seeds: tuple[int, ...] | None = None,
+) -> dict[str, dict]:
+    """Seed reliability of the build store's final-epoch rows, per space and metric.
+
+    Per metric: ``tau_one_seed`` (Kendall tau-b between two seeds, mean over seed pairs, from
+    bench.analysis.reliability.reliability_of), ``tau_pairs``, ``n`` (architectures with two
+    seeds or more) and, with 2k >= 2 seeds, ``tau_mean_k`` (tau-b between the means of two
+    disjoint k-seed halves over the architectures holding every seed, mean over at most
+    MAX_SPLITS splits: bench.analysis.reliability.tau_of_halves) beside
+    ``tau_mean_k_predicted`` (Spearman-Brown from ``tau_one_seed``).
+    TSS copies are left out: one row per isomorphism class. ``seeds``: only these (default:
+    every seed the store holds).
+    """
+    store = Store(bench)
+    out: dict[str, dict] = {}
+    for space in spaces or DEFAULT_SPACES[dataset].split(","):
+        cfg = configs(dataset, epochs)[space]
+        if not store.has(space, dataset, "computed"):
+            out[space] = {"measurable": False, "why": f"no {space}/{dataset} table in {bench}"}
+            continue
+        have = set(store.columns(space, dataset, "computed"))
+        cols = [m for m in metrics if m in have]
+        df = store.read(
+            space,
+            dataset,
+            "computed",
+            columns=["config", "hp", "epoch", "seed", "copied", *cols],
+        )
+        df = df[(df["hp"] == cfg.hp) & (df["epoch"] == cfg.epochs) & ~df["copied"].astype(bool)]
+        if seeds is not None:
+            df = df[df["seed"].isin(seeds)]
+        found = sorted(int(s) for s in df["seed"].unique() if s >= 0)
+        if len(found) < 2:
+            out[space] = {
+                "measurable": False,
+                "why": f"{len(found)} seed(s) with rows of the {cfg.epochs}-epoch schedule "
+                "(--epochs) at its end: two are needed",
+                "seeds": found,
+            }
+            continue
+        k = len(found) // 2
+        splits = 0
+        per_metric = {}
+        for m in cols:
+            wide = df.pivot_table(index="config", columns="seed", values=m, aggfunc="first")
+            wide = wide.reindex(columns=found)
+            per_seed = {s: wide[s].to_numpy(dtype=np.float64) for s in found}
+            rel = reliability_of(per_seed)
+            tau_k, splits = tau_of_halves(per_seed, k, MAX_SPLITS)
+            tau1 = _finite(rel["tau"])
+            per_metric[m] = {
+                "tau_one_seed": tau1,
+                "tau_pairs": {p: _finite(t) for p, t in rel["tau_pairs"].items()},
+                "n": rel["n"],
+                "tau_mean_k": _finite(tau_k),
+                "tau_mean_k_predicted": None if tau1 is None else tau_of_mean(tau1, k),
+                "n_complete": int(wide.notna().all(axis=1).sum()),
+            }
+        configs_per_seed = df.groupby("seed")["config"].nunique()
+        out[space] = {
+            "measurable": True,
+            "dataset": dataset,
+            "hp": cfg.hp,
+            "epoch": cfg.epochs,
+            "seeds": found,
+            "k": k,
+            "splits": splits,
+            "architectures": int(df["config"].nunique()),
+            "architectures_all_seeds": int(
+                (df.groupby("config")["seed"].nunique() == len(found)).sum()
+            ),
+            "architectures_per_seed": {str(s): int(n) for s, n in configs_per_seed.items()},
+            "metrics": per_metric,
+            "missing_metrics": [m for m in metrics if m not in have],
+        }
+    return out
+
+
+def print_reliability(report: dict[str, dict]) -> None:
+    """The reliability report as a table per space."""
+    fmt = lambda v: "   -  " if v is None else f"{v:6.3f}"  # noqa: E731
+    for space, r in report.items():
+        if not r.get("measurable"):
+            print(f"{space}: not measurable: {r['why']}")
+            continue
+        print(
+            f"{space} {r['dataset']} epoch {r['epoch']}: seeds {r['seeds']}, "
+            f"{r['architectures']} architectures ({r['architectures_all_seeds']} with every "
+            f"seed); k = {r['k']} ({r['splits']} disjoint splits)"
+        )
+        print(f"  {'metric':<12} {'tau 1 seed':>10} {'tau k-mean':>10} {'predicted':>10}")
+        for m, v in r["metrics"].items():
+            print(
+                f"  {m:<12} {fmt(v['tau_one_seed']):>10} {fmt(v['tau_mean_k']):>10} "
+                f"{fmt(v['tau_mean_k_predicted']):>10}"
+            )
+
+
+def export(
+    bench: Path,
+    out: Path,
+    figure: Path | None,
+    dataset: str = "digits",
+    epochs: int | None = None,
+) -> pd.DataFrame:
     """Write the demo parquet (source 'demo'), print spread and Kendall tau, draw the figure."""
     from scipy.stats import kendalltau
 
     store = Store(bench)
     parts = []
     for space in ("tss", "sss"):
-        if store.has(space, "digits", "computed"):
-            parts.append(store.read(space, "digits", "computed"))
+        if store.has(space, dataset, "computed"):
+            parts.append(store.read(space, dataset, "computed"))
     if not parts:
-        raise SystemExit(f"{bench} holds no digits tables yet: build first")
+        raise SystemExit(f"{bench} holds no {dataset} tables yet: build first")
     frame = pd.concat(parts, ignore_index=True)
     frame["source"] = "demo"
     # copies next to their representative (zstd then stores a class almost for free)
@@ -176,7 +348,7 @@ def export(bench: Path, out: Path, figure: Path | None) -> pd.DataFrame:
     frame = rounded
     print(f"floats rounded to {bits} mantissa bits (relative error < {2.0 ** -(bits + 1):.1e})")
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {len(frame)} rows)")
-    for space, cfg in configs().items():
+    for space, cfg in configs(dataset, epochs).items():
         df = frame[(frame["space"] == space) & (frame["epoch"] == cfg.epochs)]
         df = df[~df["copied"].astype(bool)]
         if df.empty:
@@ -192,7 +364,7 @@ def export(bench: Path, out: Path, figure: Path | None) -> pd.DataFrame:
             f"  Kendall tau(acc, pre_ECE_15) = {tau:.3f}"
         )
     if figure is not None:
-        _figure(frame, figure)
+        _figure(frame, figure, dataset, epochs)
     return frame
 
 
@@ -221,13 +393,16 @@ def _round_mantissa(values: np.ndarray, bits: int) -> np.ndarray:
     return np.where(np.isfinite(values), out, values)
 
 
-def _figure(frame: pd.DataFrame, path: Path) -> None:
+def _figure(
+    frame: pd.DataFrame, path: Path, dataset: str = "digits", epochs: int | None = None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    df = frame[(frame["space"] == "tss") & (frame["epoch"] == TSS_EPOCHS)]
+    epochs = configs(dataset, epochs)["tss"].epochs
+    df = frame[(frame["space"] == "tss") & (frame["epoch"] == epochs)]
     df = df[~df["copied"].astype(bool)]
     if df.empty:
         return
@@ -236,7 +411,7 @@ def _figure(frame: pd.DataFrame, path: Path) -> None:
     fig.colorbar(sc, ax=ax, label="params (M)")
     ax.set_xlabel("test accuracy")
     ax.set_ylabel("ECE (15 bins, before temperature scaling)")
-    ax.set_title(f"demo benchmark: TSS on digits ({len(df):,} cells, {TSS_EPOCHS} epochs)")
+    ax.set_title(f"demo benchmark: TSS on {dataset} ({len(df):,} cells, {epochs} epochs)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,11 +423,37 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--bench", type=Path, default=Path("/work/demo-build"))
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--spaces", default="tss,sss")
+    p.add_argument("--dataset", choices=tuple(SCHEDULES), default="digits")
+    p.add_argument("--spaces", default=None, help="default: tss,sss (digits), tss (fashion8)")
+    p.add_argument(
+        "--seeds",
+        default=None,
+        help=f"comma-separated training seeds (default {SEED}; --reliability: every stored seed)",
+    )
+    p.add_argument(
+        "--epochs", type=int, default=None, help="schedule length (default: the dataset's)"
+    )
+    p.add_argument(
+        "--sample",
+        type=int,
+        default=None,
+        help="build only the first N networks (TSS: classes) of the fixed random order",
+    )
     p.add_argument("--limit", type=int, default=None, help="networks per space (a trial run)")
     p.add_argument("--export", action="store_true", help="export after building")
     p.add_argument("--export-only", action="store_true")
     p.add_argument("--reflag", action="store_true", help="only set --out's flags column")
+    p.add_argument(
+        "--reliability",
+        action="store_true",
+        help="only read the store: seed reliability (Kendall tau between seeds) per metric",
+    )
+    p.add_argument(
+        "--reliability-out",
+        type=Path,
+        default=None,
+        help="JSON of --reliability (default: next to --out, <stem>.reliability.json)",
+    )
     p.add_argument("--out", type=Path, default=OUT)
     p.add_argument("--figure", type=Path, default=FIGURE)
     p.add_argument("--quiet", action="store_true")
@@ -260,15 +461,45 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
-    spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
+    spaces_arg = args.spaces or DEFAULT_SPACES[args.dataset]
+    spaces = [s.strip() for s in spaces_arg.split(",") if s.strip()]
+    seeds: tuple[int, ...] | None = None
+    if args.seeds is not None:
+        try:
+            seeds = tuple(dict.fromkeys(int(s) for s in args.seeds.split(",") if s.strip()))
+        except ValueError:
+            p.error(f"--seeds takes comma-separated integers, got {args.seeds!r}")
+        if not seeds:
+            p.error("--seeds names no seed")
+    if args.sample is not None and args.sample < 1:
+        p.error(f"--sample must be a positive integer, got {args.sample}")
     if args.reflag:
         reflag(args.out)
         return
+    if args.reliability:
+        report = reliability(args.bench, args.dataset, spaces, args.epochs, seeds=seeds)
+        print_reliability(report)
+        path = args.reliability_out or args.out.with_name(f"{args.out.stem}.reliability.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            Path(tmp).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {path}")
+        return
     if not args.export_only:
-        build(args.bench, args.jobs, spaces, args.limit, args.quiet)
-        print("progress:", _progress(args.bench))
+        build(
+            args.bench,
+            args.jobs,
+            spaces,
+            args.limit,
+            args.quiet,
+            dataset=args.dataset,
+            seeds=seeds or (SEED,),
+            epochs=args.epochs,
+            sample=args.sample,
+        )
+        print("progress:", _progress(args.bench, args.dataset, args.epochs))
     if args.export or args.export_only:
-        export(args.bench, args.out, args.figure)
+        export(args.bench, args.out, args.figure, args.dataset, args.epochs)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ this module measures, per column:
 - **intraclass correlation**: ICC(1), the share of a single seed's variance that is the
   architecture's, and ICC(1,k), the reliability of the mean of k seeds (one-way random effects,
   over the architectures that hold every seed);
+- **split-half tau**: Kendall tau-b between the means of two disjoint k-seed halves, the
+  measured counterpart of the predicted tau of a k-seed mean (:func:`tau_of_halves`);
 - **seeds needed**: how many seeds a mean needs for its ranking to repeat at a target tau. Tau is
   turned into a correlation with Greiner's relation r = sin(pi tau / 2) (exact for normal
   data), the Spearman-Brown formula r_m = m r / (1 + (m - 1) r) gives the mean of m seeds, and
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "seed_reliability",
     "reliability_of",
+    "tau_of_halves",
     "spearman_brown_seeds",
     "tau_of_mean",
     "icc",
@@ -121,6 +124,54 @@ def icc(values: np.ndarray) -> tuple[float, float]:
     if msb + (k - 1) * msw == 0 or msb == 0:
         return math.nan, math.nan
     return float((msb - msw) / (msb + (k - 1) * msw)), float((msb - msw) / msb)
+
+
+def tau_of_halves(
+    per_seed: dict[int, np.ndarray], k: int | None = None, max_splits: int = 35
+) -> tuple[float, int]:
+    """Measured tau of a k-seed mean: tau-b between two disjoint k-seed halves' means.
+
+    Each unordered pair of disjoint k-seed halves is one split (the first ``max_splits`` in
+    lexicographic order: 10 seeds would give 126); the result is the mean over splits. Means are
+    taken over the architectures that hold every seed, so each is a mean of exactly k values.
+
+    Args:
+        per_seed: seed -> values over the same architectures (NaN: that seed lacks it).
+        k: seeds per half (default: half the seeds, rounded down).
+        max_splits: the most splits averaged.
+
+    Returns:
+        ``(tau, splits)``: the mean tau-b (NaN when no split gives one) and the splits used.
+
+    Raises:
+        InputError: fewer than ``2 k`` seeds, or ``k`` < 1.
+
+    Example:
+        >>> import numpy as np
+        >>> rows = [[0, 1, 2, 3, 4], [0, 2, 1, 3, 4], [1, 0, 2, 4, 3], [0, 1, 3, 2, 4]]
+        >>> tau, n = tau_of_halves({s: np.array(r, float) for s, r in enumerate(rows)})
+        >>> round(tau, 3), n
+        (0.891, 3)
+    """
+    seeds = sorted(per_seed)
+    k = len(seeds) // 2 if k is None else k
+    if k < 1 or 2 * k > len(seeds):
+        raise InputError(f"halves of {k} seeds need 2 x {k} seeds, got {len(seeds)}")
+    mat = np.column_stack([per_seed[s] for s in seeds])
+    mat = mat[~np.isnan(mat).any(axis=1)]
+    col = {s: i for i, s in enumerate(seeds)}
+    taus: list[float] = []
+    splits = 0
+    for a in itertools.combinations(seeds, k):
+        rest = [s for s in seeds if s not in a]
+        for b in itertools.combinations(rest, k):
+            if a > b or splits >= max_splits:  # (a, b) and (b, a) are one split
+                continue
+            splits += 1
+            t = tau_b(mat[:, [col[s] for s in a]].mean(axis=1), mat[:, [col[s] for s in b]].mean(1))
+            if not math.isnan(t):
+                taus.append(t)
+    return (float(np.mean(taus)) if taus else math.nan), splits
 
 
 def reliability_of(

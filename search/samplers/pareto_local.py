@@ -36,18 +36,27 @@ class ParetoLocalSampler(BaseSampler):
     unqueried neighbour left, the trial is a uniform draw among unqueried classes instead (so the
     search never stalls on a local front). ``weights="uniform"`` draws parents uniformly;
     ``startup="tpe"`` lets TPE propose the first ``n_startup`` architectures (measured no better
-    on NB201, kept for comparison). Constraint values are not modelled beyond feasible-first.
+    on NB201, kept for comparison); ``startup="indices"`` draws the start as random search
+    does, the classes of uniform NATS indices (distinct classes). Constraint values are not
+    modelled beyond feasible-first.
 
     ``model="xgb"`` (strategy ``mpls``) starts from ``n_startup`` classes drawn at once without
-    replacement and replaces the random parent-then-child draw by a model's choice: the
-    candidates are the unqueried neighbours of the whole first layer that has any (with
-    probability ``p_random``, every unqueried class), and each objective's loss is
+    replacement (mpls: by index) and replaces the random parent-then-child draw by a model's
+    choice: the candidates are the unqueried neighbours of the whole first layer that has any
+    (with probability ``p_random``, every unqueried class), and each objective's loss is
     predicted by an XGBoost model fitted on a bootstrap resample of the completed classes
     (features: :func:`surrogate.features.feature_table`; ``members`` models per objective, each
     on its own bootstrap resample, refitted after every completed class for the first 40, then
-    every ``refit_every`` or 2.5 % more classes). The pick is the candidate with the largest
-    hypervolume improvement over the current front averaged over the members (see
+    every ``refit_every`` or ``refit_growth`` more classes). The pick is the candidate with the
+    largest hypervolume improvement over the current front averaged over the members (see
     :func:`~search.samplers.model_guide.acquire` for one and for three or more objectives).
+    With probability ``p_explore`` a guided trial is instead the draw random search would make:
+    the class of a uniform NATS index, among the unqueried classes. Trees never predict beyond
+    the values they were fitted on, so the model alone does not point past the ends of the front
+    it knows, while draws by index favour large isomorphism classes (cells with many ``none``
+    and ``skip`` edges), which hold the cheap end of accuracy-against-cost fronts: on NB201
+    cifar10-valid (accuracy against latency) random search by index needs 140 queries to
+    normalized HV 0.95 and uniform draws over classes 1,568.
     Every trial that holds parameters counts as queried, whatever its state, so
     workers sharing a study do not propose each other's architectures; all state is read from the
     study, so a resumed study continues where it stopped.
@@ -78,18 +87,23 @@ class ParetoLocalSampler(BaseSampler):
         model: str = "none",
         refit_every: int = 5,
         members: int = 3,
+        p_explore: float = 0.0,
+        refit_growth: float = 0.05,
         seed: int | None = None,
     ) -> None:
         check_int(n_startup, "n_startup")
-        if not 0.0 <= float(p_random) <= 1.0:
-            raise InputError(f"p_random must be in [0, 1], got {p_random!r}")
+        for name, p in (("p_random", p_random), ("p_explore", p_explore)):
+            if not 0.0 <= float(p) <= 1.0:
+                raise InputError(f"{name} must be in [0, 1], got {p!r}")
+        if not 0.0 <= float(refit_growth) <= 1.0:
+            raise InputError(f"refit_growth must be in [0, 1], got {refit_growth!r}")
         self.space = space
         self.n_startup = n_startup
         self.p_random = float(p_random)
         if weights not in ("crowding", "uniform"):
             raise InputError(f"weights must be 'crowding' or 'uniform', got {weights!r}")
-        if startup not in ("random", "tpe"):
-            raise InputError(f"startup must be 'random' or 'tpe', got {startup!r}")
+        if startup not in ("random", "indices", "tpe"):
+            raise InputError(f"startup must be 'random', 'indices' or 'tpe', got {startup!r}")
         if model not in ("none", "xgb"):
             raise InputError(f"model must be 'none' or 'xgb', got {model!r}")
         for name, value in (("refit_every", refit_every), ("members", members)):
@@ -99,6 +113,8 @@ class ParetoLocalSampler(BaseSampler):
         self.model = model
         self.refit_every = refit_every
         self.members = members
+        self.p_explore = float(p_explore)
+        self.refit_growth = float(refit_growth)
         self._guide: ModelGuide | None = None
         self._design: np.ndarray | None = None
         self._tpe: BaseSampler | None = None
@@ -113,6 +129,7 @@ class ParetoLocalSampler(BaseSampler):
         self._unique = space.unique_indices()
         self._neigh: dict[int, np.ndarray] = {}
         self._trial_rep: dict[int, int] = {}  # trial number -> class representative
+        self._scored: dict[int, tuple[np.ndarray, float]] = {}  # trial number -> loss, violation
 
     def reseed_rng(self) -> None:
         """Draw a fresh seed (Optuna calls this in each process of a parallel ``optimize``)."""
@@ -167,21 +184,29 @@ class ParetoLocalSampler(BaseSampler):
                 if int(self._reps[idx]) not in queried:
                     return params
         elif len(best) >= self.n_startup and self.model != "none":
+            if self.p_explore and self._rng.random() < self.p_explore:
+                return self.space.to_params(self._by_index(queried))
             return self.space.to_params(self._guided(study, best, queried))
         elif len(best) >= self.n_startup and self._rng.random() >= self.p_random:
             child = self._mutate_front(study, best, queried)
             if child is not None:
                 return self.space.to_params(child)
-        guided_start = self.model != "none" and len(best) < self.n_startup
-        return self.space.to_params(self._start(queried) if guided_start else self._fresh(queried))
+        # mpls, and any start by index, draws its start design at once
+        design = len(best) < self.n_startup and (self.model != "none" or self.startup == "indices")
+        return self.space.to_params(self._start(queried) if design else self._fresh(queried))
 
     def _start(self, queried: set[int]) -> int:
-        """The next unqueried class of mpls's start design: n_startup classes drawn at once
-        without replacement (measured on NB201, 20 seeds: 64.6 queries to normalized HV 0.95,
-        against 102.5 when each start class is drawn on its own; see the README)."""
+        """The next unqueried class of mpls's start design: n_startup distinct classes drawn at
+        once, uniformly over classes or (``startup="indices"``) as random search draws."""
         if self._design is None:
             size = min(self.n_startup, len(self._unique))
-            self._design = self._rng.choice(self._unique, size=size, replace=False)
+            if self.startup == "indices":
+                drawn: list[int] = []
+                while len(drawn) < size:
+                    drawn.append(self._by_index(set(drawn)))
+                self._design = np.array(drawn, dtype=np.int64)
+            else:
+                self._design = self._rng.choice(self._unique, size=size, replace=False)
         for rep in self._design:
             if int(rep) not in queried:
                 return int(rep)
@@ -201,7 +226,9 @@ class ParetoLocalSampler(BaseSampler):
             if not len(pool):
                 return self._fresh(queried)
         if self._guide is None:
-            self._guide = ModelGuide(self.space, self._rng, self.refit_every, self.members)
+            self._guide = ModelGuide(
+                self.space, self._rng, self.refit_every, self.members, self.refit_growth
+            )
         predicted = self._guide.predict(all_reps, all_losses, pool)
         return int(pool[acquire(predicted, losses, self._rng)])
 
@@ -211,9 +238,23 @@ class ParetoLocalSampler(BaseSampler):
         """(reps, losses, least-violating mask) of the completed classes (all feasible ones when
         any is feasible)."""
         reps = np.fromiter(best, dtype=np.int64, count=len(best))
-        done = list(best.values())
-        violation = _common.violations(done)
-        return reps, _common.losses(study, done), violation == violation.min()
+        new = [t for t in best.values() if t.number not in self._scored]
+        if new:  # a finished trial's values never change: score each once
+            for t, loss, bad in zip(new, _common.losses(study, new), _common.violations(new),
+                                    strict=True):  # fmt: skip
+                self._scored[t.number] = (loss, float(bad))
+        scored = [self._scored[t.number] for t in best.values()]
+        losses = np.array([loss for loss, _ in scored]).reshape(len(scored), -1)
+        violation = np.array([bad for _, bad in scored])
+        return reps, losses, violation == violation.min()
+
+    def _by_index(self, queried: set[int]) -> int:
+        """An unqueried class drawn as random search draws: a uniform NATS index's class."""
+        for _ in range(64):
+            rep = int(self._reps[int(self._rng.integers(len(self._reps)))])
+            if rep not in queried:
+                return rep
+        return self._fresh(queried)
 
     def _fresh(self, queried: set[int]) -> int:
         """A uniformly drawn class that nobody has queried (any class once all are queried)."""

@@ -17,7 +17,9 @@ pls         ``ParetoLocalSampler`` (:mod:`search.samplers.pareto_local`), Pareto
 mpls        the default: ``ParetoLocalSampler`` guided by a model (``model="xgb"``,
             :mod:`search.samplers.model_guide`): three bootstrap XGBoost models of every
             objective pick, among the front's unqueried neighbours (20 % of trials: among all
-            unqueried classes), the largest expected hypervolume improvement
+            unqueried classes), the largest expected hypervolume improvement; the 10 start
+            classes and 25 % of the guided trials are random search's draws (``startup``,
+            ``p_explore``)
 brute       ``ExhaustiveSampler`` (:mod:`search.samplers.exhaustive`), every distinct
             architecture once (TSS: one cell per isomorphism class), in index order or shuffled
 ==========  ==============================================================================
@@ -98,6 +100,8 @@ def _pls(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
 def _mpls(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
     kw.setdefault("model", "xgb")
     kw.setdefault("p_random", 0.2)
+    kw.setdefault("p_explore", 0.25)
+    kw.setdefault("startup", "indices")
     return ParetoLocalSampler(space, seed=seed, **kw)
 
 

@@ -138,6 +138,41 @@ def test_mpls_never_repeats_is_seeded_and_checks_parameters():
             make_sampler(bad, get_space("tss"))
 
 
+def test_mpls_explores_as_random_search_draws():
+    # p_explore=1: every trial past the start is random search's draw (a uniform NATS index's
+    # class), which favours large isomorphism classes: one index draw meets a class of 36 cells
+    # on average, one uniform class draw a class of 2.4 (without replacement, less: about 20)
+    space = get_space("tss")
+    sizes = np.bincount(space.representatives(), minlength=space.size)
+    study, _ = _tss_study(make_sampler("mpls:p_explore=1.0,n_startup=5", space, seed=1), 200)
+    reps = [space.representative(space.from_params(t.params)) for t in study.trials]
+    assert len(set(reps)) == 200  # never a class twice
+    assert study.sampler._guide is None  # no model was fitted: every trial was a draw
+    assert sizes[reps[5:]].mean() > 5 * sizes[space.unique_indices()].mean()
+    for bad, match in [("mpls:p_explore=2", "p_explore"), ("mpls:refit_growth=-1", "refit_growth")]:
+        with pytest.raises(ValueError, match=match):
+            make_sampler(bad, space)
+
+
+def test_model_guide_predicts_a_class_the_same_alone_or_in_a_pool():
+    # predictions are computed lazily per class after a fit: the order in which classes are
+    # asked for must not change them
+    from search.samplers.model_guide import ModelGuide
+
+    space = get_space("tss")
+    reps = space.unique_indices()
+    rng = np.random.default_rng(0)
+    known, pool = reps[:60], reps[100:400]
+    losses = rng.random((60, 2))
+    lazy = ModelGuide(space, np.random.default_rng(5), refit_every=5, members=2)
+    first = lazy.predict(known, losses, pool[:7])
+    second = lazy.predict(known, losses, pool)  # the same 60 classes: no refit
+    whole = ModelGuide(space, np.random.default_rng(5), refit_every=5, members=2)
+    assert np.array_equal(second[:, :7], first)
+    assert np.array_equal(whole.predict(known, losses, pool), second)
+    assert second.shape == (2, 300, 2) and second.dtype == np.float64
+
+
 @pytest.mark.slow  # model-guided search to the front (~10 s)
 def test_mpls_follows_the_model_to_the_front():
     # Same toy problem, same 40 trials, three seeds: the model-guided search ends on a front

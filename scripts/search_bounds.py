@@ -101,6 +101,34 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, seed: int = 0) -> np.ndarray:
     return out
 
 
+def table_losses(bench, dataset: str, objs: list[Objective]) -> np.ndarray:
+    """(classes, 2) losses of every TSS isomorphism class of ``dataset`` in ``bench``."""
+    from bench.arch.spaces import get_space
+
+    classes = get_space("tss").unique_indices()
+    table = bench.query_many("tss", dataset, list(classes), [o.name for o in objs])
+    return np.stack([table[o.name].to_numpy(float) * o.sign for o in objs], axis=1)
+
+
+def learned_losses(losses: np.ndarray) -> np.ndarray:
+    """Out-of-fold predictions of every column of ``losses`` (5 folds, the mpls features)."""
+    from bench.arch.spaces import get_space
+    from surrogate.features import feature_table
+
+    x = feature_table("tss")[get_space("tss").unique_indices()]
+    return np.stack([out_of_fold(x, losses[:, j]) for j in range(losses.shape[1])], axis=1)
+
+
+def starts(n_classes: int, seeds: int) -> list[np.ndarray]:
+    """The class orders of the oracles, one per seed (seed s draws with 1000 + s)."""
+    return [np.random.default_rng(1000 + s).permutation(n_classes) for s in range(seeds)]
+
+
+def learned_bound(losses: np.ndarray, learned: np.ndarray, seeds: int) -> list[int]:
+    """Per seed, the queries of the model oracle with both objectives learned (see above)."""
+    return [greedy(losses, learned, p[:10]) for p in starts(len(losses), seeds)]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bench", help="store to read (default: the embedded demo table)")
@@ -114,10 +142,8 @@ def main(argv=None) -> int:
 
     from scipy.stats import kendalltau
 
-    from bench.arch.spaces import get_space
     from bench.table.benchmark import Benchmark
     from search.runner import run_search
-    from surrogate.features import feature_table
 
     try:
         objs = parse_objectives(args.objectives)
@@ -131,23 +157,20 @@ def main(argv=None) -> int:
     exact = names.index(args.exact or names[0])
     if args.seeds < 1 or args.random_cap < 1:
         raise SystemExit("search_bounds: --seeds and --random-cap must be positive")
-    classes = get_space("tss").unique_indices()
     try:
         bench = (
             Benchmark.open(args.bench, demo=False)
             if args.bench
             else Benchmark.open(tempfile.mkdtemp(prefix="calnas-empty-"))
         )
-        table = bench.query_many("tss", args.dataset, list(classes), names)
+        losses = table_losses(bench, args.dataset, objs)
     except (ValueError, KeyError, OSError) as err:
         raise SystemExit(f"search_bounds: {err}") from None
-    losses = np.stack([table[o.name].to_numpy(float) * o.sign for o in objs], axis=1)
-    x = feature_table("tss")[classes]
-    print(f"== tss/{args.dataset}: {args.objectives}, {len(classes)} classes, {args.seeds} seeds, "
+    print(f"== tss/{args.dataset}: {args.objectives}, {len(losses)} classes, {args.seeds} seeds, "
           f"queries to normalized HV {TARGET}; oracles know {names[exact]} exactly")  # fmt: skip
 
     t0 = time.perf_counter()
-    learned = np.stack([out_of_fold(x, losses[:, j]) for j in range(2)], axis=1)
+    learned = learned_losses(losses)
     for j, name in enumerate(names):
         tau = kendalltau(learned[:, j], losses[:, j])[0]
         print(f"  learnable: {name} out-of-fold Kendall tau {tau:.3f} (5 folds, 80 % of all "
@@ -163,8 +186,7 @@ def main(argv=None) -> int:
             hit = np.flatnonzero(rep.hv_history >= TARGET)
             got.append(int(hit[0]) + 1 if hit.size else args.random_cap)
         rows["random (the strategy)"] = got
-    rngs = [np.random.default_rng(1000 + s) for s in range(args.seeds)]
-    perms = [r.permutation(len(classes)) for r in rngs]
+    perms = starts(len(losses), args.seeds)
     rows["blind (uniform over classes)"] = [queries_to(p, losses, losses) for p in perms]
     key = losses[:, exact]
     best_q, best = None, None
@@ -175,7 +197,7 @@ def main(argv=None) -> int:
             best_q, best = q, got
     rows[f"threshold oracle (best q = {best_q})"] = best
     rows[f"model oracle, {names[exact]} known"] = [greedy(losses, guess, p[:10]) for p in perms]
-    rows["model oracle, both learned"] = [greedy(losses, learned, p[:10]) for p in perms]
+    rows["model oracle, both learned"] = learned_bound(losses, learned, args.seeds)
     base = np.mean(rows.get("random (the strategy)", rows["blind (uniform over classes)"]))
     for label, got in rows.items():
         print(f"  {label:36s} mean {np.mean(got):7.1f}  median {np.median(got):7.1f}  "

@@ -1,0 +1,57 @@
+"""scripts/perf_search.py: the helpers its figures rest on (the searches themselves are real
+runs of run_search; one tiny end-to-end run checks the wiring)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+_SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+sys.path.insert(0, str(_SCRIPTS))  # perf_search imports search_bounds from beside it
+_spec = importlib.util.spec_from_file_location("perf_search", _SCRIPTS / "perf_search.py")
+perf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(perf)
+
+
+def test_queries_counts_to_the_first_history_at_the_target():
+    h = np.array([0.5, 0.9, 0.95, 0.97])
+    assert perf.queries(h, cap=4) == 3
+    assert perf.queries(h, cap=2) is None  # not reached within the cap
+    assert perf.queries(np.array([0.1, 0.2]), cap=10) is None
+
+
+def test_curve_holds_a_stopped_run_at_its_last_value():
+    got = perf.curve([np.array([0.2, 0.4]), np.array([0.6, 0.8, 1.0])], upto=4)
+    assert got.tolist() == pytest.approx([0.4, 0.6, 0.7, 0.7])
+
+
+def test_markdown_has_a_row_per_strategy_and_the_position():
+    figures = [
+        {"table": "t", "objectives": "a,b", "strategy": "random", "mean": 100.0, "std": 9.0,
+         "reached": "20/20"},
+        {"table": "t", "objectives": "a,b", "strategy": "mpls", "mean": 40.0, "std": 5.0,
+         "reached": "20/20", "ratio": 0.4, "worst_gap": -0.01, "worst_gap_at": 50},
+        {"table": "t", "bound": 20.0, "random": 100.0, "default": "mpls", "default_mean": 40.0,
+         "position": 0.75},
+    ]  # fmt: skip
+    rows = perf.markdown(figures).splitlines()
+    assert len(rows) == 4
+    assert rows[3].startswith("| t | a,b | mpls | 40.0 | 5.0 | 20/20 | 0.4 | -0.0100 (50) | 20.0 |")
+    assert rows[3].endswith("| 0.75 |") and rows[2].endswith("| 20.0 |  |")
+
+
+@pytest.mark.slow  # a real search of each strategy on the demo table (~10 s)
+def test_a_small_run_writes_every_figure(tmp_path, capsys):
+    out = tmp_path / "f.json"
+    assert perf.main(["--tables", "demo-ece", "--seeds", "2", "--cap", "60", "--bound-seeds",
+                      "0", "--no-timing", "--json", str(out)]) == 0  # fmt: skip
+    figures = json.loads(out.read_text())
+    assert [f["strategy"] for f in figures] == ["random", "mpls"]
+    assert all(len(f["per_seed"]) == 2 for f in figures)
+    assert "| demo-ece | acc,pre_ECE_15 | mpls |" in capsys.readouterr().out
+    assert perf.main(["--from-json", str(out)]) == 0

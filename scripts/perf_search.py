@@ -134,9 +134,14 @@ def markdown(figures: list[dict]) -> str:
         lines.append(
             f"| {f['table']} | {f['objectives']} | {f['strategy']} | {f['mean']} | {f['std']} | "
             f"{f['reached']} | {f.get('ratio', '')} | {gap} | {pos.get('bound', '')} | "
-            f"{pos['position'] if mine else ''} |"
+            f"{_position(pos['position']) if mine else ''} |"
         )
     return "\n".join(lines)
+
+
+def _position(value: float) -> str:
+    """A position, or why there is none (the bound needs as many queries as random search)."""
+    return "n/a (bound >= random)" if value != value else str(value)
 
 
 def main(argv=None) -> int:

@@ -141,7 +141,8 @@ def load_seed_signal(
         config: the search (its space, dataset and source are read).
         columns: the signal columns (the objectives' and constraints' columns).
         reps: index -> class representative (``Problem.reps``).
-        hp, epoch: the selection of the problem's signal (None: the final epoch).
+        hp: the training schedule of the problem's signal (None: the longest).
+        epoch: the epoch of the problem's signal (None: the final epoch).
         with_cost: load ``train_time_s`` too (the table has that column).
 
     Returns:

@@ -30,9 +30,9 @@ class ModelGuide:
     first time it is a candidate after a fit (most classes never are). A fit happens after
     every completed class while fewer than
     ``_WARM`` are known (the models change fastest then), later after every ``refit_every`` or
-    every ``refit_growth`` (5 %) more classes, whichever is more, so 1,000 trials cost about 90
-    fits (at 2.5 %, 129 fits took 1,000 trials of mpls from 14.3 s to 21.8 s with the same
-    queries to normalized HV 0.95 on four NB201 tables).
+    every ``refit_growth`` (5 %) more classes, whichever is more: 79 fits in 1,000 trials of
+    mpls (at 2.5 %, 117 fits took such a run from 14.3 s to 21.8 s, with the same queries to
+    normalized HV 0.95 on four NB201 tables).
 
     Args:
         space: the search space (its class representatives are the rows predicted).

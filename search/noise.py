@@ -28,9 +28,8 @@ import numpy as np
 
 from bench.errors import InputError
 from bench.table.catalog import MissingEntry
-from bench.table.reader import pick_run
 
-__all__ = ["SeedSignal", "draw", "load_seed_signal", "table_seeds"]
+__all__ = ["SeedSignal", "draw", "load_seed_signal"]
 
 
 @dataclass
@@ -92,38 +91,6 @@ def draw(
     return int(signal.seeds[k]), row, charge
 
 
-def table_seeds(
-    bm: Any,
-    space: str,
-    dataset: str,
-    source: str | None = None,
-    *,
-    hp: int | None = None,
-    epoch: int | None = None,
-) -> list[int]:
-    """The seeds of the rows a query of (``hp``, ``epoch``) selects, over the table's sources.
-
-    Read from the ``seed`` key column of each source's rows at the (hp, epoch) that source
-    answers the request with (as :meth:`bench.table.benchmark.Benchmark.frame` picks it).
-
-    Example:
-        >>> from search.problem import open_bench
-        >>> table_seeds(open_bench(None), "tss", "digits")  # the demo table: one training run
-        [777]
-    """
-    names = [source] if source else list(bm.sources(space, dataset))
-    found: set[int] = set()
-    for src in names:
-        table = bm.tables().get((space, dataset, src))
-        picked = None if table is None else pick_run(table.schedule, hp, epoch)
-        if picked is None:
-            continue
-        index = table.index
-        rows = (index["hp"] == picked[0]) & (index["epoch"] == picked[1])
-        found.update(int(s) for s in np.unique(index["seed"][rows]))
-    return sorted(found)
-
-
 def load_seed_signal(
     bm: Any,
     config: Any,
@@ -153,7 +120,7 @@ def load_seed_signal(
             values from two of them.
     """
     space, dataset, source = config.space, config.dataset, config.source
-    seeds = table_seeds(bm, space, dataset, source, hp=hp, epoch=epoch)
+    seeds = bm.seeds(space, dataset, source, hp=hp, epoch=epoch)
     size = len(reps)
     values = {c: np.full((len(seeds), size), np.nan) for c in columns}
     cost = np.full((len(seeds), size), np.nan) if with_cost else None

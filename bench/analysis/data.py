@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from bench.table.benchmark import Benchmark
 
-__all__ = ["Loaded", "load", "datasets", "seeds", "STUDY_DATASETS", "calibration_columns"]
+__all__ = ["Loaded", "load", "datasets", "STUDY_DATASETS", "calibration_columns"]
 
 #: The study's datasets, in the order of its figures (ImageNet16-120, CIFAR-10, CIFAR-100).
 STUDY_DATASETS: tuple[str, ...] = ("ImageNet16-120", "cifar10", "cifar100")
@@ -244,39 +244,11 @@ def load(
         int(copied.sum()),
         hp_used,
         epoch_used,
-        seeds(bench, space, dataset, source=source, hp=hp_used, epoch=epoch_used)
+        bench.seeds(space, dataset, source, hp=hp_used, epoch=epoch_used)
         if seed is None
         else [int(seed)],
         merged,
     )
-
-
-def seeds(
-    bench: Benchmark,
-    space: str,
-    dataset: str,
-    *,
-    source: str | None = None,
-    hp: int | None = None,
-    epoch: int | None = None,
-) -> list[int]:
-    """The seeds the table holds rows of, at one fidelity (-1: a value that is no one seed's).
-
-    Example:
-        >>> from bench import Benchmark
-        >>> seeds(Benchmark.open("/tmp/calnas-doc-empty"), "tss", "digits", hp=4, epoch=4)
-        [777]
-    """
-    found: set[int] = set()
-    for src in _sources(bench, space, dataset, source):
-        got = _rows(bench, space, dataset, src, ["seed"])
-        keep = np.ones(len(got["config"]), dtype=bool)
-        if hp is not None:
-            keep &= got["hp"] == hp
-        if epoch is not None:
-            keep &= got["epoch"] == epoch
-        found.update(int(s) for s in np.unique(got["seed"][keep]))
-    return sorted(found)
 
 
 def _merge_functional(frame: pd.DataFrame, space: str) -> tuple[pd.DataFrame, int]:

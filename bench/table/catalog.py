@@ -20,7 +20,7 @@ from typing import Any
 
 from bench.errors import InputError
 from bench.table.embedded import embedded_tables
-from bench.table.reader import Table, check_space_dataset
+from bench.table.reader import Table, check_space_dataset, pick_run
 from bench.table.schema import SOURCE_PRIORITY, is_value_column
 from bench.table.store import Store, TableInfo
 
@@ -145,4 +145,42 @@ class Catalog:
         found: set[int] = set()
         for src in self._select_sources(space, dataset, source):
             found.update(int(h) for h in self.tables()[(space, dataset, src)].schedule[:, 0])
+        return sorted(found)
+
+    def seeds(
+        self,
+        space: str,
+        dataset: str,
+        source: str | None = None,
+        *,
+        hp: int | None = None,
+        epoch: int | None = None,
+    ) -> list[int]:
+        """Sorted seeds of the rows a request of (``hp``, ``epoch``) selects, over the sources.
+
+        Each source answers with the run :func:`~bench.table.reader.pick_run` picks (None: the
+        longest schedule, its last epoch), as :meth:`Benchmark.frame` does; -1 marks rows that
+        are no one seed's (a mean). Unlike the listings above, this reads the tables' key
+        columns (once; they are cached).
+
+        Raises:
+            InputError: an unknown space, dataset or source.
+            MissingEntry: no source holds rows for (space, dataset).
+
+        Example:
+            >>> from bench.table.benchmark import Benchmark
+            >>> Benchmark.open("/tmp/calnas-doc-bench").seeds("tss", "digits")  # one run
+            [777]
+        """
+        import numpy as np
+
+        found: set[int] = set()
+        for src in self._select_sources(space, dataset, source):
+            table = self.tables()[(space, dataset, src)]
+            picked = pick_run(table.schedule, hp, epoch)
+            if picked is None:
+                continue
+            index = table.index
+            rows = (index["hp"] == picked[0]) & (index["epoch"] == picked[1])
+            found.update(int(s) for s in np.unique(index["seed"][rows]))
         return sorted(found)

@@ -24,7 +24,7 @@ from search import run_search
 from search.cli import main
 from search.config import SearchConfig
 from search.indicators import normalized_hypervolume, pareto_mask, reference_point, to_losses
-from search.noise import draw, table_seeds
+from search.noise import draw
 from search.problem import load_problem, resolve_multi_fidelity
 
 SEEDS = (777, 888, 999)
@@ -74,7 +74,7 @@ def _run(bm: Benchmark, seed: int, trials: int = 40, **kw) -> object:
 
 def test_the_table_holds_the_seeds(multi):
     bm = _bench(multi)
-    assert table_seeds(bm, "tss", "cifar10") == [-1, 777, 888, 999]
+    assert bm.seeds("tss", "cifar10") == [-1, 777, 888, 999]
     problem = load_problem(bm, SearchConfig("tss", "cifar10", OBJ, trials=5, noise="seed"))
     assert problem.noisy is not None and problem.noisy.seeds.tolist() == [-1, 777, 888, 999]
 

@@ -24,3 +24,11 @@ def nats_sample_dir(shared_dir: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} is absent")
     return path
+
+
+@pytest.fixture()
+def fresh_home(tmp_path, monkeypatch) -> Path:
+    """An empty CALNAS_HOME: only the embedded demo table is there, as after an install."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("CALNAS_HOME", str(home))
+    return home

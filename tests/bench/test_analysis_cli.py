@@ -18,14 +18,6 @@ from bench.analysis.questions import Context, module, run_question
 from search.cli import main
 
 
-@pytest.fixture()
-def fresh_home(tmp_path, monkeypatch):
-    """An empty CALNAS_HOME: only the embedded demo table is there, as after an install."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("CALNAS_HOME", str(home))
-    return home
-
-
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out = capsys.readouterr()

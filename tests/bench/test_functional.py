@@ -124,14 +124,6 @@ def test_unknown_space_is_an_input_error():
 # -- where users see it: calnas bench info, the analysis loader, calnas analyze ----------------
 
 
-@pytest.fixture()
-def fresh_home(tmp_path, monkeypatch):
-    """An empty CALNAS_HOME: only the embedded demo table is there, as after an install."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("CALNAS_HOME", str(home))
-    return home
-
-
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     from search.cli import main
 

@@ -30,12 +30,16 @@ Protocol, fashion8 (bench.compute.fashion8; the Fashion-MNIST files of Debian's 
   no augmentation.
 * networks: as digits (TSS C=8 N=1; SSS only when ``--spaces`` names it).
 * training: as digits (batch 128), 6 epochs (measured after epochs 2, 4, 6); ``--seeds`` lists
-  the seeds, each a full training run with its own rows.
+  the seeds, each a full training run with its own rows. ``--epochs E`` measures after epochs
+  E // 3, 2 E // 3 and E; ``--per-class N`` trains on N images per class instead of 1,000 (the
+  first N of the same permutations). Both are in each row's ``protocol`` string, and a store
+  holds one protocol: a build into a store holding rows of another stops.
 * metrics: as digits, on the 10,000 test images.
 
 ``--sample N`` builds only the first N networks (TSS: isomorphism classes) of the fixed random
-order, for trial builds. ``--reliability`` reads the store (no training) and prints, per
-metric, the Kendall tau-b between two seeds (mean over seed pairs) and, with 2k seeds, between
+order, for trial builds. ``--reliability`` reads the store's rows of the protocol that
+``--epochs``/``--per-class`` name (no training) and prints, per metric, the median and the
+Kendall tau-b between two seeds (mean over seed pairs) and, with 2k seeds, between
 the means of two disjoint k-seed halves (mean over splits), beside the Spearman-Brown prediction
 from the one-seed tau; the same figures go to JSON (``--reliability-out``, default next to
 ``--out``: bench/data/demo.reliability.json).
@@ -59,7 +63,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -70,9 +73,14 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.analysis.reliability import reliability_of, tau_of_halves, tau_of_mean  # noqa: E402
+from bench.analysis.reliability import (  # noqa: E402
+    format_seed_report,
+    frame_seed_report,
+)
 from bench.arch.spaces import get_space  # noqa: E402
 from bench.compute import ComputeConfig, compute  # noqa: E402
+from bench.compute.fashion8 import check_per_class  # noqa: E402
+from bench.errors import InputError  # noqa: E402
 from bench.fileio import atomic_path  # noqa: E402
 from bench.table.schema import breakdown_flags  # noqa: E402
 from bench.table.store import Store  # noqa: E402
@@ -112,20 +120,28 @@ def sss_sample(size: int = SSS_SAMPLE_SIZE, seed: int = SSS_SAMPLE_SEED) -> np.n
 
 
 def configs(
-    dataset: str = "digits", epochs: int | None = None, seed: int = SEED
+    dataset: str = "digits",
+    epochs: int | None = None,
+    seed: int = SEED,
+    per_class: int | None = None,
 ) -> dict[str, ComputeConfig]:
-    """The build's config per space: the dataset's schedule (``epochs`` replaces its length)."""
+    """The build's config per space: the dataset's schedule (``epochs`` replaces its length;
+    fashion8 then measures at a third and two thirds of it too); ``per_class``: fashion8's
+    training images per class (None: 1,000)."""
     out = {}
     for space, (default_epochs, fids) in SCHEDULES[dataset].items():
         n = default_epochs if epochs is None else epochs
+        if dataset == "fashion8":
+            fids = (n // 3, 2 * n // 3)
         out[space] = ComputeConfig(
             space,
             dataset,
             epochs=n,
-            fidelities=tuple(f for f in fids if f < n),
+            fidelities=tuple(f for f in fids if 1 <= f < n),
             seed=seed,
             batch_size=BATCH,
             threads=1,
+            train_per_class=per_class,
         )
     return out
 
@@ -158,10 +174,12 @@ def build(
     seeds: tuple[int, ...] = (SEED,),
     epochs: int | None = None,
     sample: int | None = None,
+    per_class: int | None = None,
 ) -> None:
     for seed in seeds:  # seed by seed: a stopped build leaves whole seeds behind it, not slivers
         for space in spaces:
-            cfg = configs(dataset, epochs, seed)[space]
+            cfg = configs(dataset, epochs, seed, per_class)[space]
+            _check_protocol(bench, cfg)
             t = time.time()
             report = compute(
                 cfg,
@@ -175,10 +193,27 @@ def build(
             log.info("%s seed %d: %s in %.0f s", space, seed, report.as_dict(), time.time() - t)
 
 
-def _progress(bench: Path, dataset: str = "digits", epochs: int | None = None) -> dict[str, int]:
+def _check_protocol(bench: Path, cfg: ComputeConfig) -> None:
+    """Stop if the store holds rows of ``cfg``'s table made another way (their keys would
+    collide: a protocol is one store)."""
+    store = Store(bench)
+    if not store.has(cfg.space, cfg.dataset, "computed"):
+        return
+    stored = set(store.read(cfg.space, cfg.dataset, "computed", columns=["protocol"])["protocol"])
+    other = sorted(str(x) for x in stored - {cfg.protocol()})
+    if other:
+        raise SystemExit(
+            f"{bench} holds {cfg.space}/{cfg.dataset} rows of another protocol ({other[0]}), "
+            f"not {cfg.protocol()}: use one store per protocol (--bench)"
+        )
+
+
+def _progress(
+    bench: Path, dataset: str = "digits", epochs: int | None = None, per_class: int | None = None
+) -> dict[str, int]:
     store = Store(bench)
     out = {}
-    for space, cfg in configs(dataset, epochs).items():
+    for space, cfg in configs(dataset, epochs, per_class=per_class).items():
         if store.has(space, dataset, "computed"):
             df = store.read(
                 space, dataset, "computed", columns=["config", "hp", "epoch", "seed", "copied"]
@@ -190,10 +225,6 @@ def _progress(bench: Path, dataset: str = "digits", epochs: int | None = None) -
     return out
 
 
-def _finite(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
-
-
 def reliability(
     bench: Path,
     dataset: str = "digits",
@@ -201,101 +232,46 @@ def reliability(
     epochs: int | None = None,
     metrics: tuple[str, ...] = RELIABILITY_METRICS,
     seeds: tuple[int, ...] | None = None,
+    per_class: int | None = None,
 ) -> dict[str, dict]:
-    """Seed reliability of the build store's final-epoch rows, per space and metric.
-
-    Per metric: ``tau_one_seed`` (Kendall tau-b between two seeds, mean over seed pairs, from
-    bench.analysis.reliability.reliability_of), ``tau_pairs``, ``n`` (architectures with two
-    seeds or more) and, with 2k >= 2 seeds, ``tau_mean_k`` (tau-b between the means of two
-    disjoint k-seed halves over the architectures holding every seed, mean over at most
-    MAX_SPLITS splits: bench.analysis.reliability.tau_of_halves) beside
-    ``tau_mean_k_predicted`` (Spearman-Brown from ``tau_one_seed``).
-    TSS copies are left out: one row per isomorphism class. ``seeds``: only these (default:
-    every seed the store holds).
+    """Seed reliability of the build store's final-epoch rows, per space and metric
+    (bench.analysis.reliability.frame_seed_report: tau between seeds, between k-seed means, the
+    Spearman-Brown prediction). Only rows of this build's protocol (``epochs``, ``per_class``)
+    count; TSS copies are left out: one row per isomorphism class. ``seeds``: only these
+    (default: every seed the store holds).
     """
     store = Store(bench)
     out: dict[str, dict] = {}
     for space in spaces or DEFAULT_SPACES[dataset].split(","):
-        cfg = configs(dataset, epochs)[space]
+        cfg = configs(dataset, epochs, per_class=per_class)[space]
         if not store.has(space, dataset, "computed"):
             out[space] = {"measurable": False, "why": f"no {space}/{dataset} table in {bench}"}
             continue
         have = set(store.columns(space, dataset, "computed"))
         cols = [m for m in metrics if m in have]
-        df = store.read(
-            space,
-            dataset,
-            "computed",
-            columns=["config", "hp", "epoch", "seed", "copied", *cols],
-        )
+        base = ["config", "hp", "epoch", "seed", "copied", "protocol"]
+        df = store.read(space, dataset, "computed", columns=base + cols)
         df = df[(df["hp"] == cfg.hp) & (df["epoch"] == cfg.epochs) & ~df["copied"].astype(bool)]
+        df = df[df["protocol"] == cfg.protocol()]
         if seeds is not None:
             df = df[df["seed"].isin(seeds)]
-        found = sorted(int(s) for s in df["seed"].unique() if s >= 0)
-        if len(found) < 2:
-            out[space] = {
-                "measurable": False,
-                "why": f"{len(found)} seed(s) with rows of the {cfg.epochs}-epoch schedule "
-                "(--epochs) at its end: two are needed",
-                "seeds": found,
-            }
+        report = frame_seed_report(df, cols, MAX_SPLITS)
+        if not report["measurable"]:
+            report["why"] = (
+                f"{len(report['seeds'])} seed(s) with rows of this protocol ({cfg.epochs}-epoch "
+                "schedule, --epochs; --per-class) at its end: two are needed"
+            )
+            out[space] = report
             continue
-        k = len(found) // 2
-        splits = 0
-        per_metric = {}
-        for m in cols:
-            wide = df.pivot_table(index="config", columns="seed", values=m, aggfunc="first")
-            wide = wide.reindex(columns=found)
-            per_seed = {s: wide[s].to_numpy(dtype=np.float64) for s in found}
-            rel = reliability_of(per_seed)
-            tau_k, splits = tau_of_halves(per_seed, k, MAX_SPLITS)
-            tau1 = _finite(rel["tau"])
-            per_metric[m] = {
-                "tau_one_seed": tau1,
-                "tau_pairs": {p: _finite(t) for p, t in rel["tau_pairs"].items()},
-                "n": rel["n"],
-                "tau_mean_k": _finite(tau_k),
-                "tau_mean_k_predicted": None if tau1 is None else tau_of_mean(tau1, k),
-                "n_complete": int(wide.notna().all(axis=1).sum()),
-            }
-        configs_per_seed = df.groupby("seed")["config"].nunique()
         out[space] = {
-            "measurable": True,
             "dataset": dataset,
             "hp": cfg.hp,
             "epoch": cfg.epochs,
-            "seeds": found,
-            "k": k,
-            "splits": splits,
-            "architectures": int(df["config"].nunique()),
-            "architectures_all_seeds": int(
-                (df.groupby("config")["seed"].nunique() == len(found)).sum()
-            ),
-            "architectures_per_seed": {str(s): int(n) for s, n in configs_per_seed.items()},
-            "metrics": per_metric,
+            "protocol": cfg.protocol(),
+            **report,
             "missing_metrics": [m for m in metrics if m not in have],
         }
     return out
-
-
-def print_reliability(report: dict[str, dict]) -> None:
-    """The reliability report as a table per space."""
-    fmt = lambda v: "   -  " if v is None else f"{v:6.3f}"  # noqa: E731
-    for space, r in report.items():
-        if not r.get("measurable"):
-            print(f"{space}: not measurable: {r['why']}")
-            continue
-        print(
-            f"{space} {r['dataset']} epoch {r['epoch']}: seeds {r['seeds']}, "
-            f"{r['architectures']} architectures ({r['architectures_all_seeds']} with every "
-            f"seed); k = {r['k']} ({r['splits']} disjoint splits)"
-        )
-        print(f"  {'metric':<12} {'tau 1 seed':>10} {'tau k-mean':>10} {'predicted':>10}")
-        for m, v in r["metrics"].items():
-            print(
-                f"  {m:<12} {fmt(v['tau_one_seed']):>10} {fmt(v['tau_mean_k']):>10} "
-                f"{fmt(v['tau_mean_k_predicted']):>10}"
-            )
 
 
 def export(
@@ -439,6 +415,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="build only the first N networks (TSS: classes) of the fixed random order",
     )
+    p.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="fashion8: training images per class (default 1,000; recorded in the protocol)",
+    )
     p.add_argument("--limit", type=int, default=None, help="networks per space (a trial run)")
     p.add_argument("--export", action="store_true", help="export after building")
     p.add_argument("--export-only", action="store_true")
@@ -473,12 +455,20 @@ def main(argv: list[str] | None = None) -> None:
             p.error("--seeds names no seed")
     if args.sample is not None and args.sample < 1:
         p.error(f"--sample must be a positive integer, got {args.sample}")
+    if args.per_class is not None and args.dataset != "fashion8":
+        p.error("--per-class is a fashion8 option")
+    try:
+        check_per_class(args.per_class)
+    except InputError as err:
+        p.error(f"--per-class: {err}")
     if args.reflag:
         reflag(args.out)
         return
     if args.reliability:
-        report = reliability(args.bench, args.dataset, spaces, args.epochs, seeds=seeds)
-        print_reliability(report)
+        report = reliability(
+            args.bench, args.dataset, spaces, args.epochs, seeds=seeds, per_class=args.per_class
+        )
+        print(format_seed_report(report))
         path = args.reliability_out or args.out.with_name(f"{args.out.stem}.reliability.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
@@ -496,8 +486,9 @@ def main(argv: list[str] | None = None) -> None:
             seeds=seeds or (SEED,),
             epochs=args.epochs,
             sample=args.sample,
+            per_class=args.per_class,
         )
-        print("progress:", _progress(args.bench, args.dataset, args.epochs))
+        print("progress:", _progress(args.bench, args.dataset, args.epochs, args.per_class))
     if args.export or args.export_only:
         export(args.bench, args.out, args.figure, args.dataset, args.epochs)
 

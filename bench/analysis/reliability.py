@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from bench.analysis import data as _data
 from bench.analysis.kendall import tau_b
@@ -49,6 +50,8 @@ __all__ = [
     "seed_reliability",
     "reliability_of",
     "tau_of_halves",
+    "format_seed_report",
+    "frame_seed_report",
     "spearman_brown_seeds",
     "tau_of_mean",
     "icc",
@@ -305,3 +308,118 @@ def seed_reliability(
         "test_retest_tau": {c: r["tau"] for c, r in out.items()},
         "missing_columns": missing,
     }
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def frame_seed_report(
+    frame: pd.DataFrame, metrics: Sequence[str], max_splits: int = 35
+) -> dict[str, Any]:
+    """Seed reliability of long-format rows, one per (architecture, seed), per metric.
+
+    Per metric: ``tau_one_seed`` (Kendall tau-b between two seeds, mean over seed pairs: see
+    :func:`reliability_of`), ``tau_pairs``, ``n`` (architectures with two seeds or more),
+    ``median`` (over every row), and with 2k >= 2 seeds ``tau_mean_k`` (tau-b between the
+    means of two disjoint k-seed halves over the architectures holding every seed, mean over at
+    most ``max_splits`` splits: :func:`tau_of_halves`) beside ``tau_mean_k_predicted``
+    (Spearman-Brown from ``tau_one_seed``: :func:`tau_of_mean`); ``n_complete`` counts the
+    architectures holding every seed. NaN becomes None (the report goes to JSON).
+
+    Args:
+        frame: columns ``config``, ``seed`` and each metric; negative seeds are left out.
+        metrics: the metric columns to report.
+        max_splits: the most disjoint-halves splits averaged.
+
+    Returns:
+        ``{"measurable": False, "why", "seeds"}`` with fewer than two seeds; else
+        ``{"measurable": True, "seeds", "k", "splits", "architectures",
+        "architectures_all_seeds", "architectures_per_seed", "metrics"}``.
+
+    Example:
+        >>> import pandas as pd
+        >>> f = pd.DataFrame({"config": [0, 1, 2, 0, 1, 2], "seed": [1, 1, 1, 2, 2, 2],
+        ...                   "acc": [0.5, 0.6, 0.7, 0.52, 0.61, 0.69]})
+        >>> r = frame_seed_report(f, ["acc"])
+        >>> r["k"], r["metrics"]["acc"]["tau_one_seed"], r["metrics"]["acc"]["median"]
+        (1, 1.0, 0.605)
+    """
+    frame = frame[frame["seed"] >= 0]
+    found = sorted(int(s) for s in frame["seed"].unique())
+    if len(found) < 2:
+        return {"measurable": False, "why": f"{len(found)} seed(s): two are needed", "seeds": found}
+    k = len(found) // 2
+    splits = 0
+    per_metric = {}
+    for m in metrics:
+        wide = frame.pivot_table(index="config", columns="seed", values=m, aggfunc="first")
+        wide = wide.reindex(columns=found)
+        per_seed = {s: wide[s].to_numpy(dtype=np.float64) for s in found}
+        rel = reliability_of(per_seed)
+        tau_k, splits = tau_of_halves(per_seed, k, max_splits)
+        tau1 = _finite(rel["tau"])
+        per_metric[m] = {
+            "tau_one_seed": tau1,
+            "tau_pairs": {p: _finite(t) for p, t in rel["tau_pairs"].items()},
+            "n": rel["n"],
+            "median": _finite(float(frame[m].median())),
+            "tau_mean_k": _finite(tau_k),
+            "tau_mean_k_predicted": None if tau1 is None else tau_of_mean(tau1, k),
+            "n_complete": int(wide.notna().all(axis=1).sum()),
+        }
+    per_seed_n = frame.groupby("seed")["config"].nunique()
+    return {
+        "measurable": True,
+        "seeds": found,
+        "k": k,
+        "splits": splits,
+        "architectures": int(frame["config"].nunique()),
+        "architectures_all_seeds": int(
+            (frame.groupby("config")["seed"].nunique() == len(found)).sum()
+        ),
+        "architectures_per_seed": {str(s): int(n) for s, n in per_seed_n.items()},
+        "metrics": per_metric,
+    }
+
+
+def format_seed_report(report: dict[str, dict]) -> str:
+    """The demo build's ``--reliability`` report (per space: Kendall tau per metric between one
+    seed and another, between k-seed means, and the Spearman-Brown prediction) as a text table.
+
+    Args:
+        report: per space, either ``{"measurable": False, "why": ...}`` or a dict with
+            ``dataset``, ``epoch``, ``seeds``, ``architectures``, ``architectures_all_seeds``,
+            ``k``, ``splits`` and ``metrics`` (per metric ``tau_one_seed``, ``tau_mean_k``,
+            ``tau_mean_k_predicted``, each a float or None), as ``scripts/build_demo_bench.py``
+            makes it.
+
+    Returns:
+        The table, one line per metric under a header line per space.
+
+    Example:
+        >>> print(format_seed_report({"tss": {"measurable": False, "why": "no table"}}))
+        tss: not measurable: no table
+    """
+
+    def fmt(v: float | None) -> str:
+        return "   -  " if v is None else f"{v:6.3f}"
+
+    lines = []
+    for space, r in report.items():
+        if not r.get("measurable"):
+            lines.append(f"{space}: not measurable: {r['why']}")
+            continue
+        lines.append(
+            f"{space} {r['dataset']} epoch {r['epoch']}: seeds {r['seeds']}, "
+            f"{r['architectures']} architectures ({r['architectures_all_seeds']} with every "
+            f"seed); k = {r['k']} ({r['splits']} disjoint splits)"
+        )
+        head = f"  {'metric':<12} {'median':>8} {'tau 1 seed':>10} {'tau k-mean':>10}"
+        lines.append(f"{head} {'predicted':>10}")
+        for m, v in r["metrics"].items():
+            lines.append(
+                f"  {m:<12} {fmt(v.get('median')):>8} {fmt(v['tau_one_seed']):>10} "
+                f"{fmt(v['tau_mean_k']):>10} {fmt(v['tau_mean_k_predicted']):>10}"
+            )
+    return "\n".join(lines)

@@ -26,7 +26,7 @@ from typing import Any
 from bench.arch.datasets import dataset_info
 from bench.arch.spaces import get_space
 from bench.checks import check_int
-from bench.compute.fashion8 import FASHION8_PER_CLASS, FASHION8_SUBSET_SEED
+from bench.compute.fashion8 import FASHION8_SUBSET_SEED, check_per_class
 from bench.compute.readers import DIGITS_SPLIT_SEED, DIGITS_TEST_FRACTION, NO_ROOT_NEEDED
 from bench.errors import InputError, MissingFileError
 
@@ -70,6 +70,9 @@ class ComputeConfig:
         ood: measure OOD detection too (CIFAR-10 only, where the SVHN/CIFAR-10-C files are).
         source: the table the rows go to (a source of :data:`bench.table.schema.SOURCES`).
         pack: networks trained together in one worker (1: one at a time; TSS training only).
+        train_per_class: ``fashion8`` only: training images per class of its stratified subset
+            (None: 1,000, :data:`bench.compute.fashion8.FASHION8_PER_CLASS`); recorded in
+            :meth:`protocol`.
 
     Raises:
         InputError: an option is out of range or of the wrong type; the message names it.
@@ -98,6 +101,7 @@ class ComputeConfig:
     ood: bool = True
     source: str = "computed"
     pack: int = 1
+    train_per_class: int | None = None
 
     def __post_init__(self) -> None:
         get_space(self.space)
@@ -117,6 +121,12 @@ class ComputeConfig:
         self._check_protocol()
         self._check_source()
         self._check_pack()
+        if self.train_per_class is not None:
+            if self.dataset != "fashion8":
+                raise InputError(
+                    f"train_per_class is a fashion8 option, not one of {self.dataset!r}"
+                )
+            check_per_class(self.train_per_class)
 
     def _checked_fidelities(self) -> tuple[int, ...]:
         if isinstance(self.fidelities, (str, bytes)) or not isinstance(self.fidelities, Iterable):
@@ -257,7 +267,8 @@ class ComputeConfig:
             # the subset and the shrinking are part of what a row means: recorded with it
             parts.append(
                 f"split=fashion8-stratified(seed={FASHION8_SUBSET_SEED},"
-                f"train_per_class={FASHION8_PER_CLASS},test=all);input=pad32-avgpool4"
+                f"train_per_class={check_per_class(self.train_per_class)},test=all);"
+                "input=pad32-avgpool4"
             )
         parts.append(f"metrics={self.metrics_protocol}(cwCE_em={self.cwce_em_variant})")
         return "calnas-compute;" + ";".join(parts)

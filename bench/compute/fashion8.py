@@ -8,8 +8,10 @@ Protocol (every step fixed, nothing downloaded):
 
 * files: Fashion-MNIST's IDX files as Debian's ``dataset-fashion-mnist`` package installs them
   (:data:`bench.compute.ood.FASHION_MNIST_DEFAULT_ROOT`), or any folder holding the same files;
-* train: per class, the first 1,000 of the class's training images permuted with
-  ``np.random.default_rng(FASHION8_SUBSET_SEED + class)`` (10,000 images, indices kept sorted);
+* train: per class, the first ``per_class`` (default 1,000) of the class's training images
+  permuted with ``np.random.default_rng(FASHION8_SUBSET_SEED + class)`` (10 x ``per_class``
+  images, indices kept sorted; a smaller subset is a prefix of each class's permutation, so it
+  is contained in every larger one);
 * test: all 10,000 test images;
 * images: zero-padded 28x28 -> 32x32 (2 px each side), average-pooled over 4x4 blocks -> 8x8,
   divided by 255 (float32 in 0..1). 7x7 or 14x14 inputs would break the TSS reduction cells (odd
@@ -30,11 +32,13 @@ import numpy as np
 
 from bench.compute.ood import FASHION_MNIST_DEFAULT_ROOT, read_fashion_mnist
 from bench.compute.readers import check_split
-from bench.errors import MissingFileError
+from bench.errors import InputError, MissingFileError
 
 __all__ = [
     "FASHION8_SUBSET_SEED",
     "FASHION8_PER_CLASS",
+    "FASHION8_CLASS_SIZE",
+    "check_per_class",
     "fashion8_subset",
     "shrink_to_8x8",
     "read_fashion8",
@@ -43,8 +47,10 @@ __all__ = [
 
 #: Base seed of the per-class permutations that pick the training subset.
 FASHION8_SUBSET_SEED = 0
-#: Training images kept per class (10 classes: 10,000 images).
+#: Training images kept per class by default (10 classes: 10,000 images).
 FASHION8_PER_CLASS = 1000
+#: Training images of each class in Fashion-MNIST: the most ``per_class`` can take.
+FASHION8_CLASS_SIZE = 6000
 
 _FILES = (
     "train-images-idx3-ubyte",
@@ -54,8 +60,8 @@ _FILES = (
 )
 _INSTALL = "apt-get install dataset-fashion-mnist"
 
-# (root, split) -> the 8x8 images and labels of the whole split; the subset is an index into it
-_CACHE: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+# (root, split, per_class; 0 for test) -> the split's 8x8 images and labels (train: the subset)
+_CACHE: dict[tuple[str, str, int], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _root(data_root: str | Path | None) -> Path:
@@ -89,6 +95,36 @@ def check_fashion8_files(data_root: str | Path | None = None) -> Path:
     return root
 
 
+def check_per_class(per_class: int | None) -> int:
+    """The subset's images per class, checked: an int in 1..:data:`FASHION8_CLASS_SIZE`.
+
+    Args:
+        per_class: the value to check (None: the default, :data:`FASHION8_PER_CLASS`).
+
+    Returns:
+        The value (the default for None).
+
+    Raises:
+        InputError: not an int, below 1, or above a class's 6,000 training images.
+
+    Example:
+        >>> check_per_class(None), check_per_class(250)
+        (1000, 250)
+        >>> check_per_class(0)  # doctest: +IGNORE_EXCEPTION_DETAIL
+        Traceback (most recent call last):
+        InputError: fashion8 per_class must be an integer in 1..6000, got 0
+    """
+    if per_class is None:
+        return FASHION8_PER_CLASS
+    ok = isinstance(per_class, (int, np.integer)) and not isinstance(per_class, bool)
+    if not ok or not 1 <= per_class <= FASHION8_CLASS_SIZE:
+        raise InputError(
+            f"fashion8 per_class must be an integer in 1..{FASHION8_CLASS_SIZE} (training "
+            f"images per class; each class has {FASHION8_CLASS_SIZE:,}), got {per_class!r}"
+        )
+    return int(per_class)
+
+
 def shrink_to_8x8(images: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28, 1) images -> float32 (N, 8, 8, 1) in 0..1: zero-pad to 32, 4x4 means.
 
@@ -112,18 +148,23 @@ def shrink_to_8x8(images: np.ndarray) -> np.ndarray:
     return pooled[..., None].astype(np.float32)
 
 
-def fashion8_subset(labels: np.ndarray, seed: int = FASHION8_SUBSET_SEED) -> np.ndarray:
-    """Sorted indices of the stratified training subset: per class the first
-    :data:`FASHION8_PER_CLASS` of a ``default_rng(seed + class)`` permutation of its images.
+def fashion8_subset(
+    labels: np.ndarray, seed: int = FASHION8_SUBSET_SEED, per_class: int | None = None
+) -> np.ndarray:
+    """Sorted indices of the stratified training subset: per class the first ``per_class``
+    (default :data:`FASHION8_PER_CLASS`) of a ``default_rng(seed + class)`` permutation of its
+    images.
 
     Args:
         labels: the 60,000 training labels (0..9).
         seed: the base seed.
+        per_class: images kept per class (None: :data:`FASHION8_PER_CLASS`).
 
     Returns:
         The indices, sorted.
 
     Raises:
+        InputError: ``per_class`` is not an integer in 1..6,000.
         MissingFileError: a class holds fewer images than the subset takes (not the real files).
 
     Example:
@@ -132,49 +173,61 @@ def fashion8_subset(labels: np.ndarray, seed: int = FASHION8_SUBSET_SEED) -> np.
         >>> idx = fashion8_subset(labels)
         >>> len(idx), np.bincount(labels[idx]).tolist() == [1000] * 10
         (10000, True)
+        >>> np.bincount(labels[fashion8_subset(labels, per_class=250)]).tolist() == [250] * 10
+        True
     """
+    n = check_per_class(per_class)
     picked = []
     for c in range(10):
         members = np.flatnonzero(labels == c)
-        if len(members) < FASHION8_PER_CLASS:
+        if len(members) < n:
             raise MissingFileError(
                 f"fashion8: class {c} has {len(members)} training images, fewer than "
-                f"{FASHION8_PER_CLASS}; these are not Fashion-MNIST's training files"
+                f"per_class={n}; these are not Fashion-MNIST's training files"
             )
         perm = np.random.default_rng(seed + c).permutation(members)
-        picked.append(perm[:FASHION8_PER_CLASS])
+        picked.append(perm[:n])
     return np.sort(np.concatenate(picked))
 
 
 def read_fashion8(
-    split: str = "train", *, data_root: str | Path | None = None
+    split: str = "train",
+    *,
+    data_root: str | Path | None = None,
+    per_class: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fashion-MNIST at 8x8 as float32 (N, 8, 8, 1) images in 0..1 and int64 labels.
 
     Args:
-        split: 'train' (the 10,000-image subset of :func:`fashion8_subset`) or 'test' (all
-            10,000 test images).
+        split: 'train' (the stratified subset of :func:`fashion8_subset`, 10 x ``per_class``
+            images) or 'test' (all 10,000 test images).
         data_root: the folder holding the IDX files (None: Debian's package's folder).
+        per_class: training images per class (None: :data:`FASHION8_PER_CLASS`); checked for
+            'test' too, though the test split is always whole.
 
     Returns:
         ``(images, labels)``; fresh arrays, so a caller may change them.
 
     Raises:
-        InputError: ``split`` is neither 'train' nor 'test', or a file is not an IDX file.
+        InputError: ``split`` is neither 'train' nor 'test', ``per_class`` is out of range, or
+            a file is not an IDX file.
         MissingFileError: the files are missing (the message names the package to install).
 
     Example:
         >>> x, y = read_fashion8("test")  # doctest: +SKIP
         >>> len(y), float(x.max()) <= 1.0  # doctest: +SKIP
         (10000, True)
+        >>> len(read_fashion8("train", per_class=250)[1])  # doctest: +SKIP
+        2500
     """
     check_split(split)
+    n = check_per_class(per_class)
     root = check_fashion8_files(data_root)
-    key = (str(root), split)
+    key = (str(root), split, n if split == "train" else 0)
     if key not in _CACHE:
         raw, labels = read_fashion_mnist(root, split)
         if split == "train":
-            keep = fashion8_subset(labels)
+            keep = fashion8_subset(labels, per_class=n)
             raw, labels = raw[keep], labels[keep]
         _CACHE[key] = (shrink_to_8x8(raw), labels)
     images, labels = _CACHE[key]

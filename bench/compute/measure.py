@@ -226,11 +226,18 @@ def _data(cfg: ComputeConfig, device: Any) -> dict[str, Any]:
     from bench.compute.readers import read_split
     from bench.compute.transforms import to_tensor
 
-    key = (cfg.dataset, cfg.data_root, str(device), cfg.weights is None, cfg.ood)
+    key = (
+        cfg.dataset,
+        cfg.data_root,
+        str(device),
+        cfg.weights is None,
+        cfg.ood,
+        cfg.train_per_class,
+    )
     if key not in _DATA:
         data: dict[str, Any] = {}
         if cfg.weights is None:  # training needs the train split; loaded weights do not
-            x, y = read_split(cfg.dataset, "train", cfg.data_root)
+            x, y = read_split(cfg.dataset, "train", cfg.data_root, per_class=cfg.train_per_class)
             data["train"] = (to_tensor(x, cfg.dataset, device), torch.as_tensor(y, device=device))
         x, y = read_split(cfg.dataset, "test", cfg.data_root)
         data["test"] = (to_tensor(x, cfg.dataset, device), torch.as_tensor(y, device=device))

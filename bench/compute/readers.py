@@ -367,7 +367,7 @@ def read_imagenet16(
 
 
 def read_split(
-    dataset: str, split: str, root: str | Path | None = None
+    dataset: str, split: str, root: str | Path | None = None, *, per_class: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Train or test split of a benchmark dataset (NATS-Bench names, ``digits``, ``fashion8``).
 
@@ -379,6 +379,7 @@ def read_split(
         dataset: a name of :data:`bench.arch.datasets.DATASETS`.
         split: 'train' or 'test'.
         root: the data root (not needed for ``digits``; optional for ``fashion8``).
+        per_class: ``fashion8`` only: training images per class (None: its default, 1,000).
 
     Returns:
         ``(images, labels)`` as the dataset's reader returns them.
@@ -393,12 +394,14 @@ def read_split(
         898
     """
     info = dataset_info(dataset)
+    if per_class is not None and info.name != "fashion8":
+        raise InputError(f"per_class is a fashion8 option, not one of {dataset!r}")
     if info.name == "digits":
         return read_digits(split)
     if info.name == "fashion8":
         from bench.compute.fashion8 import read_fashion8  # it imports this module
 
-        return read_fashion8(split, data_root=root)
+        return read_fashion8(split, data_root=root, per_class=per_class)
     if root is None:
         raise InputError(f"{dataset} needs a data root (--data-root DIR) holding its files")
     if info.name in ("cifar10", "cifar100"):

@@ -137,3 +137,74 @@ def test_reliability_on_a_real_four_seed_store(tmp_path, capsys):
     # one seed cannot say anything
     script.main([*common, "--reliability", "--seeds", "1", "--reliability-out", str(out)])
     assert json.loads(out.read_text())["tss"]["measurable"] is False
+
+
+@needs_files
+def test_per_class_subset_is_honoured_stratified_and_nested():
+    x, y = f8.read_fashion8("train", per_class=250)
+    assert x.shape == (2_500, 8, 8, 1) and np.bincount(y).tolist() == [250] * 10
+    f8._CACHE.clear()
+    x2, y2 = f8.read_fashion8("train", per_class=250)  # deterministic: read anew, same arrays
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)
+    _, labels = read_fashion_mnist(split="train")
+    small = f8.fashion8_subset(labels, per_class=250)
+    full = f8.fashion8_subset(labels)
+    assert np.array_equal(small, np.sort(small)) and np.isin(small, full).all()  # a prefix
+    assert np.array_equal(f8.fashion8_subset(labels, per_class=None), full)
+    # the pipeline's way in, and the test split stays whole
+    xs, ys = read_split("fashion8", "train", per_class=250)
+    assert np.array_equal(xs, x) and np.array_equal(ys, y)
+    assert len(f8.read_fashion8("test", per_class=250)[1]) == 10_000
+    assert len(f8.read_fashion8("train", per_class=6000)[1]) == 60_000
+
+
+def test_bad_per_class_is_refused_with_its_range():
+    for bad in (0, -3, 6001, 2.5, True, "250"):
+        with pytest.raises(InputError, match=r"per_class must be an integer in 1\.\.6000"):
+            f8.check_per_class(bad)
+    with pytest.raises(InputError, match="per_class"):
+        ComputeConfig("tss", "fashion8", train_per_class=0)
+    with pytest.raises(InputError, match="fashion8 option"):
+        ComputeConfig("tss", "digits", train_per_class=100)
+    with pytest.raises(InputError, match="fashion8 option"):
+        read_split("digits", "test", per_class=100)
+    # fewer images in a class than asked for: not Fashion-MNIST's files
+    labels = np.repeat(np.arange(10), 1200)
+    with pytest.raises(MissingFileError, match="per_class=1500"):
+        f8.fashion8_subset(labels, per_class=1500)
+    for dataset, n in (("digits", "10"), ("fashion8", "0")):
+        with pytest.raises(SystemExit):  # argparse's error: one line, exit status 2
+            _build_script().main(["--dataset", dataset, "--per-class", n, "--reliability"])
+
+
+def test_per_class_is_recorded_in_the_protocol():
+    default = ComputeConfig("tss", "fashion8").protocol()
+    assert "train_per_class=1000," in default  # rows built before the option keep theirs
+    assert ComputeConfig("tss", "fashion8", train_per_class=1000).protocol() == default
+    small = ComputeConfig("tss", "fashion8", train_per_class=250).protocol()
+    assert "train_per_class=250," in small and small != default
+
+
+@pytest.mark.slow
+@needs_files
+def test_build_with_per_class_keeps_one_protocol_per_store(tmp_path, capsys):
+    script = _build_script()
+    store = tmp_path / "store"
+    common = ["--dataset", "fashion8", "--bench", str(store), "--epochs", "1", "--sample", "2"]
+    script.main([*common, "--per-class", "20", "--seeds", "1,2", "--jobs", "0", "--quiet"])
+    frame = Store(store).read("tss", "fashion8", "computed")
+    own = frame[~frame["copied"].astype(bool)]
+    assert len(own) == 4 and set(own["seed"]) == {1, 2}
+    assert own["protocol"].str.contains("train_per_class=20,").all()
+    out = tmp_path / "rel.json"
+    script.main([*common, "--per-class", "20", "--reliability", "--reliability-out", str(out)])
+    report = json.loads(out.read_text())["tss"]
+    assert report["measurable"] and "train_per_class=20," in report["protocol"]
+    assert report["architectures"] == 2 and "median" in report["metrics"]["acc"]
+    # the default protocol's rows are not in this store: nothing to report
+    script.main([*common, "--reliability", "--reliability-out", str(out)])
+    assert json.loads(out.read_text())["tss"]["measurable"] is False
+    # another protocol into the same store would overwrite rows of the same keys: refused
+    with pytest.raises(SystemExit, match="another protocol"):
+        script.main([*common, "--per-class", "30", "--seeds", "1", "--jobs", "0", "--quiet"])
+    capsys.readouterr()

@@ -1,10 +1,11 @@
 """The two NATS-Bench search spaces: arch strings, NATS index order, isomorphism, encodings.
 
-The shared :class:`Space` interface lives here, with :func:`get_space`; the two spaces are
-:mod:`bench.arch.tss` and :mod:`bench.arch.sss`. TSS is the NAS-Bench-201 cell space (6 edges,
-5 operations, 15,625 cells); SSS is the channel-size space (5 layers, 8 widths, 32,768
-networks). Both enumerate their architectures in exactly the order NATS-Bench uses, so an index
-here is a NATS-Bench index.
+The shared :class:`Space` interface lives here, with :func:`get_space` (its isomorphism-class
+methods in :mod:`bench.arch.isomorphism`, its Optuna parameters in :mod:`bench.arch.params`);
+the two spaces are :mod:`bench.arch.tss` and :mod:`bench.arch.sss`. TSS is the NAS-Bench-201
+cell space (6 edges, 5 operations, 15,625 cells); SSS is the channel-size space (5 layers,
+8 widths, 32,768 networks). Both enumerate their architectures in exactly the order NATS-Bench
+uses, so an index here is a NATS-Bench index.
 
 This module needs only numpy, and imports it only where arrays are built: an index's arch
 string, parsing and range checks are plain Python, so importing it is cheap, and nothing here
@@ -27,9 +28,11 @@ from __future__ import annotations
 import functools
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from bench.arch.isomorphism import IsomorphismMixin
+from bench.arch.params import ParamsMixin
 from bench.errors import InputError
 from bench.lazy import lazy_exports
 
@@ -74,7 +77,7 @@ def _check_index(index: Any, size: int) -> int:
     return index
 
 
-class Space(ABC):
+class Space(IsomorphismMixin, ParamsMixin, ABC):
     """A NATS-Bench search space: a fixed, ordered list of architecture strings.
 
     Subclasses hold the whole list (it is small) and answer every lookup from arrays. Get the
@@ -325,125 +328,6 @@ class Space(ABC):
         index = self.index(arch_or_index)
         return index, self._strings()[index]
 
-    # -- isomorphism ---------------------------------------------------------------------------
-    def canonical(self, arch: str | int) -> str:
-        """Canonical form: equal for two archs iff they compute the same function class.
-
-        Args:
-            arch: an arch string or a NATS index.
-
-        Returns:
-            The canonical string (NATS-Bench's ``get_unique_str`` for TSS; the arch for SSS).
-
-        Example:
-            >>> tss = get_space("tss")
-            >>> a = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
-            >>> b = "|avg_pool_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
-            >>> tss.canonical(a) == tss.canonical(b)
-            True
-        """
-        return self.canonical_strings()[self.index(arch)]
-
-    @functools.cache
-    def canonical_strings(self) -> tuple[str, ...]:
-        """Every architecture's canonical form, by NATS index (cached; see :meth:`canonical`).
-
-        Returns:
-            A tuple of :attr:`size` strings.
-
-        Example:
-            >>> get_space("sss").canonical_strings()[1]
-            '8:8:8:8:16'
-        """
-        return self._strings()
-
-    @functools.cache
-    def representatives(self) -> np.ndarray:
-        """For every index, the smallest index of its isomorphism class (a read-only array).
-
-        Returns:
-            An int64 array of :attr:`size` indices.
-
-        Example:
-            >>> reps = get_space("tss").representatives()
-            >>> bool((reps <= range(len(reps))).all())
-            True
-        """
-        import numpy as np
-
-        first: dict[str, int] = {}
-        reps = np.fromiter(
-            (first.setdefault(c, i) for i, c in enumerate(self.canonical_strings())),
-            dtype=np.int64,
-            count=self.size,
-        )
-        reps.flags.writeable = False
-        return reps
-
-    def representative(self, arch: str | int) -> int:
-        """Index of the class representative (the smallest index in the class).
-
-        Args:
-            arch: an arch string or a NATS index.
-
-        Returns:
-            The representative's NATS index.
-
-        Example:
-            >>> tss = get_space("tss")
-            >>> members = tss.class_members(11)
-            >>> tss.representative(int(members[-1])) == int(members[0])
-            True
-        """
-        return int(self.representatives()[self.index(arch)])
-
-    def unique_indices(self) -> np.ndarray:
-        """Sorted indices of the class representatives (6,466 for TSS, all for SSS).
-
-        Returns:
-            An int64 array, ascending.
-
-        Example:
-            >>> get_space("tss").unique_indices().size
-            6466
-        """
-        import numpy as np
-
-        reps = self.representatives()
-        return np.flatnonzero(reps == np.arange(self.size))
-
-    def class_members(self, arch: str | int) -> np.ndarray:
-        """All indices isomorphic to ``arch`` (itself included), sorted.
-
-        Args:
-            arch: an arch string or a NATS index.
-
-        Returns:
-            An int64 array, ascending; its first entry is the representative.
-
-        Example:
-            >>> get_space("sss").class_members(5).tolist()
-            [5]
-        """
-        import numpy as np
-
-        reps = self.representatives()
-        return np.flatnonzero(reps == reps[self.index(arch)])
-
-    def function_representatives(self) -> np.ndarray:
-        """For every index, the smallest index computing the same function (read-only).
-
-        Coarser than :meth:`representatives` for TSS (4,930 functions), the same for SSS; the
-        rules are in :mod:`bench.arch.functional`.
-
-        Example:
-            >>> int(get_space("tss").function_representatives()[828])
-            185
-        """
-        from bench.arch.functional import function_representatives
-
-        return function_representatives(self.name)
-
     # -- encodings, neighbours, sampling -------------------------------------------------------
     @property
     @abstractmethod
@@ -542,85 +426,6 @@ class Space(ABC):
 
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         return self._strings()[int(gen.integers(self.size))]
-
-    # -- Optuna parameters ---------------------------------------------------------------------
-    @abstractmethod
-    def param_names(self) -> tuple[str, ...]:
-        """Names of the categorical parameters, one per edge or layer.
-
-        Example:
-            >>> get_space("tss").param_names()[:2]
-            ('edge_0_1', 'edge_0_2')
-        """
-
-    def param_space(self) -> dict[str, tuple[Any, ...]]:
-        """Parameter name -> tuple of choices, ready for Optuna's ``suggest_categorical``.
-
-        Returns:
-            A dict with one entry per :meth:`param_names` name.
-
-        Example:
-            >>> get_space("sss").param_space()["layer_0"][:3]
-            (8, 16, 24)
-        """
-        return {name: self.choices() for name in self.param_names()}
-
-    def to_params(self, arch: str | int) -> dict[str, Any]:
-        """Arch -> Optuna parameter dict.
-
-        Args:
-            arch: an arch string or a NATS index.
-
-        Returns:
-            Parameter name -> choice (op name or width).
-
-        Example:
-            >>> get_space("sss").to_params("8:8:8:16:32")["layer_4"]
-            32
-        """
-        _, arch = self.resolve(arch)
-        choices = self.choices()
-        code = self.parse_code(arch)
-        return {n: choices[c] for n, c in zip(self.param_names(), code, strict=True)}
-
-    def from_params(self, params: Mapping[str, Any]) -> str:
-        """Optuna parameter dict -> arch string (the inverse of :meth:`to_params`).
-
-        Args:
-            params: exactly the names of :meth:`param_names`, each mapped to a choice.
-
-        Returns:
-            The arch string.
-
-        Raises:
-            InputError: ``params`` is not a mapping, lacks or adds a key, or holds a bad choice.
-
-        Example:
-            >>> sss = get_space("sss")
-            >>> sss.from_params(sss.to_params(11))
-            '8:8:8:16:32'
-        """
-        if not isinstance(params, Mapping):
-            raise InputError(f"params must be a mapping, got {type(params).__name__}")
-        names = self.param_names()
-        missing = [n for n in names if n not in params]
-        extra = [k for k in params if k not in names]
-        if missing or extra:
-            raise InputError(
-                f"{self.name} params need exactly the keys {', '.join(names)}; "
-                f"missing: {missing or 'none'}, unexpected: {extra or 'none'}"
-            )
-        choices = self.choices()
-        code = []
-        for name in names:
-            value = params[name]
-            if value not in choices or isinstance(value, bool):
-                raise InputError(
-                    f"param {name}={value!r} is not a choice of {self.name}; "
-                    f"accepted: {', '.join(map(str, choices))}"
-                )
-            code.append(choices.index(value))
-        return self.format_code(code)
 
     def info(self) -> dict[str, Any]:
         """Summary used by ``calnas space info``.

@@ -125,7 +125,7 @@ class Table:
 
                 self._columns = tuple(pq.read_schema(self.path).names)
             else:  # a file that is not a calnas table is refused here, by name
-                from bench.table.store import table_schema
+                from bench.table.tablefile import table_schema
 
                 self._columns = table_schema(self.path)
         return self._columns

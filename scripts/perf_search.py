@@ -28,6 +28,8 @@ Tables (``--tables``, comma-separated keys; ``all`` = every one whose data is pr
 
 ``--noise seed`` runs every search with one seed's row per query (tables with several seeds per
 architecture: NB201), scored on the mean over seeds, to show how each strategy degrades.
+``--merge-functional`` searches (and bounds) the 4,930 TSS functions instead of the 6,466
+isomorphism classes (``run_search(..., merge_functional=True)``).
 
 It ends with every figure as one Markdown table (``--from-json FILE`` prints it again).
 
@@ -85,8 +87,9 @@ def one_run(job: tuple) -> np.ndarray:
     begins with the shorter one; rerunning is cheaper than a journal storage)."""
     from search.runner import run_search
 
-    path, dataset, objectives, strategy, seed, floor, cap, noise = job
-    kw = dict(bench=_bench(path), seed=seed, noise=noise, max_repeats=10**6)
+    path, dataset, objectives, strategy, seed, floor, cap, noise, functional = job
+    kw = dict(bench=_bench(path), seed=seed, noise=noise, max_repeats=10**6,
+              merge_functional=functional)  # fmt: skip
     res = run_search("tss", dataset, objectives, strategy, trials=floor, **kw)
     if not (res.hv_history >= TARGET).any() and cap > floor:
         res = run_search("tss", dataset, objectives, strategy, trials=cap, **kw)
@@ -158,6 +161,8 @@ def main(argv=None) -> int:
     ap.add_argument("--bound-seeds", type=int, default=10,
                     help="seeds of the oracle bound (0: skip it)")  # fmt: skip
     ap.add_argument("--noise", choices=("seed",), help="answer each query with one seed's row")
+    ap.add_argument("--merge-functional", action="store_true",
+                    help="search TSS functions, not classes (the bound too)")  # fmt: skip
     ap.add_argument("--jobs", type=int, default=1, help="processes running searches")
     ap.add_argument("--no-timing", action="store_true", help="skip the 1,000-trial timing")
     ap.add_argument("--json", help="also write the figures here")
@@ -199,9 +204,11 @@ def main(argv=None) -> int:
     for key, (path, dataset, objectives) in tables.items():
         t0 = time.perf_counter()
         print(f"== {key}: tss/{dataset}, {objectives}, {args.seeds} seeds, cap {args.cap}"
-              + (f", noise={args.noise}" if args.noise else ""), flush=True)  # fmt: skip
+              + (f", noise={args.noise}" if args.noise else "")
+              + (", functions merged" if args.merge_functional else ""), flush=True)  # fmt: skip
         floor = min(BUDGETS[1], args.cap)
-        jobs = [(path, dataset, objectives, s, seed, floor, args.cap, args.noise)
+        jobs = [(path, dataset, objectives, s, seed, floor, args.cap, args.noise,
+                 args.merge_functional)
                 for s in strategies for seed in range(args.seeds)]  # fmt: skip
         runs = list(pool.map(one_run, jobs) if pool else map(one_run, jobs))
         per = {s: runs[i * args.seeds : (i + 1) * args.seeds] for i, s in enumerate(strategies)}
@@ -209,8 +216,10 @@ def main(argv=None) -> int:
         objs = parse_objectives(objectives)
         bound = float("nan")
         if args.bound_seeds > 0:
-            losses = table_losses(_bench(path), dataset, objs)
-            bound = float(np.mean(learned_bound(losses, learned_losses(losses), args.bound_seeds)))
+            merged = args.merge_functional
+            losses = table_losses(_bench(path), dataset, objs, merged)
+            learned = learned_losses(losses, merged)
+            bound = float(np.mean(learned_bound(losses, learned, args.bound_seeds)))
         means = {}
         for s, hist in per.items():
             q = [queries(h, args.cap) for h in hist]

@@ -101,21 +101,28 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, seed: int = 0) -> np.ndarray:
     return out
 
 
-def table_losses(bench, dataset: str, objs: list[Objective]) -> np.ndarray:
-    """(classes, 2) losses of every TSS isomorphism class of ``dataset`` in ``bench``."""
+def population(functional: bool = False) -> np.ndarray:
+    """The TSS indices a search can query: isomorphism classes, or functions (``functional``)."""
     from bench.arch.spaces import get_space
 
-    classes = get_space("tss").unique_indices()
+    sp = get_space("tss")
+    return np.unique(sp.function_representatives()) if functional else sp.unique_indices()
+
+
+def table_losses(
+    bench, dataset: str, objs: list[Objective], functional: bool = False
+) -> np.ndarray:
+    """(classes, 2) losses of every TSS isomorphism class (or function) of ``dataset``."""
+    classes = population(functional)
     table = bench.query_many("tss", dataset, list(classes), [o.name for o in objs])
     return np.stack([table[o.name].to_numpy(float) * o.sign for o in objs], axis=1)
 
 
-def learned_losses(losses: np.ndarray) -> np.ndarray:
+def learned_losses(losses: np.ndarray, functional: bool = False) -> np.ndarray:
     """Out-of-fold predictions of every column of ``losses`` (5 folds, the mpls features)."""
-    from bench.arch.spaces import get_space
     from surrogate.features import feature_table
 
-    x = feature_table("tss")[get_space("tss").unique_indices()]
+    x = feature_table("tss")[population(functional)]
     return np.stack([out_of_fold(x, losses[:, j]) for j in range(losses.shape[1])], axis=1)
 
 

@@ -85,6 +85,9 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="seed: answer each query with one training seed's row, drawn per "
                    "architecture (needs several seeds per architecture; scored on the "
                    "mean)")  # fmt: skip
+    p.add_argument("--merge-functional", action="store_true",
+                   help="treat TSS classes that compute the same function as one architecture "
+                   "(4,930 functions among 6,466 classes; the smallest index answers)")  # fmt: skip
     p.add_argument("--bench", help="benchmark store path (default $CALNAS_HOME or ~/.calnas)")
 
 
@@ -154,6 +157,7 @@ def _run(args: argparse.Namespace) -> None:
         compute=compute,
         progress=not args.quiet and sys.stderr.isatty(),
         noise=args.noise,
+        merge_functional=args.merge_functional,
     )
     result = run_search(config)
     write_report(result, out)
@@ -219,6 +223,7 @@ def _compare(args: argparse.Namespace) -> None:
         source=args.source,
         progress=not args.quiet and sys.stderr.isatty(),
         noise=args.noise,
+        merge_functional=args.merge_functional,
     )
     emit(rows, args.format)
 

@@ -75,6 +75,10 @@ class SearchConfig:
             one seed's row, drawn at random per class from ``seed`` and charged that seed's
             ``train_time_s``; the report still scores the mean). Table backend only, without
             multi-fidelity pruning; see :mod:`search.noise`.
+        merge_functional: treat TSS isomorphism classes that compute the same function
+            (:mod:`bench.arch.functional`: 4,930 functions among 6,466 classes) as one
+            architecture: the function's smallest index answers for all of them, a query of one
+            counts for all, and the true front is over functions. A no-op for SSS.
 
     Raises:
         InputError: an unknown space, objective, constraint, strategy, backend or noise mode, an
@@ -109,6 +113,7 @@ class SearchConfig:
     compute: Any = None
     progress: bool = False
     noise: str | None = None
+    merge_functional: bool = False
 
     def __post_init__(self) -> None:
         # frozen: the normalized values are set once, here, through object.__setattr__
@@ -134,6 +139,10 @@ class SearchConfig:
         if self.compute is not None and self.backend != "compute":
             raise InputError("compute= configures backend='compute' only")
         self._check_noise()
+        if not isinstance(self.merge_functional, bool):
+            raise InputError(
+                f"merge_functional must be True or False, got {self.merge_functional!r}"
+            )
 
     def _check_noise(self) -> None:
         """Refuse a noise mode that is unknown or that this search cannot honour."""
@@ -182,6 +191,8 @@ class SearchConfig:
             parts.append("+".join(str(c) for c in cons))
         if self.noise is not None:  # only when set: the names of existing studies stay as they are
             parts.append(f"noise-{self.noise}")
+        if self.merge_functional:
+            parts.append("functional")
         return "calnas:" + ":".join(parts)
 
 

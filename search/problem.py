@@ -61,7 +61,8 @@ class Problem:
     Attributes:
         space, dataset: what is searched (``space`` by its canonical name).
         objectives, constraints: parsed.
-        reps: index -> representative index (TSS isomorphism; identity for SSS).
+        reps: index -> representative index (TSS isomorphism, or function with
+            ``merge_functional``; identity for SSS).
         signal: column -> value per index: what the sampler sees.
         final: column -> final-epoch value per index: what the report scores.
         cost: simulated seconds to obtain the signal, per index (None: no ``train_time_s``).
@@ -73,6 +74,7 @@ class Problem:
         sources, schedule: the sources and training schedule (epochs) of the answering rows.
         noisy: under ``noise="seed"``, every seed's rows of the signal columns, from which each
             class's answer is drawn (:mod:`search.noise`); None otherwise.
+        functional: ``reps`` maps TSS classes of one function to one (``merge_functional``).
     """
 
     space: str
@@ -92,6 +94,7 @@ class Problem:
     sources: list[str] = field(default_factory=list)
     schedule: int | None = None
     noisy: SeedSignal | None = None
+    functional: bool = False
 
     def row(self, columns: Mapping[str, np.ndarray], index: int) -> dict[str, float] | None:
         """``{column: value}`` of ``index`` in ``columns``, or None if any value is missing."""
@@ -214,17 +217,23 @@ def resolve_multi_fidelity(config: SearchConfig, problem: Problem) -> bool:
     return bool(flag)
 
 
-def class_map(sp: Space) -> np.ndarray:
+def class_map(sp: Space, functional: bool = False) -> np.ndarray:
     """Index -> the index whose row answers for it (a writable copy).
 
     TSS copies answer with their class representative's row, so the cache works per class;
-    SSS has no isomorphic copies and maps each index to itself.
+    with ``functional``, every class answers with the row of the smallest index computing the
+    same function (:func:`bench.arch.functional.function_representatives`). SSS has no
+    isomorphic copies and maps each index to itself.
 
     Example:
         >>> class_map(get_space("tss"))[:4].tolist()
         [0, 1, 2, 3]
+        >>> int(class_map(get_space("tss"))[828]), int(class_map(get_space("tss"), True)[828])
+        (828, 185)
     """
-    return sp.representatives().copy() if sp.name == "tss" else np.arange(sp.size)
+    if sp.name != "tss":
+        return np.arange(sp.size)
+    return (sp.function_representatives() if functional else sp.representatives()).copy()
 
 
 # -- the table and surrogate backends -------------------------------------------------------------
@@ -240,7 +249,7 @@ def _load_table_problem(bm: Any, config: SearchConfig) -> Problem:
     final_frame = _frame(bm, space, dataset, cols + ["train_time_s"] * has_time, source)
     final = _arrays(final_frame, cols, sp.size)
     final_epoch = _final_epoch(final_frame)
-    reps = class_map(sp)
+    reps = class_map(sp, config.merge_functional)
     final = {c: a[reps] for c, a in final.items()}
     cost = (
         _arrays(final_frame, ["train_time_s"], sp.size)["train_time_s"][reps] if has_time else None
@@ -282,6 +291,7 @@ def _load_table_problem(bm: Any, config: SearchConfig) -> Problem:
     problem = Problem(space, dataset, objs, cons, reps, signal, final, cost, curves,
                       signal_epoch, final_epoch, predicted)  # fmt: skip
     problem.sources, problem.schedule = _provenance(final_frame)
+    problem.functional = config.merge_functional and sp.name == "tss"
     if config.noise == "seed":
         problem.noisy = load_seed_signal(bm, config, needed, reps, with_cost=has_time, **signal_at)
     return problem

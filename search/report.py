@@ -129,6 +129,8 @@ def describe_table(report: dict[str, Any]) -> str:
     signal = report.get("signal_epoch")
     if signal and final and signal != final:
         line += f"; the search saw epoch-{signal} values, the scores use epoch {final}"
+    if report.get("merge_functional") and space == "tss":
+        line += "; classes computing the same function counted as one"
     return line
 
 

@@ -49,7 +49,8 @@ class SearchResult:
             seed, workers, budget, pareto_front ([{index, arch, values}]), normalized_hv,
             igd_plus, queries, trials, simulated_seconds, stopped, distinct_architectures,
             hcs_pick, queries_to_hv_0_95, true_front_size, reference_point, the epochs, sources
-            and schedule of the table, multi_fidelity, predicted_signal, noise, computed,
+            and schedule of the table, multi_fidelity, predicted_signal, noise, merge_functional,
+            computed,
             compute_protocol, storage, study_name and hv_history.
         queries: one dict per distinct architecture queried, in order (index, arch, trial,
             values, cost_s, clock_s, pruned; under ``noise="seed"`` also the seed drawn; values
@@ -154,6 +155,7 @@ def build_result(study: optuna.Study, problem: Problem, config: SearchConfig) ->
         "multi_fidelity": config.multi_fidelity,
         "predicted_signal": problem.predicted,
         "noise": config.noise,  # "seed": the search saw one seed's rows; scored on the mean
+        "merge_functional": config.merge_functional,  # classes of one function counted once
         # compute backend: networks this search trained, and the protocol of the rows it used;
         # its true front is the front of every architecture measured with that protocol so far
         "computed": sum(bool(t.user_attrs.get("computed")) for t in finished),

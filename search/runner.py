@@ -73,7 +73,7 @@ def run_search(
         **options: the other SearchConfig fields: ``trials``, ``budget_seconds``, ``backend``,
             ``storage``, ``study_name``, ``workers``, ``seed``, ``bench``, ``constraints``,
             ``source``, ``proxy_epoch``, ``multi_fidelity``, ``surrogate``, ``hcs_beta``,
-            ``max_repeats``, ``compute``, ``progress``, ``noise``.
+            ``max_repeats``, ``compute``, ``progress``, ``noise``, ``merge_functional``.
 
     Returns:
         A :class:`~search.result.SearchResult` (its ``report`` is the JSON report).

@@ -125,6 +125,8 @@ def open_study(
     }
     if problem.noisy is not None:  # only when set: studies stored before keep their identity
         identity["noise"] = "seed"
+    if problem.functional:
+        identity["functional"] = True
     study = optuna.create_study(
         storage=store,
         study_name=study_name,

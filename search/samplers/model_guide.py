@@ -41,6 +41,7 @@ class ModelGuide:
         members: models per objective.
         refit_growth: once warm, refit after this fraction more classes when that is more
             than ``refit_every``.
+        rows: the NATS indices ever predicted (default: the isomorphism-class representatives).
 
     Example:
         >>> from bench.arch.spaces import get_space
@@ -60,6 +61,7 @@ class ModelGuide:
         refit_every: int,
         members: int,
         refit_growth: float = 0.05,
+        rows: np.ndarray | None = None,
     ) -> None:
         from surrogate.features import feature_table
 
@@ -68,7 +70,7 @@ class ModelGuide:
         self.members = members
         # Only class representatives are ever candidates: predicting those alone (TSS: 6,466 of
         # 15,625 rows) keeps a fit's prediction pass at 40 % of the whole table's cost.
-        rows = space.unique_indices()
+        rows = space.unique_indices() if rows is None else np.asarray(rows)
         self._features = feature_table(space.name)[rows]
         self._row_of = np.full(space.size, -1, dtype=np.int64)  # NATS index -> feature row
         self._row_of[rows] = np.arange(len(rows))

@@ -29,7 +29,8 @@ class ParetoLocalSampler(BaseSampler):
     trial takes a parent from the non-dominated set of the completed trials (feasible ones first
     when there are constraints; the single best when there is one objective) and proposes one of
     its one-edge (TSS) or one-layer (SSS) neighbours (``Space.neighbours``) whose isomorphism
-    class nobody has queried yet. Parents are drawn with weights that favour the two ends of the
+    class (``classes``: the search's own class map, e.g. function classes) nobody has queried
+    yet. Parents are drawn with weights that favour the two ends of the
     front and its sparse parts (crowding distance), so the front grows along its whole length.
     When every neighbour of the front is queried, the next non-dominated layer supplies the
     parents, and so on. With probability ``p_random``, or when no completed trial has an
@@ -89,6 +90,7 @@ class ParetoLocalSampler(BaseSampler):
         members: int = 3,
         p_explore: float = 0.0,
         refit_growth: float = 0.05,
+        classes: np.ndarray | None = None,
         seed: int | None = None,
     ) -> None:
         check_int(n_startup, "n_startup")
@@ -125,8 +127,11 @@ class ParetoLocalSampler(BaseSampler):
         self._rng = np.random.default_rng(seed)
         self._names = space.param_names()
         self._dists = {n: CategoricalDistribution(c) for n, c in space.param_space().items()}
-        self._reps = space.representatives()
-        self._unique = space.unique_indices()
+        # index -> its class (the search's: isomorphism, or function when merged)
+        self._reps = space.representatives() if classes is None else np.asarray(classes)
+        if self._reps.shape != (space.size,):
+            raise InputError(f"classes must map each of the {space.size} indices of {space.name}")
+        self._unique = np.unique(self._reps)
         self._neigh: dict[int, np.ndarray] = {}
         self._trial_rep: dict[int, int] = {}  # trial number -> class representative
         self._scored: dict[int, tuple[np.ndarray, float]] = {}  # trial number -> loss, violation
@@ -227,7 +232,12 @@ class ParetoLocalSampler(BaseSampler):
                 return self._fresh(queried)
         if self._guide is None:
             self._guide = ModelGuide(
-                self.space, self._rng, self.refit_every, self.members, self.refit_growth
+                self.space,
+                self._rng,
+                self.refit_every,
+                self.members,
+                self.refit_growth,
+                rows=self._unique,
             )
         predicted = self._guide.predict(all_reps, all_losses, pool)
         return int(pool[acquire(predicted, losses, self._rng)])

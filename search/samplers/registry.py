@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.samplers import BaseSampler
@@ -49,6 +49,9 @@ from search.samplers._common import quiet_experimental
 from search.samplers.exhaustive import ExhaustiveSampler
 from search.samplers.pareto_local import ParetoLocalSampler
 from search.samplers.rea import REASampler
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "parse_strategy", "split_strategies", "make_sampler"]
 
@@ -108,6 +111,9 @@ def _mpls(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
 def _brute(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
     return ExhaustiveSampler.for_space(space, seed=seed, **kw)
 
+
+#: the strategies that take the search's class map (see :func:`make_sampler`)
+CLASS_AWARE = ("pls", "mpls")
 
 #: name -> factory(space, seed, n_objectives, **params) -> sampler
 STRATEGIES: dict[str, Callable[..., BaseSampler]] = {
@@ -178,6 +184,7 @@ def make_sampler(
     seed: int | None = 0,
     n_objectives: int = 2,
     params: Mapping[str, Any] | None = None,
+    classes: np.ndarray | None = None,
 ) -> BaseSampler:
     """Build the sampler for ``strategy`` (``name`` or ``name:key=value,...``) on ``space``.
 
@@ -187,6 +194,10 @@ def make_sampler(
         seed: the sampler's seed.
         n_objectives: objectives of the study.
         params: parameters that add to (and override) the ones in the string.
+        classes: index -> the index that answers for it (the search's class map,
+            ``Problem.reps``; None: the space's isomorphism classes). The strategies that track
+            classes (pls, mpls) never propose two indices of one class; the others draw indices,
+            and the worker answers a repeat from its cache.
 
     Returns:
         The Optuna sampler.
@@ -201,8 +212,9 @@ def make_sampler(
     """
     name, kw = parse_strategy(strategy)
     kw.update(params or {})
+    extra = {"classes": classes} if classes is not None and name in CLASS_AWARE else {}
     try:
-        sampler = STRATEGIES[name](space, seed, n_objectives, **kw)
+        sampler = STRATEGIES[name](space, seed, n_objectives, **kw, **extra)
     except (TypeError, ValueError) as err:
         why = " ".join(str(err).split())
         raise InputError(f"strategy {name!r}: bad parameters {kw}: {why}") from None

@@ -49,3 +49,19 @@ def test_bad_arguments_exit_with_one_clear_line(argv, message):
     with pytest.raises(SystemExit) as info:
         bounds.main([*argv, "--no-random"])
     assert str(info.value).startswith("search_bounds: ") and message in str(info.value)
+
+
+def test_the_population_is_classes_or_functions(demo):
+    from bench.arch.spaces import get_space
+    from search.objectives import parse_objectives
+
+    classes, functions = bounds.population(), bounds.population(functional=True)
+    assert len(classes) == 6466 and len(functions) == 4930
+    assert np.isin(functions, classes).all()  # a function's smallest index is a class's
+    objs = parse_objectives("acc,pre_ECE_15")
+    merged = bounds.table_losses(demo, "digits", objs, functional=True)
+    assert merged.shape == (4930, 2)
+    # each function's losses are its smallest index's row
+    i = int(np.flatnonzero(functions == get_space("tss").function_representatives()[828])[0])
+    row = demo.query_many("tss", "digits", [185], ["acc", "pre_ECE_15"])
+    assert np.allclose(merged[i], [-row["acc"].iloc[0], row["pre_ECE_15"].iloc[0]])

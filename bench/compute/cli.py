@@ -79,6 +79,12 @@ def register(bench_subcommands: argparse._SubParsersAction) -> None:
         help="epochs at which to measure too (the end always is)",
     )
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument(
+        "--per-class",
+        type=int,
+        metavar="N",
+        help="fashion8 only: training images per class of its fixed subset (default 1,000)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:K")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (0: in this process)")
     p.add_argument("--backend", choices=("loky", "dask"), default="loky")
@@ -136,6 +142,7 @@ def _compute(args: argparse.Namespace) -> None:
         N=args.N,
         threads=args.threads,
         pack=args.pack,
+        train_per_class=args.per_class,
     )
     logger = logging.getLogger("calnas.compute")
     if not logger.handlers:

@@ -118,6 +118,11 @@ def done_configs(store: Any, cfg: ComputeConfig) -> np.ndarray:
     Returns:
         The configs, sorted, as int64.
 
+    Raises:
+        InputError: the store holds rows of this (hp, seed) measured another way (another
+            ``protocol`` string, e.g. another training subset): their keys are this run's keys,
+            so the run would take them as its own.
+
     Example:
         >>> import tempfile
         >>> from bench.table.store import Store
@@ -129,9 +134,11 @@ def done_configs(store: Any, cfg: ComputeConfig) -> np.ndarray:
     key = ["config", "hp", "epoch", "seed"]
     frames = []
     if store.has(space, cfg.dataset, cfg.source):
-        frames.append(
-            store.read(space, cfg.dataset, cfg.source, columns=key, filters=[("hp", "==", cfg.hp)])
-        )
+        cols = key + ["protocol"] * ("protocol" in store.columns(space, cfg.dataset, cfg.source))
+        hp = [("hp", "==", cfg.hp)]
+        rows = store.read(space, cfg.dataset, cfg.source, columns=cols, filters=hp)
+        _check_same_protocol(store, cfg, rows)
+        frames.append(rows[key])
     folder = journal_dir(store.root, cfg)
     if folder.is_dir():
         for path in folder.glob(f"hp{cfg.hp}_seed{cfg.seed}_*.parquet"):
@@ -147,6 +154,24 @@ def done_configs(store: Any, cfg: ComputeConfig) -> np.ndarray:
     df = df[df["epoch"].isin(need)].drop_duplicates(["config", "epoch"])
     counts = df.groupby("config")["epoch"].nunique()
     return np.sort(counts.index[counts.to_numpy() == len(need)].to_numpy(dtype=np.int64))
+
+
+def _check_same_protocol(store: Any, cfg: ComputeConfig, rows: pd.DataFrame) -> None:
+    """Refuse stored rows of this run's keys (hp, and seed when trained) made another way."""
+    if "protocol" not in rows.columns:
+        return
+    if cfg.weights is None:
+        rows = rows[rows["seed"] == cfg.seed]
+    mine = cfg.protocol()
+    other = sorted(str(p) for p in set(rows["protocol"].dropna()) - {mine})
+    if other:
+        from bench.errors import InputError
+
+        raise InputError(
+            f"{store.root}: the {get_space(cfg.space).name}/{cfg.dataset}/{cfg.source} table holds "
+            f"rows for hp {cfg.hp}, seed {cfg.seed} measured another way ({other[0]}); this run's "
+            f"protocol is {mine}. Rows with the same key would mix: use another store (--bench)"
+        )
 
 
 def _read_journal(path: Path, columns: list[str] | None = None) -> pd.DataFrame:

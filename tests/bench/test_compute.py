@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from bench.compute.journal import Claims, done_configs, journal_dir, merge_journ
 from bench.compute.readers import read_digits
 from bench.compute.training import Schedule, lr_at, predict, seed_everything, train
 from bench.compute.transforms import to_tensor
+from bench.errors import InputError
 from bench.table.schema import KEY
 from bench.table.store import Store
 
@@ -90,6 +92,15 @@ def test_digits_tss_rows_fidelities_and_copies(tmp_path):
     again = compute(cfg, [rep], bench=tmp_path, jobs=0, quiet=True)
     assert again.networks == 0 and again.skipped == 1
     assert set(done_configs(Store(tmp_path), cfg)) == set(members.tolist())
+    # the same keys measured another way (another metrics protocol) are refused, not taken as
+    # done; another seed's keys do not collide
+    other = ComputeConfig("tss", "digits", epochs=2, fidelities=(1,), batch_size=128,
+                          metrics_protocol="nll")  # fmt: skip
+    before = Store(tmp_path).read("tss", "digits", "computed")
+    with pytest.raises(InputError, match=r"rows for hp 2, seed 777 measured another way"):
+        compute(other, [rep], bench=tmp_path, jobs=0, quiet=True)
+    pd.testing.assert_frame_equal(Store(tmp_path).read("tss", "digits", "computed"), before)
+    assert done_configs(Store(tmp_path), dataclasses.replace(other, seed=5)).size == 0
 
 
 def test_cifar10_with_ood_sets(tmp_path):

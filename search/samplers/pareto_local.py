@@ -30,8 +30,8 @@ class ParetoLocalSampler(BaseSampler):
     when there are constraints; the single best when there is one objective) and proposes one of
     its one-edge (TSS) or one-layer (SSS) neighbours (``Space.neighbours``) whose isomorphism
     class (``classes``: the search's own class map, e.g. function classes) nobody has queried
-    yet. Parents are drawn with weights that favour the two ends of the
-    front and its sparse parts (crowding distance), so the front grows along its whole length.
+    yet. Parents are drawn with weights that favour the two ends of the front and its sparse
+    parts (crowding distance), so the front grows along its whole length.
     When every neighbour of the front is queried, the next non-dominated layer supplies the
     parents, and so on. With probability ``p_random``, or when no completed trial has an
     unqueried neighbour left, the trial is a uniform draw among unqueried classes instead (so the

@@ -48,6 +48,7 @@ from bench.compute.backends import check_backend, dispatch
 from bench.compute.config import ComputeConfig
 from bench.compute.journal import (
     Claims,
+    check_same_protocol,
     done_configs,
     journal_dir,
     merge_journal,
@@ -219,6 +220,7 @@ class ComputeJob:
         self.force_ = bool(self.force) or (isinstance(self.archs, str) and self.archs == "all")
         self.started_ = time.perf_counter()
         merge_journal(self.store_, self.cfg)  # finish what a killed run left in the journal
+        check_same_protocol(self.store_, self.cfg)  # once: the run's own rows share its protocol
         todo = self._plan(targets)
         if todo:
             from bench.compute.backends import check_scheduler

@@ -118,11 +118,6 @@ def done_configs(store: Any, cfg: ComputeConfig) -> np.ndarray:
     Returns:
         The configs, sorted, as int64.
 
-    Raises:
-        InputError: the store holds rows of this (hp, seed) measured another way (another
-            ``protocol`` string, e.g. another training subset): their keys are this run's keys,
-            so the run would take them as its own.
-
     Example:
         >>> import tempfile
         >>> from bench.table.store import Store
@@ -134,11 +129,9 @@ def done_configs(store: Any, cfg: ComputeConfig) -> np.ndarray:
     key = ["config", "hp", "epoch", "seed"]
     frames = []
     if store.has(space, cfg.dataset, cfg.source):
-        cols = key + ["protocol"] * ("protocol" in store.columns(space, cfg.dataset, cfg.source))
-        hp = [("hp", "==", cfg.hp)]
-        rows = store.read(space, cfg.dataset, cfg.source, columns=cols, filters=hp)
-        _check_same_protocol(store, cfg, rows)
-        frames.append(rows[key])
+        frames.append(
+            store.read(space, cfg.dataset, cfg.source, columns=key, filters=[("hp", "==", cfg.hp)])
+        )
     folder = journal_dir(store.root, cfg)
     if folder.is_dir():
         for path in folder.glob(f"hp{cfg.hp}_seed{cfg.seed}_*.parquet"):
@@ -156,10 +149,24 @@ def done_configs(store: Any, cfg: ComputeConfig) -> np.ndarray:
     return np.sort(counts.index[counts.to_numpy() == len(need)].to_numpy(dtype=np.int64))
 
 
-def _check_same_protocol(store: Any, cfg: ComputeConfig, rows: pd.DataFrame) -> None:
-    """Refuse stored rows of this run's keys (hp, and seed when trained) made another way."""
-    if "protocol" not in rows.columns:
+def check_same_protocol(store: Any, cfg: ComputeConfig) -> None:
+    """Refuse a table holding rows of this run's keys (hp, and seed when trained) measured
+    another way (another ``protocol`` string, e.g. another training subset or metrics
+    protocol): :func:`done_configs` would take them as this run's own.
+
+    Raises:
+        InputError: such rows exist; the message names both protocols.
+
+    Example:
+        >>> import tempfile
+        >>> from bench.table.store import Store
+        >>> check_same_protocol(Store(tempfile.mkdtemp()), ComputeConfig("sss", "digits"))
+    """
+    space = get_space(cfg.space).name
+    if "protocol" not in store.columns(space, cfg.dataset, cfg.source):  # [] without a table
         return
+    rows = store.read(space, cfg.dataset, cfg.source, columns=["seed", "protocol"],
+                      filters=[("hp", "==", cfg.hp)])  # fmt: skip
     if cfg.weights is None:
         rows = rows[rows["seed"] == cfg.seed]
     mine = cfg.protocol()
@@ -168,7 +175,7 @@ def _check_same_protocol(store: Any, cfg: ComputeConfig, rows: pd.DataFrame) -> 
         from bench.errors import InputError
 
         raise InputError(
-            f"{store.root}: the {get_space(cfg.space).name}/{cfg.dataset}/{cfg.source} table holds "
+            f"{store.root}: the {space}/{cfg.dataset}/{cfg.source} table holds "
             f"rows for hp {cfg.hp}, seed {cfg.seed} measured another way ({other[0]}); this run's "
             f"protocol is {mine}. Rows with the same key would mix: use another store (--bench)"
         )

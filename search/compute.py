@@ -111,11 +111,9 @@ def load_compute_problem(bm: Any, config: SearchConfig) -> Problem:
         cost[idx] = frame["train_time_s"].to_numpy(dtype=np.float64, na_value=np.nan)
     reps = class_map(sp, config.merge_functional)
     final = {c: a[reps] for c, a in final.items()}
-    problem = Problem(space, dataset, objs, cons, reps, final, final, cost[reps], [],
-                      ccfg.epochs, ccfg.epochs, False, ccfg, str(store.root), [ccfg.source],
-                      ccfg.hp)  # fmt: skip
-    problem.functional = config.merge_functional and sp.name == "tss"
-    return problem
+    return Problem(space, dataset, objs, cons, reps, final, final, cost[reps], [], ccfg.epochs,
+                   ccfg.epochs, False, ccfg, str(store.root), [ccfg.source], ccfg.hp,
+                   functional=config.merge_functional)  # fmt: skip
 
 
 def compute_row(problem: Problem, rep: int) -> bool:

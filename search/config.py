@@ -78,7 +78,7 @@ class SearchConfig:
         merge_functional: treat TSS isomorphism classes that compute the same function
             (:mod:`bench.arch.functional`: 4,930 functions among 6,466 classes) as one
             architecture: the function's smallest index answers for all of them, a query of one
-            counts for all, and the true front is over functions. A no-op for SSS.
+            counts for all, and the true front is over functions. SSS has none: set to False.
 
     Raises:
         InputError: an unknown space, objective, constraint, strategy, backend or noise mode, an
@@ -143,6 +143,8 @@ class SearchConfig:
             raise InputError(
                 f"merge_functional must be True or False, got {self.merge_functional!r}"
             )
+        # SSS has no functional duplicates: the setting is TSS's, so SSS studies keep one name
+        object.__setattr__(self, "merge_functional", self.merge_functional and self.space == "tss")
 
     def _check_noise(self) -> None:
         """Refuse a noise mode that is unknown or that this search cannot honour."""

@@ -289,9 +289,9 @@ def _load_table_problem(bm: Any, config: SearchConfig) -> Problem:
         signal.update({c: final[c] for c in extras})
         predicted = True
     problem = Problem(space, dataset, objs, cons, reps, signal, final, cost, curves,
-                      signal_epoch, final_epoch, predicted)  # fmt: skip
+                      signal_epoch, final_epoch, predicted,
+                      functional=config.merge_functional)  # fmt: skip
     problem.sources, problem.schedule = _provenance(final_frame)
-    problem.functional = config.merge_functional and sp.name == "tss"
     if config.noise == "seed":
         problem.noisy = load_seed_signal(bm, config, needed, reps, with_cost=has_time, **signal_at)
     return problem

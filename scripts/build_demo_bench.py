@@ -80,6 +80,7 @@ from bench.analysis.reliability import (  # noqa: E402
 from bench.arch.spaces import get_space  # noqa: E402
 from bench.compute import ComputeConfig, compute  # noqa: E402
 from bench.compute.fashion8 import check_per_class  # noqa: E402
+from bench.compute.job import own_costs  # noqa: E402
 from bench.errors import InputError  # noqa: E402
 from bench.fileio import atomic_path  # noqa: E402
 from bench.table.schema import breakdown_flags  # noqa: E402
@@ -124,10 +125,12 @@ def configs(
     epochs: int | None = None,
     seed: int = SEED,
     per_class: int | None = None,
+    copy_functional: bool = False,
 ) -> dict[str, ComputeConfig]:
     """The build's config per space: the dataset's schedule (``epochs`` replaces its length;
     fashion8 then measures at a third and two thirds of it too); ``per_class``: fashion8's
-    training images per class (None: 1,000)."""
+    training images per class (None: 1,000); ``copy_functional``: TSS trains one class per
+    function and copies its rows to the other classes of the function."""
     out = {}
     for space, (default_epochs, fids) in SCHEDULES[dataset].items():
         n = default_epochs if epochs is None else epochs
@@ -142,6 +145,7 @@ def configs(
             batch_size=BATCH,
             threads=1,
             train_per_class=per_class,
+            copy_functional=copy_functional,
         )
     return out
 
@@ -175,10 +179,11 @@ def build(
     epochs: int | None = None,
     sample: int | None = None,
     per_class: int | None = None,
+    copy_functional: bool = False,
 ) -> None:
     for seed in seeds:  # seed by seed: a stopped build leaves whole seeds behind it, not slivers
         for space in spaces:
-            cfg = configs(dataset, epochs, seed, per_class)[space]
+            cfg = configs(dataset, epochs, seed, per_class, copy_functional)[space]
             _check_protocol(bench, cfg)
             t = time.time()
             report = compute(
@@ -291,7 +296,9 @@ def export(
             parts.append(store.read(space, dataset, "computed"))
     if not parts:
         raise SystemExit(f"{bench} holds no {dataset} tables yet: build first")
-    frame = pd.concat(parts, ignore_index=True)
+    frame, recosted = _own_costs(pd.concat(parts, ignore_index=True), dataset)
+    if recosted:  # rows copied before copies kept their own costs (bench.compute.job.own_costs)
+        print(f"{recosted} copied rows given their own params and FLOPs")
     frame["source"] = "demo"
     # copies next to their representative (zstd then stores a class almost for free)
     reps = get_space("tss").representatives()
@@ -344,19 +351,38 @@ def export(
     return frame
 
 
-def reflag(path: Path) -> None:
-    """Set the ``flags`` column of a written demo table from the breakdown rule of
-    ``bench.table.schema.breakdown_flags`` (KDECE > 1 near chance), leaving every value as it is.
+def repair(path: Path, dataset: str = "digits") -> None:
+    """Repair a written demo table in place: set its ``flags`` column from the breakdown rule of
+    ``bench.table.schema.breakdown_flags`` (KDECE > 1 near chance), and give copied rows their
+    own params and FLOPs (``bench.compute.job.own_costs``); every measured value stays as it is.
 
-    The shipped table was built before computed rows carried that flag; a new build has it.
+    The shipped digits table was built before computed rows carried that flag and while copies
+    took their representative's costs; a new build has both right.
     """
     frame = pd.read_parquet(path)
     flags = breakdown_flags(frame, len(frame))
     frame["flags"] = pd.array([";".join(f) if f else None for f in flags], dtype="string")
+    frame, recosted = _own_costs(frame, dataset)
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False, compression="zstd", compression_level=19)
     flagged = int(frame["flags"].notna().sum())
-    print(f"{path}: {flagged} rows flagged ({path.stat().st_size / 1e6:.2f} MB)")
+    print(
+        f"{path}: {flagged} rows flagged, {recosted} copied rows given their own costs "
+        f"({path.stat().st_size / 1e6:.2f} MB)"
+    )
+
+
+def _own_costs(frame: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, int]:
+    """``frame`` with every row's own params/FLOPs (per space's build config); rows changed."""
+    parts, changed = [], 0
+    for space, cfg in configs(dataset).items():
+        part = frame[frame["space"] == space]
+        fixed = own_costs(part, cfg)
+        changed += int((fixed["flops_m"].to_numpy() != part["flops_m"].to_numpy()).sum())
+        parts.append(fixed)
+    rest = frame[~frame["space"].isin(configs(dataset))]
+    out = pd.concat([*parts, rest]).loc[frame.index]  # the rows in their order
+    return out, changed
 
 
 def _round_mantissa(values: np.ndarray, bits: int) -> np.ndarray:
@@ -421,10 +447,20 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="fashion8: training images per class (default 1,000; recorded in the protocol)",
     )
+    p.add_argument(
+        "--copy-functional",
+        action="store_true",
+        help="TSS: train one class per function, copy its rows to the classes computing the "
+        "same function (4,930 trainings instead of 6,466)",
+    )
     p.add_argument("--limit", type=int, default=None, help="networks per space (a trial run)")
     p.add_argument("--export", action="store_true", help="export after building")
     p.add_argument("--export-only", action="store_true")
-    p.add_argument("--reflag", action="store_true", help="only set --out's flags column")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="only repair --out in place: its flags column and its copies' own costs",
+    )
     p.add_argument(
         "--reliability",
         action="store_true",
@@ -461,8 +497,8 @@ def main(argv: list[str] | None = None) -> None:
         check_per_class(args.per_class)
     except InputError as err:
         p.error(f"--per-class: {err}")
-    if args.reflag:
-        reflag(args.out)
+    if args.repair:
+        repair(args.out, args.dataset)
         return
     if args.reliability:
         report = reliability(
@@ -487,6 +523,7 @@ def main(argv: list[str] | None = None) -> None:
             epochs=args.epochs,
             sample=args.sample,
             per_class=args.per_class,
+            copy_functional=args.copy_functional,
         )
         print("progress:", _progress(args.bench, args.dataset, args.epochs, args.per_class))
     if args.export or args.export_only:

@@ -99,6 +99,12 @@ def register(bench_subcommands: argparse._SubParsersAction) -> None:
         "statistics and optimizer state (same results as one by one, to float rounding; "
         "default 1)",
     )
+    p.add_argument(
+        "--copy-functional",
+        action="store_true",
+        help="TSS training: train one class per function and copy its rows to the classes "
+        "computing the same function (4,930 networks instead of 6,466; rows flagged copied)",
+    )
     p.add_argument("--limit", type=int, help="compute at most N networks in this run")
     p.add_argument("--force", action="store_true", help="recompute networks already stored")
     p.add_argument(
@@ -143,6 +149,7 @@ def _compute(args: argparse.Namespace) -> None:
         threads=args.threads,
         pack=args.pack,
         train_per_class=args.per_class,
+        copy_functional=args.copy_functional,
     )
     logger = logging.getLogger("calnas.compute")
     if not logger.handlers:

@@ -47,9 +47,13 @@ class ComputeConfig:
     is loaded instead (``weights_hp``, default 200 TSS / 90 SSS, becomes ``hp`` and ``epoch``).
     ``C``/``N`` override the dataset's TSS skeleton. ``threads`` caps torch's CPU threads in each
     worker. ``pack`` trains that many TSS networks together in one worker
-    (:mod:`bench.compute.pack`; same results per network, to float rounding). ``seed`` seeds
-    initialisation and data order (and picks the weights' seed when the archive holds it).
-    ``fidelities`` is kept sorted and without repeats; the other fields are stored as given.
+    (:mod:`bench.compute.pack`; same results per network, to float rounding).
+    ``copy_functional`` trains one class per TSS *function* (:mod:`bench.arch.functional`) and
+    copies its rows to the other classes computing the same function, as isomorphic members are
+    copied. ``seed`` seeds initialisation and data order (and picks the weights' seed when the
+    archive holds it).
+    ``fidelities`` is kept sorted and without repeats, ``copy_functional`` is False for SSS; the
+    other fields are stored as given.
 
     Args:
         space: 'tss' or 'sss'.
@@ -73,6 +77,10 @@ class ComputeConfig:
         train_per_class: ``fashion8`` only: training images per class of its stratified subset
             (None: 1,000, :data:`bench.compute.fashion8.FASHION8_PER_CLASS`); recorded in
             :meth:`protocol`.
+        copy_functional: TSS training only: compute each function's smallest index and copy its
+            rows to the other classes of the function (``copied``, as isomorphic members are);
+            4,930 trainings instead of 6,466. Not in the protocol
+            string: the computed rows are the same. SSS has no such duplicates (no-op there).
 
     Raises:
         InputError: an option is out of range or of the wrong type; the message names it.
@@ -102,6 +110,7 @@ class ComputeConfig:
     source: str = "computed"
     pack: int = 1
     train_per_class: int | None = None
+    copy_functional: bool = False
 
     def __post_init__(self) -> None:
         get_space(self.space)
@@ -121,6 +130,7 @@ class ComputeConfig:
         self._check_protocol()
         self._check_source()
         self._check_pack()
+        self._check_copy_functional()
         if self.train_per_class is not None:
             if self.dataset != "fashion8":
                 raise InputError(
@@ -179,6 +189,17 @@ class ComputeConfig:
                 "pack > 1 trains networks together; with weights each network is loaded and "
                 "measured on its own: drop pack (or weights)"
             )
+
+    def _check_copy_functional(self) -> None:
+        if not isinstance(self.copy_functional, bool):
+            raise InputError(f"copy_functional must be True or False, got {self.copy_functional!r}")
+        if self.copy_functional and self.weights is not None:
+            raise InputError(
+                "copy_functional copies a trained network's rows to the classes computing the "
+                "same function; with weights every class has its own trained weights: drop one"
+            )
+        if get_space(self.space).name != "tss":  # every SSS network is its own function
+            object.__setattr__(self, "copy_functional", False)
 
     def _check_source(self) -> None:
         from bench.table.schema import SOURCES

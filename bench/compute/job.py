@@ -60,7 +60,7 @@ from bench.compute.measure_pack import run_pack
 from bench.errors import InputError
 from bench.table.validation import normalize
 
-__all__ = ["ComputeReport", "ComputeJob", "compute", "select_targets"]
+__all__ = ["ComputeReport", "ComputeJob", "compute", "own_costs", "select_targets", "unit_of"]
 
 log = logging.getLogger("calnas.compute")
 
@@ -267,19 +267,20 @@ class ComputeJob:
     def _plan(self, targets: np.ndarray) -> list[int]:
         """Group the targets not done by unit; write the copies of stored units; the units to run.
 
-        Sets ``units_``: unit -> the members still to write (the whole TSS class).
+        Sets ``units_``: unit -> the members still to write (the whole TSS class, or with
+        ``copy_functional`` every class computing the unit's function).
         """
         space, force = self.space_, self.force_
         done = set() if force else set(done_configs(self.store_, self.cfg).tolist())
-        reps = space.representatives()
+        reps = unit_of(self.cfg)
         self.units_: dict[int, list[int]] = {}
         for idx in targets.tolist():
             if idx not in done:
                 self.units_.setdefault(int(reps[idx]), []).append(idx)
-        if space.name == "tss":
-            for rep in list(self.units_):  # write the whole class, not only the requested members
-                members = space.class_members(rep).tolist()
-                self.units_[rep] = [m for m in members if force or m not in done]
+        if space.name == "tss":  # write the whole unit, not only the requested members
+            members = pd.Series(np.arange(len(reps))).groupby(reps).agg(list)
+            for rep in list(self.units_):
+                self.units_[rep] = [m for m in members[rep] if force or m not in done]
         self.report_.skipped = len(set(targets.tolist()) & done)
         todo = []
         for rep, members in self.units_.items():
@@ -335,7 +336,7 @@ class ComputeJob:
             return
         assert frame is not None
         members = [m for m in self.units_[rep] if m != rep]
-        full = pd.concat([frame, _copies(frame, members, self.space_)], ignore_index=True)
+        full = pd.concat([frame, _copies(frame, members, self.cfg)], ignore_index=True)
         try:  # rows the store would refuse are a failure, never counted as written
             normalize(full)
         except ValueError as err:
@@ -435,17 +436,68 @@ def select_targets(space: str, archs: str | Sequence[int | str] | None) -> np.nd
     return np.asarray(list(dict.fromkeys(out)), dtype=np.int64)
 
 
-def _copies(frame: pd.DataFrame, members: Iterable[int], space: Any) -> pd.DataFrame:
-    """Rows of a TSS representative copied to other members of its class (``copied=True``)."""
+def unit_of(cfg: ComputeConfig) -> np.ndarray:
+    """For every index of ``cfg.space``, the index computed for it (read-only).
+
+    TSS: the smallest index of its isomorphism class, or with ``cfg.copy_functional`` of its
+    function (:func:`bench.arch.functional.function_representatives`); SSS: itself.
+
+    Example:
+        >>> from dataclasses import replace
+        >>> cfg = ComputeConfig("tss", "digits")
+        >>> int(unit_of(cfg)[828]), int(unit_of(replace(cfg, copy_functional=True))[828])
+        (828, 185)
+    """
+    if cfg.copy_functional:
+        from bench.arch.functional import function_representatives
+
+        return function_representatives(cfg.space)
+    return get_space(cfg.space).representatives()
+
+
+def own_costs(frame: pd.DataFrame, cfg: ComputeConfig) -> pd.DataFrame:
+    """``frame`` with each row's own params and FLOPs, and copied rows' times scaled to them.
+
+    Members of one unit can differ in both: an isomorphism class joins cells whose dead or
+    repeated edges differ, and so does a function. A copied row's ``train_time_s`` and
+    ``latency_s`` are its unit's scaled by the FLOPs ratio (the rule packs use for their shares);
+    computed rows' times are left as measured.
+
+    Example:
+        >>> row = pd.DataFrame({"config": [8941], "copied": [True], "params_m": [0.067426],
+        ...                     "flops_m": [0.561994], "train_time_s": [1.0]})
+        >>> out = own_costs(row, ComputeConfig("tss", "digits"))
+        >>> float(out["flops_m"].iloc[0]), round(float(out["train_time_s"].iloc[0]), 3)
+        (0.451402, 0.803)
+    """
+    from bench.arch.costs import cost_all
+
+    C, N = cfg.skeleton
+    params, flops = cost_all(get_space(cfg.space).name, cfg.dataset, C=C, N=N)
+    configs = frame["config"].to_numpy(dtype=np.int64)
+    own = np.round(flops[configs], 6)  # as bench.arch.costs.cost rounds
+    copied = frame["copied"].to_numpy(dtype=bool)
+    ratio = np.where(copied, own / frame["flops_m"].to_numpy(dtype=float), 1.0)
+    out = frame.assign(params_m=np.round(params[configs], 6), flops_m=own)
+    for col in ("train_time_s", "latency_s"):
+        if col in out:
+            out[col] = out[col].to_numpy(dtype=float) * ratio
+    return out
+
+
+def _copies(frame: pd.DataFrame, members: Iterable[int], cfg: ComputeConfig) -> pd.DataFrame:
+    """A unit's rows copied to its other members (``copied=True``, :func:`own_costs`)."""
     members = [int(m) for m in members]
     if not members:
         return frame.iloc[0:0]
+    space = get_space(cfg.space)
     reps = frame[~frame["copied"].astype(bool)] if "copied" in frame else frame
     out = reps.loc[reps.index.repeat(len(members))].reset_index(drop=True)
-    out["config"] = np.tile(np.asarray(members, dtype=np.int64), len(reps))
-    out["arch"] = [space.arch(m) for m in out["config"]]
+    configs = np.tile(np.asarray(members, dtype=np.int64), len(reps))
+    out["config"] = configs
+    out["arch"] = [space.arch(m) for m in configs]
     out["copied"] = True
-    return out
+    return own_costs(out, cfg)
 
 
 def _copy_from_store(store: Any, cfg: ComputeConfig, rep: int, members: list[int]) -> int:
@@ -459,7 +511,7 @@ def _copy_from_store(store: Any, cfg: ComputeConfig, rep: int, members: list[int
     frame = frame[frame["epoch"].isin(cfg.epochs_measured)]
     if "copied" in frame:
         frame = frame.assign(copied=False)
-    out = _copies(frame, [m for m in members if m != rep], space)
+    out = _copies(frame, [m for m in members if m != rep], cfg)
     if len(out):
         write_journal(store, cfg, rep, out)
     return len(out)

@@ -161,19 +161,31 @@ def _metrics(text: str | None) -> list[str] | None:
 
 def _bench_info(args: argparse.Namespace) -> None:
     tables = _open(args).info()
-    if args.format == "json":
-        emit(
-            [{k: t[k] for k in ("space", "dataset", "source", "rows", "columns")} for t in tables],
-            "json",
-        )
-    elif tables:
-        emit(tables, "table")
+    keys = ("space", "dataset", "source", "rows", "columns")
+    if args.format == "json":  # one entry per table
+        emit([{k: t[k] for k in (*keys, "reliability")} for t in tables], "json")
+        return
+    if tables:
+        emit([{k: t[k] for k in (*keys, "embedded")} for t in tables], "table")
     else:
         print(f"no tables yet in {_store(args).root} (calnas bench import ...)")
-    if args.format != "json":  # the JSON stays one entry per table
-        from bench.arch.functional import function_summary
+    from bench.arch.functional import function_summary
 
-        print(function_summary())
+    print(function_summary())
+    for t in tables:
+        if t["reliability"]:
+            print(_reliability_text(t))
+
+
+def _reliability_text(table: dict) -> str:
+    """A table's recorded seed reliability: Kendall tau-b between independent trainings."""
+    from bench.analysis.reliability import format_recorded_reliability
+
+    return (
+        f"\nSeed reliability of {table['space']}/{table['dataset']} ({table['source']}), "
+        "Kendall tau-b between independent trainings:\n"
+        + format_recorded_reliability(table["reliability"])
+    )
 
 
 def _progress(quiet: bool):

@@ -37,7 +37,12 @@ Protocol, fashion8 (bench.compute.fashion8; the Fashion-MNIST files of Debian's 
 * metrics: as digits, on the 10,000 test images.
 
 ``--sample N`` builds only the first N networks (TSS: isomorphism classes) of the fixed random
-order, for trial builds. ``--reliability`` reads the store's rows of the protocol that
+order, for trial builds. The build goes ``--chunk`` networks (TSS: classes; default 500) of
+that order at a time, every seed of a chunk before the next chunk: a stopped build holds whole
+chunks with every seed, a uniform random sample of the space whose reliability can be measured.
+``--copy-functional`` (TSS) trains one class per function and copies its rows to the other
+classes computing the same function (bench.arch.functional; 4,930 trainings per seed).
+``--reliability`` reads the store's rows of the protocol that
 ``--epochs``/``--per-class`` name (no training) and prints, per metric, the median and the
 Kendall tau-b between two seeds (mean over seed pairs) and, with 2k seeds, between
 the means of two disjoint k-seed halves (mean over splits), beside the Spearman-Brown prediction
@@ -61,6 +66,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -85,6 +91,7 @@ from bench.errors import InputError  # noqa: E402
 from bench.fileio import atomic_path  # noqa: E402
 from bench.table.schema import breakdown_flags  # noqa: E402
 from bench.table.store import Store  # noqa: E402
+from bench.table.tablefile import read_reliability, with_reliability  # noqa: E402
 
 SEED = 777
 SSS_SAMPLE_SEED = 2024
@@ -104,6 +111,7 @@ RELIABILITY_METRICS = ("acc", "pre_ECE_15", "post_ECE_15", "pre_NLL", "post_NLL"
 MAX_SPLITS = 35
 BATCH = 128
 ORDER_SEED = 0  # order of computation (random, so a partial build is an unbiased subset)
+CHUNK = 500  # networks (TSS: classes) built with every seed before the next ones
 OUT = REPO / "bench" / "data" / "demo.parquet"
 FIGURE = REPO / "docs" / "demo_tss_ece_vs_acc.png"
 MAX_MB = 15.0
@@ -155,16 +163,33 @@ def targets(space: str, sample: int | None = None) -> list[int]:
     rng = np.random.default_rng(ORDER_SEED)
     if space == "tss":
         order = rng.permutation(get_space("tss").size)
-        if sample is None:
-            return order.tolist()
-        # the first N classes met in the order, by their first member (compute writes the class)
-        reps = get_space("tss").representatives()[order]
-        _, first = np.unique(reps, return_index=True)
-        return order[np.sort(first)[:sample]].tolist()
+        return (
+            order.tolist() if sample is None else order[: _class_ends(order)[sample - 1]].tolist()
+        )
     sample_ = sss_sample()
     # the uniform widths first (they anchor the figure), the rest in random order
     order_sss = [*sample_[:8].tolist(), *rng.permutation(sample_[8:]).tolist()]
     return order_sss if sample is None else order_sss[:sample]
+
+
+def chunks(space: str, order: list[int], size: int) -> list[list[int]]:
+    """``order`` cut into runs of ``size`` networks (TSS: ``size`` classes, each run ending
+    where the next class's first member would start); the last run may be shorter."""
+    if space != "tss":
+        return [order[i : i + size] for i in range(0, len(order), size)]
+    ends = _class_ends(np.asarray(order))
+    cuts = [0, *ends[size - 1 :: size].tolist()]
+    if cuts[-1] < len(order):
+        cuts.append(len(order))
+    return [order[a:b] for a, b in itertools.pairwise(cuts)]
+
+
+def _class_ends(order: np.ndarray) -> np.ndarray:
+    """For n = 1, 2, ...: the length of the shortest prefix of ``order`` that meets n TSS classes
+    (compute writes a whole class when it meets one of its members)."""
+    reps = get_space("tss").representatives()[order]
+    _, first = np.unique(reps, return_index=True)
+    return np.sort(first) + 1
 
 
 def build(
@@ -180,22 +205,25 @@ def build(
     sample: int | None = None,
     per_class: int | None = None,
     copy_functional: bool = False,
+    chunk: int = CHUNK,
 ) -> None:
-    for seed in seeds:  # seed by seed: a stopped build leaves whole seeds behind it, not slivers
-        for space in spaces:
-            cfg = configs(dataset, epochs, seed, per_class, copy_functional)[space]
-            _check_protocol(bench, cfg)
-            t = time.time()
-            report = compute(
-                cfg,
-                targets(space, sample),
-                bench=bench,
-                jobs=jobs,
-                limit=limit,
-                quiet=quiet,
-                flush_every=120.0,
-            )
-            log.info("%s seed %d: %s in %.0f s", space, seed, report.as_dict(), time.time() - t)
+    """Build the store: for each space, ``chunk`` networks (TSS: classes) of the fixed order at a
+    time, every seed of a chunk before the next chunk, so that a stopped build leaves whole
+    chunks with every seed (a uniform random sample of the space) rather than whole seeds."""
+    for space in spaces:
+        for part in chunks(space, targets(space, sample), chunk):
+            for seed in seeds:
+                cfg = configs(dataset, epochs, seed, per_class, copy_functional)[space]
+                _check_protocol(bench, cfg)
+                t = time.time()
+                report = compute(
+                    cfg, part, bench=bench, jobs=jobs, limit=limit, quiet=quiet, flush_every=120.0
+                )
+                if report.networks or report.copied_only:
+                    log.info(
+                        "%s seed %d, %d targets: %s in %.0f s",
+                        space, seed, len(part), report.as_dict(), time.time() - t,
+                    )  # fmt: skip
 
 
 def _check_protocol(bench: Path, cfg: ComputeConfig) -> None:
@@ -238,12 +266,13 @@ def reliability(
     metrics: tuple[str, ...] = RELIABILITY_METRICS,
     seeds: tuple[int, ...] | None = None,
     per_class: int | None = None,
+    complete_only: bool = False,
 ) -> dict[str, dict]:
     """Seed reliability of the build store's final-epoch rows, per space and metric
     (bench.analysis.reliability.frame_seed_report: tau between seeds, between k-seed means, the
     Spearman-Brown prediction). Only rows of this build's protocol (``epochs``, ``per_class``)
-    count; TSS copies are left out: one row per isomorphism class. ``seeds``: only these
-    (default: every seed the store holds).
+    count; copies are left out: one row per trained network. ``seeds``: only these (default:
+    every seed the store holds); ``complete_only``: only the networks holding every one of them.
     """
     store = Store(bench)
     out: dict[str, dict] = {}
@@ -260,6 +289,9 @@ def reliability(
         df = df[df["protocol"] == cfg.protocol()]
         if seeds is not None:
             df = df[df["seed"].isin(seeds)]
+        if complete_only:
+            held = df.groupby("config")["seed"].transform("nunique")
+            df = df[held == df["seed"].nunique()]
         report = frame_seed_report(df, cols, MAX_SPLITS)
         if not report["measurable"]:
             report["why"] = (
@@ -285,17 +317,26 @@ def export(
     figure: Path | None,
     dataset: str = "digits",
     epochs: int | None = None,
+    *,
+    seeds: tuple[int, ...] | None = None,
+    per_class: int | None = None,
 ) -> pd.DataFrame:
-    """Write the demo parquet (source 'demo'), print spread and Kendall tau, draw the figure."""
+    """Write the demo parquet (source 'demo') with its seed reliability in the file's metadata,
+    print spread and Kendall tau, draw the figure. ``seeds``: only these seeds' rows are
+    written (default: every seed); the reliability is measured on them, and, where the store
+    holds more seeds, on the networks holding every seed too (the reliability sample)."""
     from scipy.stats import kendalltau
 
     store = Store(bench)
-    parts = []
+    parts, spaces = [], []
     for space in ("tss", "sss"):
         if store.has(space, dataset, "computed"):
-            parts.append(store.read(space, dataset, "computed"))
+            part = store.read(space, dataset, "computed")
+            parts.append(part if seeds is None else part[part["seed"].isin(seeds)])
+            spaces.append(space)
     if not parts:
         raise SystemExit(f"{bench} holds no {dataset} tables yet: build first")
+    reports = _reliability_reports(bench, dataset, spaces, epochs, seeds, per_class)
     frame, recosted = _own_costs(pd.concat(parts, ignore_index=True), dataset)
     if recosted:  # rows copied before copies kept their own costs (bench.compute.job.own_costs)
         print(f"{recosted} copied rows given their own params and FLOPs")
@@ -322,7 +363,7 @@ def export(
         rounded = frame.copy()
         for c in floats:
             rounded[c] = _round_mantissa(frame[c].to_numpy(), bits)
-        rounded.to_parquet(tmp, index=False, compression="zstd", compression_level=19)
+        _write(rounded, tmp, reports)
         if tmp.stat().st_size <= MAX_MB * 1e6:
             break
     else:
@@ -336,10 +377,13 @@ def export(
         df = df[~df["copied"].astype(bool)]
         if df.empty:
             continue
+        n_seeds = df["seed"].nunique()
+        # one value per network: the mean over its seeds, as a query answers by default
+        df = df.groupby("config")[["acc", "pre_ECE_15", "post_ECE_15"]].mean()
         tau = kendalltau(df["acc"], df["pre_ECE_15"]).statistic
         q = lambda s: np.round(np.percentile(s, [0, 10, 50, 90, 100]), 4).tolist()  # noqa: E731
         print(
-            f"{space}: {len(df)} networks measured at epoch {cfg.epochs}\n"
+            f"{space}: {len(df)} networks x {n_seeds} seed(s) at epoch {cfg.epochs} (seed means)\n"
             f"  acc        min/p10/median/p90/max {q(df['acc'])}  std {df['acc'].std():.4f}\n"
             f"  pre_ECE_15 min/p10/median/p90/max {q(df['pre_ECE_15'])}  "
             f"std {df['pre_ECE_15'].std():.4f}\n"
@@ -363,13 +407,48 @@ def repair(path: Path, dataset: str = "digits") -> None:
     flags = breakdown_flags(frame, len(frame))
     frame["flags"] = pd.array([";".join(f) if f else None for f in flags], dtype="string")
     frame, recosted = _own_costs(frame, dataset)
+    recorded = {
+        f"{space}/{dataset}": read_reliability(path, space, dataset)
+        for space, dataset in frame[["space", "dataset"]].drop_duplicates().itertuples(index=False)
+    }
     with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False, compression="zstd", compression_level=19)
+        _write(frame, Path(tmp), {k: v for k, v in recorded.items() if v is not None})
     flagged = int(frame["flags"].notna().sum())
     print(
         f"{path}: {flagged} rows flagged, {recosted} copied rows given their own costs "
         f"({path.stat().st_size / 1e6:.2f} MB)"
     )
+
+
+def _reliability_reports(
+    bench: Path,
+    dataset: str,
+    spaces: list[str],
+    epochs: int | None,
+    seeds: tuple[int, ...] | None,
+    per_class: int | None,
+) -> dict[str, list[dict]]:
+    """Per ``space/dataset``: the reliability of the written seeds over every network, and, where
+    the store holds more seeds, of every seed over the networks holding them all."""
+    table = reliability(bench, dataset, spaces, epochs, seeds=seeds, per_class=per_class)
+    every = reliability(bench, dataset, spaces, epochs, per_class=per_class, complete_only=True)
+    out = {}
+    for space in spaces:
+        reports = [{"label": "the table's seeds, every network", **table[space]}]
+        if every[space].get("seeds") != table[space].get("seeds"):
+            label = "every seed built, on the networks holding them all"
+            reports.append({"label": label, **every[space]})
+        out[f"{space}/{dataset}"] = reports
+    return out
+
+
+def _write(frame: pd.DataFrame, path: Path, reports: dict[str, list[dict]]) -> None:
+    """The demo parquet file (zstd 19) with ``reports`` in its metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = with_reliability(pa.Table.from_pandas(frame, preserve_index=False), reports)
+    pq.write_table(table, path, compression="zstd", compression_level=19)
 
 
 def _own_costs(frame: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, int]:
@@ -408,12 +487,30 @@ def _figure(
     df = df[~df["copied"].astype(bool)]
     if df.empty:
         return
+    seeds = df["seed"].nunique()
+    df = df.groupby("config")[["acc", "pre_ECE_15", "params_m"]].mean()  # seed means
+    # the view starts at the 2nd percentile of accuracy: the few cells at chance level (no
+    # path from input to output) would otherwise squeeze everything else into a sliver
+    lo = max(0.0, float(df["acc"].quantile(0.02)) - 0.01)
+    shown = df[df["acc"] >= lo]
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    sc = ax.scatter(df["acc"], df["pre_ECE_15"], c=df["params_m"], s=4, cmap="viridis", alpha=0.7)
+    sc = ax.scatter(
+        shown["acc"], shown["pre_ECE_15"], c=shown["params_m"], s=4, cmap="viridis", alpha=0.7
+    )
     fig.colorbar(sc, ax=ax, label="params (M)")
     ax.set_xlabel("test accuracy")
     ax.set_ylabel("ECE (15 bins, before temperature scaling)")
-    ax.set_title(f"demo benchmark: TSS on {dataset} ({len(df):,} cells, {epochs} epochs)")
+    what = f"mean of {seeds} seeds" if seeds > 1 else "one seed"
+    ax.set_title(
+        f"demo benchmark: TSS on {dataset}, {epochs} epochs\n"
+        f"{len(df):,} trained networks ({what} each)",
+        fontsize=10,
+    )
+    if len(shown) < len(df):
+        ax.text(
+            0.02, 0.97, f"{len(df) - len(shown)} networks below accuracy {lo:.2f} not shown",
+            transform=ax.transAxes, va="top", fontsize=8,
+        )  # fmt: skip
     ax.grid(alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -453,7 +550,16 @@ def main(argv: list[str] | None = None) -> None:
         help="TSS: train one class per function, copy its rows to the classes computing the "
         "same function (4,930 trainings instead of 6,466)",
     )
-    p.add_argument("--limit", type=int, default=None, help="networks per space (a trial run)")
+    p.add_argument(
+        "--chunk",
+        type=int,
+        default=CHUNK,
+        help="networks (TSS: classes) built with every seed before the next ones "
+        f"(default {CHUNK})",
+    )
+    p.add_argument(
+        "--limit", type=int, default=None, help="networks per chunk and seed (a trial run)"
+    )
     p.add_argument("--export", action="store_true", help="export after building")
     p.add_argument("--export-only", action="store_true")
     p.add_argument(
@@ -491,6 +597,8 @@ def main(argv: list[str] | None = None) -> None:
             p.error("--seeds names no seed")
     if args.sample is not None and args.sample < 1:
         p.error(f"--sample must be a positive integer, got {args.sample}")
+    if args.chunk < 1:
+        p.error(f"--chunk must be a positive integer, got {args.chunk}")
     if args.per_class is not None and args.dataset != "fashion8":
         p.error("--per-class is a fashion8 option")
     try:
@@ -524,10 +632,19 @@ def main(argv: list[str] | None = None) -> None:
             sample=args.sample,
             per_class=args.per_class,
             copy_functional=args.copy_functional,
+            chunk=args.chunk,
         )
         print("progress:", _progress(args.bench, args.dataset, args.epochs, args.per_class))
     if args.export or args.export_only:
-        export(args.bench, args.out, args.figure, args.dataset, args.epochs)
+        export(
+            args.bench,
+            args.out,
+            args.figure,
+            args.dataset,
+            args.epochs,
+            seeds=seeds,
+            per_class=args.per_class,
+        )
 
 
 if __name__ == "__main__":

@@ -51,6 +51,7 @@ __all__ = [
     "reliability_of",
     "tau_of_halves",
     "format_seed_report",
+    "format_recorded_reliability",
     "frame_seed_report",
     "spearman_brown_seeds",
     "tau_of_mean",
@@ -423,3 +424,63 @@ def format_seed_report(report: dict[str, dict]) -> str:
                 f"{fmt(v['tau_mean_k']):>10} {fmt(v['tau_mean_k_predicted']):>10}"
             )
     return "\n".join(lines)
+
+
+def format_recorded_reliability(reports: Sequence[dict[str, Any]]) -> str:
+    """A table's recorded seed reliability (``calnas bench info``) as a short text table.
+
+    The first report is the table's own seeds over every network: one seed against another,
+    and the Spearman-Brown prediction for the mean of as many seeds as the table holds (what a
+    query answers by default). A second report, where the build trained more seeds on a sample
+    of the networks, adds the tau between the means of two disjoint halves of them, measured.
+
+    Args:
+        reports: as ``scripts/build_demo_bench.py --export`` records them
+            (:func:`bench.table.tablefile.read_reliability`): each a :func:`frame_seed_report`
+            dict with ``epoch``; unmeasurable ones say why.
+
+    Example:
+        >>> print(format_recorded_reliability([{"measurable": False, "why": "1 seed(s)"}]))
+        not measurable: 1 seed(s)
+    """
+    table = reports[0]
+    if not table.get("measurable"):
+        return f"not measurable: {table.get('why', 'no report')}"
+    m = len(table["seeds"])
+    sample = next((r for r in reports[1:] if r.get("measurable") and r["k"] > 1), None)
+    predicted = f"{m}-seed means, predicted"
+    head = f"  {'metric':<12} {'seed vs seed':>12} {predicted:>25}"
+    if sample is not None:
+        measured = f"{sample['k']}-seed means, measured"
+        head += f" {measured:>24}"
+    lines = [head]
+    for name, v in table["metrics"].items():
+        tau1 = v["tau_one_seed"]
+        pred = None if tau1 is None else tau_of_mean(tau1, m)
+        line = f"  {name:<12} {_fmt(tau1):>12} {_fmt(pred):>25}"
+        if sample is not None:
+            line += f" {_fmt(sample['metrics'].get(name, {}).get('tau_mean_k')):>24}"
+        lines.append(line)
+    lines.append(
+        f"  seed vs seed: seeds {_seeds(table['seeds'])} over {table['architectures']:,} "
+        f"networks at epoch {table.get('epoch', '?')}"
+    )
+    if sample is not None:
+        lines.append(
+            f"  measured: seeds {_seeds(sample['seeds'])} over the "
+            f"{sample['architectures_all_seeds']:,} networks holding them all "
+            f"({sample['splits']} splits into halves)"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _seeds(seeds: Sequence[int]) -> str:
+    return (
+        ", ".join(str(s) for s in seeds[:-1]) + f" and {seeds[-1]}"
+        if len(seeds) > 1
+        else str(seeds[0])
+    )

@@ -79,11 +79,13 @@ class Catalog:
         return self._tables
 
     def info(self) -> list[dict[str, Any]]:
-        """One entry per table: space, dataset, source, rows, columns (and whether embedded)."""
+        """One entry per table: space, dataset, source, rows, columns, whether embedded, and
+        the seed-reliability reports its file records (None: none recorded)."""
         out = []
         for t in self.tables().values():
             d = TableInfo(t.space, t.dataset, t.source, t.path, t.rows, t.columns).as_dict()
             d["embedded"] = t.embedded
+            d["reliability"] = t.reliability()
             out.append(d)
         return out
 

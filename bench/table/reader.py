@@ -170,6 +170,15 @@ class Table:
             self._schedule = np.stack([code >> 32, code & 0xFFFFFFFF], axis=1)
         return self._schedule
 
+    def reliability(self) -> list[dict] | None:
+        """The seed-reliability reports the file records for this table, or None (most tables).
+
+        Reads only the file's footer (:func:`bench.table.tablefile.read_reliability`).
+        """
+        from bench.table.tablefile import read_reliability
+
+        return read_reliability(self.path, self.space, self.dataset)
+
     def arrays(
         self,
         columns: Sequence[str],

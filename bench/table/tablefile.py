@@ -21,7 +21,14 @@ if TYPE_CHECKING:  # pandas and pyarrow are imported where used: a query needs n
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["arrow_type", "arrow_table", "table_schema"]
+__all__ = [
+    "arrow_type",
+    "arrow_table",
+    "table_schema",
+    "RELIABILITY_KEY",
+    "with_reliability",
+    "read_reliability",
+]
 
 
 def arrow_type(name: str) -> pa.DataType:
@@ -143,3 +150,58 @@ def arrow_table(frame: pd.DataFrame) -> pa.Table:
 
     schema = pa.schema([pa.field(c, arrow_type(c)) for c in frame.columns])
     return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+
+
+#: The key of a table file's seed-reliability report in its parquet metadata (JSON).
+RELIABILITY_KEY = b"calnas.reliability"
+
+
+def with_reliability(table: pa.Table, reports: dict[str, list[dict]]) -> pa.Table:
+    """``table`` with ``reports`` in its parquet metadata (kept beside pandas' own metadata).
+
+    Args:
+        table: an Arrow table about to be written.
+        reports: per ``"space/dataset"``, a list of seed-reliability reports (each a dict as
+            :func:`bench.analysis.reliability.frame_seed_report` returns it, plus a ``label``).
+
+    Example:
+        >>> import pyarrow as pa
+        >>> t = with_reliability(pa.table({"acc": [0.5]}), {"tss/digits": []})
+        >>> t.schema.metadata[RELIABILITY_KEY]
+        b'{"tss/digits": []}'
+    """
+    import json
+
+    meta = dict(table.schema.metadata or {})
+    meta[RELIABILITY_KEY] = json.dumps(reports).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def read_reliability(path: str | os.PathLike[str], space: str, dataset: str) -> list[dict] | None:
+    """The seed-reliability reports a table file records for (space, dataset), or None.
+
+    Reads only the file's footer. None where the file records none (most tables: a report is
+    written by whoever built the table, as ``scripts/build_demo_bench.py --export`` does).
+
+    Raises:
+        InputError: the recorded report is not valid JSON.
+
+    Example:
+        >>> import pyarrow as pa, pyarrow.parquet as pq, tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "t.parquet"
+        >>> pq.write_table(with_reliability(pa.table({"a": [1]}), {"tss/digits": [{}]}), path)
+        >>> read_reliability(path, "tss", "digits"), read_reliability(path, "sss", "digits")
+        ([{}], None)
+    """
+    import json
+
+    import pyarrow.parquet as pq
+
+    raw = (pq.read_schema(path).metadata or {}).get(RELIABILITY_KEY)
+    if raw is None:
+        return None
+    try:
+        reports = json.loads(raw)
+    except ValueError as err:
+        raise InputError(f"{path}: its recorded reliability report is not JSON ({err})") from None
+    return reports.get(f"{space}/{dataset}") if isinstance(reports, dict) else None

@@ -51,7 +51,10 @@ def test_import_info_query_export(capsys, tmp_path, official_dir, nats_sample_di
         t for t in info if (t["space"], t["dataset"], t["source"]) == ("tss", "cifar10", "official")
     ]
     assert official[0]["rows"] == 15625 and official[0]["columns"] >= 154
-    assert all(set(t) == {"space", "dataset", "source", "rows", "columns"} for t in info)
+    assert all(
+        set(t) == {"space", "dataset", "source", "rows", "columns", "reliability"} for t in info
+    )
+    assert all(t["reliability"] is None for t in info)  # recorded by the demo build only
     expected = official_frame("tss", seed=5).loc[11]
     code, out, _ = run(
         capsys,

@@ -1,0 +1,93 @@
+"""The demo build's export: the table's seeds, own costs, and its seed reliability recorded in
+the file and shown by ``calnas bench info`` (a real build of real networks, then the real CLI)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.table.tablefile import RELIABILITY_KEY, read_reliability
+from search.cli import main as calnas
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _build_script():
+    spec = importlib.util.spec_from_file_location(
+        "build_demo_bench_export", REPO / "scripts" / "build_demo_bench.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A digits store of 4 TSS classes x 4 seeds (1 epoch), exported with seeds 1 and 2."""
+    tmp = tmp_path_factory.mktemp("export")
+    script = _build_script()
+    common = ["--bench", str(tmp / "store"), "--spaces", "tss", "--epochs", "1", "--quiet"]
+    script.main([*common, "--jobs", "0", "--seeds", "1,2,3,4", "--sample", "4", "--chunk", "2"])
+    demo = tmp / "demo"
+    out = demo / "demo.parquet"
+    script.main([*common, "--export-only", "--seeds", "1,2", "--out", str(out),
+                 "--figure", str(tmp / "fig.png")])  # fmt: skip
+    return script, tmp, out
+
+
+@pytest.mark.slow
+def test_export_writes_the_tables_seeds_with_their_reliability(exported):
+    _, _, out = exported
+    frame = pd.read_parquet(out)
+    assert set(frame["seed"]) == {1, 2} and set(frame["source"]) == {"demo"}
+    assert frame[~frame["copied"]]["config"].nunique() == 4
+    table, sample = read_reliability(out, "tss", "digits")
+    assert table["seeds"] == [1, 2] and table["architectures"] == 4 and table["k"] == 1
+    assert sample["seeds"] == [1, 2, 3, 4] and sample["k"] == 2 and sample["splits"] == 3
+    assert sample["architectures_all_seeds"] == 4
+    assert read_reliability(out, "sss", "digits") is None
+
+
+@pytest.mark.slow
+def test_bench_info_shows_the_recorded_reliability(exported, monkeypatch, capsys, tmp_path):
+    _, _, out = exported
+    monkeypatch.setattr("bench.table.benchmark.DEMO_DIR", out.parent)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert calnas(["bench", "info", "--bench", str(tmp_path / "empty")]) in (0, None)
+    text = capsys.readouterr().out
+    assert "Seed reliability of tss/digits (demo)" in text
+    assert "2-seed means, predicted" in text and "2-seed means, measured" in text
+    assert "seeds 1 and 2 over 4 networks" in text
+    assert "seeds 1, 2, 3 and 4 over the 4 networks holding them all" in text
+    calnas(["bench", "info", "--bench", str(tmp_path / "empty"), "--format", "json"])
+    (entry,) = json.loads(capsys.readouterr().out)
+    assert entry["reliability"][0]["seeds"] == [1, 2] and len(entry["reliability"]) == 2
+
+
+@pytest.mark.slow
+def test_repair_keeps_the_recorded_reliability(exported, tmp_path):
+    script, _, out = exported
+    copy = tmp_path / "demo.parquet"
+    shutil.copy(out, copy)
+    before = pd.read_parquet(copy)
+    script.repair(copy, "digits")
+    pd.testing.assert_frame_equal(pd.read_parquet(copy), before, check_dtype=False)
+    assert read_reliability(copy, "tss", "digits") == read_reliability(out, "tss", "digits")
+
+
+def test_a_broken_report_is_named(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bench.errors import InputError
+
+    path = tmp_path / "t.parquet"
+    table = pa.table({"a": [1]})
+    pq.write_table(table.replace_schema_metadata({RELIABILITY_KEY: b"{not json"}), path)
+    with pytest.raises(InputError, match="reliability report is not JSON"):
+        read_reliability(path, "tss", "digits")

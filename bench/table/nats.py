@@ -17,15 +17,15 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from bench.arch.spaces import get_space
 from bench.errors import InputError
 from bench.table.benchmark import Benchmark
 from bench.table.catalog import MissingEntry
+from bench.table.nats_runs import TIME_COLUMNS, NATSRun, nats_run, nats_set
 from bench.table.reader import as_floats, check_space_dataset, pick_run
 from bench.table.schema import DATASETS, NATS_EVAL_SETS, TRAINING_COLUMNS
 
@@ -34,129 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NATSBench", "NATSRun", "create"]
 
-#: Cumulative time columns, NATS-Bench's "all-time" of training and of each evaluation set.
-_TIME_COLUMNS = ("train_time_s", "valid_time_s", "test_time_s", "valtest_time_s")
 #: Datasets ``simulate_train_eval`` accepts (cifar10 searches read the cifar10-valid run).
 _SIM_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
-
-
-def _nats_set(dataset: str, metric_on_set: str) -> tuple[str, str]:
-    """(dataset key, column prefix) of NATS-Bench's ``(dataset, metric_on_set)``.
-
-    Remapped as NATS-Bench's ``find_best`` does: ``('cifar10', 'valid')`` is cifar10-valid's
-    x-valid, ``('cifar10', 'test')`` cifar10's ori-test, 'test' on cifar100/ImageNet16-120 x-test,
-    'valid' elsewhere x-valid; 'train' is the training set. A set the dataset lacks is refused.
-    """
-    if dataset == "cifar10" and metric_on_set == "valid":
-        dataset, metric_on_set = "cifar10-valid", "x-valid"
-    elif dataset == "cifar10" and metric_on_set == "test":
-        metric_on_set = "ori-test"
-    elif dataset in ("cifar100", "ImageNet16-120") and metric_on_set == "test":
-        metric_on_set = "x-test"
-    elif metric_on_set == "valid":
-        metric_on_set = "x-valid"
-    if dataset not in NATS_EVAL_SETS:
-        raise InputError(
-            f"unknown NATS-Bench dataset {dataset!r}; accepted: {', '.join(NATS_EVAL_SETS)}"
-        )
-    if metric_on_set == "train":
-        return dataset, "train"
-    sets = NATS_EVAL_SETS[dataset]
-    if metric_on_set not in sets:
-        raise InputError(
-            f"unknown evaluation set {metric_on_set!r} for {dataset}; accepted: train, "
-            f"{', '.join(sets)} (and NATS-Bench's aliases valid, test)"
-        )
-    return dataset, sets[metric_on_set]
-
-
-class NATSRun(NamedTuple):
-    """One training run (dataset, seed, hp) with the fields of NATS-Bench's ``ResultsCount``.
-
-    Accuracies are fractions; per-epoch mappings are keyed by NATS-Bench's 0-based epoch
-    (``train_acc1es[11]``, ``eval_acc1es['x-valid@11']``); times are per epoch, in seconds.
-    ``latency`` is the run's mean latency (NATS-Bench keeps the list), None when unknown;
-    ``eval_names`` come in the order x-valid, x-test, ori-test (the archives' order varies).
-
-    Example (``query_by_index`` gives these; one built by hand):
-        >>> run = NATSRun("cifar10", 777, 200, 1.53, 220.1, None, {0: 0.31}, {0: 1.9}, {0: 9.8},
-        ...     ("ori-test",), {"ori-test@0": 0.35}, {"ori-test@0": 1.8}, {"ori-test@0": 1.0})
-        >>> run.train_acc1es[0], run.eval_names
-        (0.31, ('ori-test',))
-    """
-
-    name: str
-    seed: int
-    epochs: int
-    params: float | None
-    flop: float | None
-    latency: float | None
-    train_acc1es: dict[int, float]
-    train_losses: dict[int, float]
-    train_times: dict[int, float]
-    eval_names: tuple[str, ...]
-    eval_acc1es: dict[str, float]
-    eval_losses: dict[str, float]
-    eval_times: dict[str, float]
-
-
-def _per_epoch(epochs: np.ndarray, cumulative: np.ndarray) -> dict[int, float]:
-    """Per-epoch times (0-based keys) from cumulative ones, where the previous epoch is known."""
-    out: dict[int, float] = {}
-    total: dict[int, float] = {int(e): float(c) for e, c in zip(epochs, cumulative, strict=True)}
-    for e, c in total.items():
-        before = 0.0 if e == 1 else total.get(e - 1, math.nan)
-        if c == c and before == before:  # neither is NaN (unknown)
-            out[e - 1] = c - before
-    return out
-
-
-def _nats_run(
-    dataset: str, hp: int, seed: int, epochs: np.ndarray, values: dict[str, np.ndarray]
-) -> NATSRun:
-    """One run's :class:`NATSRun` from its rows (sorted by epoch; NaN: no value)."""
-
-    def series(name: str) -> dict[int, float]:
-        col = values.get(name)
-        if col is None:
-            return {}
-        return {int(e) - 1: float(x) for e, x in zip(epochs, col, strict=True) if x == x}
-
-    def first(name: str) -> float | None:
-        found = [float(x) for x in values.get(name, ()) if x == x]
-        return found[0] if found else None
-
-    def times(prefix: str) -> dict[int, float]:
-        col = values.get(f"{prefix}_time_s")
-        return {} if col is None else _per_epoch(epochs, col)
-
-    names: list[str] = []
-    eval_acc: dict[str, float] = {}
-    eval_loss: dict[str, float] = {}
-    eval_times: dict[str, float] = {}
-    for set_name, prefix in NATS_EVAL_SETS.get(dataset, {}).items():
-        acc, loss, spent = series(f"{prefix}_acc"), series(f"{prefix}_loss"), times(prefix)
-        if not acc and not spent:
-            continue
-        names.append(set_name)
-        eval_acc.update({f"{set_name}@{e}": a for e, a in acc.items()})
-        eval_loss.update({f"{set_name}@{e}": x for e, x in loss.items()})
-        eval_times.update({f"{set_name}@{e}": t for e, t in spent.items()})
-    return NATSRun(
-        name=dataset,
-        seed=seed,
-        epochs=int(hp),
-        params=first("params_m"),
-        flop=first("flops_m"),
-        latency=first("latency_s"),
-        train_acc1es=series("train_acc"),
-        train_losses=series("train_loss"),
-        train_times=times("train"),
-        eval_names=tuple(names),
-        eval_acc1es=eval_acc,
-        eval_losses=eval_loss,
-        eval_times=eval_times,
-    )
 
 
 class NATSBench:
@@ -310,7 +189,7 @@ class NATSBench:
         hp_int = None if hp is None else int(hp)
         epoch = None if iepoch is None else int(iepoch) + 1
         seed = self._seed(index, dataset, hp_int, epoch, is_random)
-        wanted = [*TRAINING_COLUMNS, *_TIME_COLUMNS]
+        wanted = [*TRAINING_COLUMNS, *TIME_COLUMNS]
         row = self._row(index, dataset, wanted, hp_int, epoch, seed)
         v, ep = row["values"], row["epoch"]
         info: dict[str, Any] = {}
@@ -344,7 +223,7 @@ class NATSBench:
         each evaluation set of the dataset (per-epoch mean and sum over the whole schedule)."""
         index = self._index(index)
         hp_int = None if hp is None else int(hp)
-        wanted = ["flops_m", "params_m", "latency_s", *_TIME_COLUMNS]
+        wanted = ["flops_m", "params_m", "latency_s", *TIME_COLUMNS]
         row = self._row(index, dataset, wanted, hp_int, None, None)
         v, ep = row["values"], row["epoch"]
         info: dict[str, Any] = {
@@ -387,7 +266,7 @@ class NATSBench:
 
     def _runs(self, index: int, dataset: str, hp: int | None) -> dict[int, NATSRun]:
         check_space_dataset(self.space, dataset)
-        columns = ["config", "seed", "epoch", *TRAINING_COLUMNS, *_TIME_COLUMNS]
+        columns = ["config", "seed", "epoch", *TRAINING_COLUMNS, *TIME_COLUMNS]
         columns += ["params_m", "flops_m", "latency_s"]
         for src in self.bench.sources(self.space, dataset):
             table = self.bench.tables()[(self.space, dataset, src)]
@@ -417,7 +296,7 @@ class NATSBench:
             keys = ("config", "seed", "epoch")
             values = {c: as_floats(got[c][rows]) for c in got if c not in keys}
             epochs = got["epoch"][rows].astype(np.int64)
-            runs[seed] = _nats_run(dataset, hp, seed, epochs, values)
+            runs[seed] = nats_run(dataset, hp, seed, epochs, values)
         return runs
 
     def find_best(
@@ -442,7 +321,7 @@ class NATSBench:
             (9930, 0.9437)
         """
         del enforce_all
-        dataset, prefix = _nats_set(dataset, metric_on_set)
+        dataset, prefix = nats_set(dataset, metric_on_set)
         bounds: dict[str, tuple[float | None, float | None]] = {}
         if flop_max is not None:
             bounds["flops_m"] = (None, float(flop_max))

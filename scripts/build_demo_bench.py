@@ -69,6 +69,7 @@ import argparse
 import itertools
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -87,6 +88,7 @@ from bench.arch.spaces import get_space  # noqa: E402
 from bench.compute import ComputeConfig, compute  # noqa: E402
 from bench.compute.fashion8 import check_per_class  # noqa: E402
 from bench.compute.job import own_costs  # noqa: E402
+from bench.compute.ood import FASHION_MNIST_DEFAULT_ROOT  # noqa: E402
 from bench.errors import InputError  # noqa: E402
 from bench.fileio import atomic_path  # noqa: E402
 from bench.table.schema import breakdown_flags  # noqa: E402
@@ -190,6 +192,44 @@ def _class_ends(order: np.ndarray) -> np.ndarray:
     reps = get_space("tss").representatives()[order]
     _, first = np.unique(reps, return_index=True)
     return np.sort(first) + 1
+
+
+def ensure_fashion_mnist(root: Path = FASHION_MNIST_DEFAULT_ROOT, apt: str | None = "") -> None:
+    """Install Debian's ``dataset-fashion-mnist`` where its files are absent (the build script
+    installs what the fashion8 build reads; calnas itself never downloads anything).
+
+    ``apt``: the apt-get program ("" finds it on PATH; None: none, so only the message).
+
+    Raises:
+        SystemExit: the files are absent and could not be installed; says how to get them.
+    """
+    import shutil
+    import subprocess
+
+    from bench.compute.fashion8 import check_fashion8_files
+    from bench.errors import MissingFileError
+
+    try:
+        check_fashion8_files(root)
+        return
+    except MissingFileError as err:
+        missing = str(err)
+    apt = shutil.which("apt-get") if apt == "" else apt
+    if apt is not None:
+        command = [apt, "install", "-y", "-qq", "dataset-fashion-mnist"]
+        if os.geteuid() != 0 and shutil.which("sudo"):
+            command.insert(0, "sudo")
+        log.info("installing Debian's dataset-fashion-mnist: %s", " ".join(command))
+        if subprocess.run(command, check=False).returncode == 0:
+            try:
+                check_fashion8_files(root)
+                return
+            except MissingFileError as err:
+                missing = str(err)
+    raise SystemExit(
+        f"{missing}\nthe fashion8 build needs Debian's Fashion-MNIST files: "
+        "apt-get install dataset-fashion-mnist (as root)"
+    )
 
 
 def build(
@@ -620,6 +660,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"wrote {path}")
         return
     if not args.export_only:
+        if args.dataset == "fashion8":
+            ensure_fashion_mnist()
         build(
             args.bench,
             args.jobs,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -91,3 +92,27 @@ def test_a_broken_report_is_named(tmp_path):
     pq.write_table(table.replace_schema_metadata({RELIABILITY_KEY: b"{not json"}), path)
     with pytest.raises(InputError, match="reliability report is not JSON"):
         read_reliability(path, "tss", "digits")
+
+
+def test_the_fashion8_build_says_how_to_get_absent_files(tmp_path):
+    script = _build_script()
+    with pytest.raises(SystemExit, match="apt-get install dataset-fashion-mnist"):
+        script.ensure_fashion_mnist(tmp_path / "absent", apt=None)
+    # an apt-get that fails leaves the same message (run as root: no sudo, which might prompt)
+    if os.geteuid() != 0:
+        return
+    fake_apt = tmp_path / "apt-get"
+    fake_apt.write_text("#!/bin/sh\nexit 100\n")
+    fake_apt.chmod(0o755)
+    with pytest.raises(SystemExit, match=r"train-images-idx3-ubyte"):
+        script.ensure_fashion_mnist(tmp_path / "absent", apt=str(fake_apt))
+
+
+def test_present_fashion8_files_need_no_install(tmp_path):
+    from bench.compute.ood import FASHION_MNIST_DEFAULT_ROOT
+
+    if not FASHION_MNIST_DEFAULT_ROOT.is_dir():
+        pytest.skip(
+            f"{FASHION_MNIST_DEFAULT_ROOT} is absent: apt-get install dataset-fashion-mnist"
+        )
+    _build_script().ensure_fashion_mnist(FASHION_MNIST_DEFAULT_ROOT, apt=None)

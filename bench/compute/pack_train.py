@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -27,9 +26,7 @@ import torch
 from torch import nn
 
 from bench.compute.pack import PackedNetworks
-from bench.compute.training import Schedule, lr_at
-from bench.compute.transforms import augment
-from bench.errors import InputError
+from bench.compute.training import Schedule, check_pairs, nats_sgd, run_epochs
 
 __all__ = ["train_pack", "predict_pack", "diverged_epochs"]
 
@@ -81,55 +78,35 @@ def train_pack(
         >>> [e["epoch"] for e in h], len(h[0]["train_loss"]), h[-1]["finite"]
         ([1, 2], 2, [True, True])
     """
-    if images.shape[0] != labels.shape[0] or images.shape[0] == 0:
-        raise InputError(
-            f"need as many labels as images (> 0), got {images.shape[0]} and {labels.shape[0]}"
-        )
-    device = images.device
-    fmt = _memory_format(device, channels_last)
+    check_pairs(images, labels)
+    fmt = _memory_format(images.device, channels_last)
     pack = pack.to(memory_format=fmt)
     params = list(pack.parameters())
-    optimizer = torch.optim.SGD(
-        params,
-        lr=schedule.lr,
-        momentum=schedule.momentum,
-        nesterov=schedule.nesterov,
-        weight_decay=schedule.weight_decay,
-    )
-    gen = torch.Generator(device="cpu").manual_seed(seed)
+    optimizer = nats_sgd(params, schedule)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, logits = pack(x)
+        losses = _losses(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        losses.sum().backward()
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        optimizer.step()
+        return losses.detach(), (logits.detach().argmax(2) == y).sum(1)
+
     wanted = set(callback_epochs)
-    n, k_count = images.shape[0], len(pack)
-    finite = torch.ones(k_count, dtype=torch.bool)
+    n = images.shape[0]
+    finite = torch.ones(len(pack), dtype=torch.bool)
     history: list[dict[str, Any]] = []
-    elapsed = 0.0
-    for epoch in range(schedule.epochs):
-        start = time.perf_counter()
-        lr = lr_at(epoch, schedule)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        pack.train()
-        order = torch.randperm(n, generator=gen).to(device)
-        loss_sum = torch.zeros(k_count, device=device, dtype=torch.float64)
-        correct = torch.zeros(k_count, device=device, dtype=torch.int64)
-        for lo in range(0, n, schedule.batch_size):
-            idx = order[lo : lo + schedule.batch_size]
-            x = augment(images[idx], dataset, gen).contiguous(memory_format=fmt)
-            y = labels[idx]
-            _, logits = pack(x)
-            losses = _losses(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            for p in params:
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-            optimizer.step()
-            loss_sum += losses.detach().double() * len(idx)
-            correct += (logits.detach().argmax(2) == y).sum(1)
-        elapsed += time.perf_counter() - start
+    for epoch, lr, loss_sum, correct, elapsed in run_epochs(
+        pack, optimizer, images, labels, dataset, schedule,
+        seed=seed, step=step, memory_format=fmt,
+    ):  # fmt: skip
         finite &= torch.isfinite(loss_sum).cpu()
         history.append(
             {
-                "epoch": epoch + 1,
+                "epoch": epoch,
                 "lr": lr,
                 "train_loss": (loss_sum / n).tolist(),
                 "train_acc": (correct.double() / n).tolist(),
@@ -137,8 +114,8 @@ def train_pack(
                 "finite": finite.tolist(),
             }
         )
-        if on_epoch is not None and epoch + 1 in wanted:
-            on_epoch(epoch + 1, pack)
+        if on_epoch is not None and epoch in wanted:
+            on_epoch(epoch, pack)
     return history
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -36,7 +36,16 @@ from bench.checks import check_int
 from bench.compute.transforms import augment
 from bench.errors import InputError
 
-__all__ = ["Schedule", "lr_at", "seed_everything", "train", "predict"]
+__all__ = [
+    "Schedule",
+    "lr_at",
+    "seed_everything",
+    "train",
+    "run_epochs",
+    "nats_sgd",
+    "check_pairs",
+    "predict",
+]
 
 
 @dataclass(frozen=True)
@@ -168,27 +177,110 @@ def train(
         >>> [h["epoch"] for h in train(net, x, y, "digits", Schedule(2, batch_size=4), seed=0)]
         [1, 2]
     """
+    check_pairs(images, labels)
+    # channels_last speeds convolutions up on CUDA and on CPU (oneDNN): 1.3-2.4x measured on
+    # NATS cells; it changes memory layout only, not the arithmetic
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = nats_sgd(model.parameters(), schedule)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, logits = model(x)
+        loss = nn.functional.cross_entropy(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach(), (logits.detach().argmax(1) == y).sum()
+
+    wanted = set(callback_epochs)
+    n = images.shape[0]
+    history: list[dict[str, float]] = []
+    for epoch, lr, loss_sum, correct, elapsed in run_epochs(
+        model, optimizer, images, labels, dataset, schedule,
+        seed=seed, step=step, memory_format=torch.channels_last,
+    ):  # fmt: skip
+        if not math.isfinite(float(loss_sum)):
+            raise FloatingPointError(f"training diverged at epoch {epoch} (loss {loss_sum})")
+        history.append(
+            {
+                "epoch": epoch,
+                "lr": lr,
+                "train_loss": float(loss_sum) / n,
+                "train_acc": int(correct) / n,
+                "train_time_s": elapsed,
+            }
+        )
+        if on_epoch is not None and epoch in wanted:
+            on_epoch(epoch, model)
+    return history
+
+
+def check_pairs(images: torch.Tensor, labels: torch.Tensor) -> None:
+    """Refuse a training set whose images and labels differ in number, or that is empty.
+
+    Example:
+        >>> check_pairs(torch.zeros(2, 1, 8, 8), torch.zeros(1))
+        Traceback (most recent call last):
+        bench.errors.InputError: need as many labels as images (> 0), got 2 and 1
+    """
     if images.shape[0] != labels.shape[0] or images.shape[0] == 0:
         raise InputError(
             f"need as many labels as images (> 0), got {images.shape[0]} and {labels.shape[0]}"
         )
-    device = images.device
-    # channels_last speeds convolutions up on CUDA and on CPU (oneDNN): 1.3-2.4x measured on
-    # NATS cells; it changes memory layout only, not the arithmetic
-    model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(
-        model.parameters(),
+
+
+def nats_sgd(params: Iterable[torch.Tensor], schedule: Schedule) -> torch.optim.SGD:
+    """The protocol's optimizer: SGD with the schedule's lr, momentum, Nesterov, weight decay.
+
+    Example:
+        >>> nats_sgd([torch.zeros(1, requires_grad=True)], Schedule(1)).defaults["nesterov"]
+        True
+    """
+    return torch.optim.SGD(
+        params,
         lr=schedule.lr,
         momentum=schedule.momentum,
         nesterov=schedule.nesterov,
         weight_decay=schedule.weight_decay,
     )
-    # the batch order and augmentation draws come from their own generator, so they depend only on
-    # the seed, not on how much randomness network construction consumed
+
+
+def run_epochs(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    dataset: str,
+    schedule: Schedule,
+    *,
+    seed: int,
+    step: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    memory_format: torch.memory_format,
+) -> Iterator[tuple[int, float, torch.Tensor, torch.Tensor, float]]:
+    """The protocol's epochs, one network's or a pack's: yields after each epoch.
+
+    Sets the epoch's learning rate, puts ``model`` in train mode, draws the batch order and
+    the augmentation from a generator seeded with ``seed`` (so they depend on the seed alone,
+    not on how much randomness building the network consumed), and calls ``step(x, y)`` on
+    each mini-batch (last partial batch kept); ``step`` does the update and returns the
+    batch's detached mean loss and its count of correct predictions (per network for a pack).
+    Yields ``(epoch, lr, loss_sum, correct, train_time_s)``: 1-based epoch, the loss summed over
+    the epoch's images in float64, the correct count, and the seconds spent training so far
+    (the time the caller spends between epochs is not counted).
+
+    Example:
+        >>> net = nn.Linear(4, 2)
+        >>> opt = nats_sgd(net.parameters(), Schedule(2, batch_size=2))
+        >>> x, y = torch.zeros(3, 4), torch.zeros(3, dtype=torch.int64)
+        >>> def step(xb, yb):
+        ...     loss = nn.functional.cross_entropy(net(xb), yb)
+        ...     opt.zero_grad(); loss.backward(); opt.step()
+        ...     return loss.detach(), torch.tensor(0)
+        >>> [e[:2] for e in run_epochs(net, opt, x, y, "digits", Schedule(2, batch_size=2),
+        ...                            seed=0, step=step, memory_format=torch.contiguous_format)]
+        [(1, 0.1), (2, 0.05)]
+    """
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    wanted = set(callback_epochs)
-    n = images.shape[0]
-    history: list[dict[str, float]] = []
+    device, n = images.device, images.shape[0]
     elapsed = 0.0
     for epoch in range(schedule.epochs):
         start = time.perf_counter()
@@ -197,34 +289,16 @@ def train(
             group["lr"] = lr
         model.train()
         order = torch.randperm(n, generator=gen).to(device)
-        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
-        correct = torch.zeros((), device=device, dtype=torch.int64)
+        loss_sum: torch.Tensor | float = 0.0
+        correct: torch.Tensor | int = 0
         for lo in range(0, n, schedule.batch_size):
             idx = order[lo : lo + schedule.batch_size]
-            x = augment(images[idx], dataset, gen).contiguous(memory_format=torch.channels_last)
-            y = labels[idx]
-            _, logits = model(x)
-            loss = nn.functional.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach().double() * len(idx)
-            correct += (logits.detach().argmax(1) == y).sum()
+            x = augment(images[idx], dataset, gen).contiguous(memory_format=memory_format)
+            loss, right = step(x, labels[idx])
+            loss_sum = loss_sum + loss.double() * len(idx)
+            correct = correct + right
         elapsed += time.perf_counter() - start
-        if not math.isfinite(float(loss_sum)):
-            raise FloatingPointError(f"training diverged at epoch {epoch + 1} (loss {loss_sum})")
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "lr": lr,
-                "train_loss": float(loss_sum) / n,
-                "train_acc": int(correct) / n,
-                "train_time_s": elapsed,
-            }
-        )
-        if on_epoch is not None and epoch + 1 in wanted:
-            on_epoch(epoch + 1, model)
-    return history
+        yield epoch + 1, lr, torch.as_tensor(loss_sum), torch.as_tensor(correct), elapsed
 
 
 @torch.no_grad()

@@ -46,6 +46,7 @@ import json
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -71,13 +72,19 @@ DEMO = {"demo-ece": ("digits", "acc,pre_ECE_15"), "demo-nll": ("digits", "acc,pr
 _BENCHES: dict[str | None, object] = {}
 
 
+def _no_store() -> Path:
+    """A store path with nothing there, so only the embedded demo table answers (a store creates
+    nothing until it is written to, and a search never writes to it: nothing is left behind)."""
+    return Path(tempfile.gettempdir()) / f"calnas-empty-{uuid.uuid4().hex}"
+
+
 def _bench(path: str | None):
     """The benchmark at ``path`` (None: an empty store, so only the embedded demo table), once."""
     from bench.table.benchmark import Benchmark
 
     if path not in _BENCHES:
         _BENCHES[path] = (Benchmark.open(path, demo=False) if path else
-                          Benchmark.open(tempfile.mkdtemp(prefix="calnas-empty-")))  # fmt: skip
+                          Benchmark.open(_no_store()))  # fmt: skip
     return _BENCHES[path]
 
 

@@ -33,6 +33,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import uuid
+from pathlib import Path
 
 import numpy as np
 
@@ -168,7 +170,8 @@ def main(argv=None) -> int:
         bench = (
             Benchmark.open(args.bench, demo=False)
             if args.bench
-            else Benchmark.open(tempfile.mkdtemp(prefix="calnas-empty-"))
+            # a store path with nothing there (never created): only the demo table answers
+            else Benchmark.open(Path(tempfile.gettempdir()) / f"calnas-empty-{uuid.uuid4().hex}")
         )
         losses = table_losses(bench, args.dataset, objs)
     except (ValueError, KeyError, OSError) as err:

@@ -439,25 +439,37 @@ def repair(path: Path, dataset: str = "digits") -> None:
     """Repair a written demo table in place: set its ``flags`` column from the breakdown rule of
     ``bench.table.schema.breakdown_flags`` (KDECE > 1 near chance), and give copied rows their
     own params and FLOPs (``bench.compute.job.own_costs``); every measured value stays as it is.
+    A table that records no seed reliability gets the one its own rows give (final epoch, one
+    row per trained network; with one seed: not measurable, and it says so).
 
     The shipped digits table was built before computed rows carried that flag and while copies
-    took their representative's costs; a new build has both right.
+    took their representative's costs; a new build has all of it right.
     """
     frame = pd.read_parquet(path)
     flags = breakdown_flags(frame, len(frame))
     frame["flags"] = pd.array([";".join(f) if f else None for f in flags], dtype="string")
     frame, recosted = _own_costs(frame, dataset)
-    recorded = {
-        f"{space}/{dataset}": read_reliability(path, space, dataset)
-        for space, dataset in frame[["space", "dataset"]].drop_duplicates().itertuples(index=False)
-    }
+    reports = {}
+    for (space, name), part in frame.groupby(["space", "dataset"], sort=False):
+        recorded = read_reliability(path, space, name)
+        reports[f"{space}/{name}"] = recorded or [_file_reliability(part)]
     with atomic_path(path) as tmp:
-        _write(frame, Path(tmp), {k: v for k, v in recorded.items() if v is not None})
+        _write(frame, Path(tmp), reports)
     flagged = int(frame["flags"].notna().sum())
     print(
         f"{path}: {flagged} rows flagged, {recosted} copied rows given their own costs "
         f"({path.stat().st_size / 1e6:.2f} MB)"
     )
+
+
+def _file_reliability(part: pd.DataFrame) -> dict:
+    """The seed reliability of one table's own final-epoch rows (one per trained network)."""
+    last = part[(part["epoch"] == part["hp"]) & ~part["copied"].astype(bool)]
+    hp = int(last["hp"].max())
+    last = last[last["hp"] == hp]
+    metrics = [m for m in RELIABILITY_METRICS if m in last]
+    report = frame_seed_report(last, metrics, MAX_SPLITS)
+    return {"label": "the table's seeds, every network", "epoch": hp, **report}
 
 
 def _reliability_reports(

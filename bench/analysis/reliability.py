@@ -440,12 +440,17 @@ def format_recorded_reliability(reports: Sequence[dict[str, Any]]) -> str:
             dict with ``epoch``; unmeasurable ones say why.
 
     Example:
-        >>> print(format_recorded_reliability([{"measurable": False, "why": "1 seed(s)"}]))
-        not measurable: 1 seed(s)
+        >>> print(format_recorded_reliability([{"measurable": False, "seeds": [777]}]))
+          one seed (777) per network: the table cannot say how well its rankings repeat
     """
     table = reports[0]
     if not table.get("measurable"):
-        return f"not measurable: {table.get('why', 'no report')}"
+        if len(table.get("seeds", ())) == 1:
+            return (
+                f"  one seed ({table['seeds'][0]}) per network: the table cannot say how well its "
+                "rankings repeat"
+            )
+        return f"  not measurable: {table.get('why', 'no report')}"
     m = len(table["seeds"])
     sample = next((r for r in reports[1:] if r.get("measurable") and r["k"] > 1), None)
     predicted = f"{m}-seed means, predicted"

@@ -86,8 +86,8 @@ from bench.analysis.reliability import (  # noqa: E402
 )
 from bench.arch.spaces import get_space  # noqa: E402
 from bench.compute import ComputeConfig, compute  # noqa: E402
+from bench.compute.copies import own_costs  # noqa: E402
 from bench.compute.fashion8 import check_per_class  # noqa: E402
-from bench.compute.job import own_costs  # noqa: E402
 from bench.compute.ood import FASHION_MNIST_DEFAULT_ROOT  # noqa: E402
 from bench.errors import InputError  # noqa: E402
 from bench.fileio import atomic_path  # noqa: E402
@@ -378,7 +378,7 @@ def export(
         raise SystemExit(f"{bench} holds no {dataset} tables yet: build first")
     reports = _reliability_reports(bench, dataset, spaces, epochs, seeds, per_class)
     frame, recosted = _own_costs(pd.concat(parts, ignore_index=True), dataset)
-    if recosted:  # rows copied before copies kept their own costs (bench.compute.job.own_costs)
+    if recosted:  # rows copied before copies kept their own costs (bench.compute.copies.own_costs)
         print(f"{recosted} copied rows given their own params and FLOPs")
     frame["source"] = "demo"
     # copies next to their representative (zstd then stores a class almost for free)
@@ -438,7 +438,7 @@ def export(
 def repair(path: Path, dataset: str = "digits") -> None:
     """Repair a written demo table in place: set its ``flags`` column from the breakdown rule of
     ``bench.table.schema.breakdown_flags`` (KDECE > 1 near chance), and give copied rows their
-    own params and FLOPs (``bench.compute.job.own_costs``); every measured value stays as it is.
+    own params and FLOPs (``bench.compute.copies.own_costs``); every measured value stays as it is.
     A table that records no seed reliability gets the one its own rows give (final epoch, one
     row per trained network; with one seed: not measurable, and it says so).
 

@@ -34,7 +34,7 @@ import numbers
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from bench.arch.spaces import get_space
 from bench.checks import check_int
 from bench.compute.backends import check_backend, dispatch
 from bench.compute.config import ComputeConfig
+from bench.compute.copies import copies, copy_from_store, unit_of
 from bench.compute.journal import (
     Claims,
     check_same_protocol,
@@ -60,7 +61,7 @@ from bench.compute.measure_pack import run_pack
 from bench.errors import InputError
 from bench.table.validation import normalize
 
-__all__ = ["ComputeReport", "ComputeJob", "compute", "own_costs", "select_targets", "unit_of"]
+__all__ = ["ComputeReport", "ComputeJob", "compute", "select_targets"]
 
 log = logging.getLogger("calnas.compute")
 
@@ -286,7 +287,7 @@ class ComputeJob:
         for rep, members in self.units_.items():
             if rep in done and not force:  # the representative is stored: copy its rows
                 self.report_.copied_only += 1
-                self.report_.rows += _copy_from_store(self.store_, self.cfg, rep, members)
+                self.report_.rows += copy_from_store(self.store_, self.cfg, rep, members)
             else:
                 todo.append(rep)
         return todo if self.limit is None else todo[: self.limit]
@@ -336,7 +337,7 @@ class ComputeJob:
             return
         assert frame is not None
         members = [m for m in self.units_[rep] if m != rep]
-        full = pd.concat([frame, _copies(frame, members, self.cfg)], ignore_index=True)
+        full = pd.concat([frame, copies(frame, members, self.cfg)], ignore_index=True)
         try:  # rows the store would refuse are a failure, never counted as written
             normalize(full)
         except ValueError as err:
@@ -434,84 +435,3 @@ def select_targets(space: str, archs: str | Sequence[int | str] | None) -> np.nd
         except ValueError as err:
             raise InputError(f"--archs: {where[k] if where else ''}{err}") from None
     return np.asarray(list(dict.fromkeys(out)), dtype=np.int64)
-
-
-def unit_of(cfg: ComputeConfig) -> np.ndarray:
-    """For every index of ``cfg.space``, the index computed for it (read-only).
-
-    TSS: the smallest index of its isomorphism class, or with ``cfg.copy_functional`` of its
-    function (:func:`bench.arch.functional.function_representatives`); SSS: itself.
-
-    Example:
-        >>> from dataclasses import replace
-        >>> cfg = ComputeConfig("tss", "digits")
-        >>> int(unit_of(cfg)[828]), int(unit_of(replace(cfg, copy_functional=True))[828])
-        (828, 185)
-    """
-    if cfg.copy_functional:
-        from bench.arch.functional import function_representatives
-
-        return function_representatives(cfg.space)
-    return get_space(cfg.space).representatives()
-
-
-def own_costs(frame: pd.DataFrame, cfg: ComputeConfig) -> pd.DataFrame:
-    """``frame`` with each row's own params and FLOPs, and copied rows' times scaled to them.
-
-    Members of one unit can differ in both: an isomorphism class joins cells whose dead or
-    repeated edges differ, and so does a function. A copied row's ``train_time_s`` and
-    ``latency_s`` are its unit's scaled by the FLOPs ratio (the rule packs use for their shares);
-    computed rows' times are left as measured.
-
-    Example:
-        >>> row = pd.DataFrame({"config": [8941], "copied": [True], "params_m": [0.067426],
-        ...                     "flops_m": [0.561994], "train_time_s": [1.0]})
-        >>> out = own_costs(row, ComputeConfig("tss", "digits"))
-        >>> float(out["flops_m"].iloc[0]), round(float(out["train_time_s"].iloc[0]), 3)
-        (0.451402, 0.803)
-    """
-    from bench.arch.costs import cost_all
-
-    C, N = cfg.skeleton
-    params, flops = cost_all(get_space(cfg.space).name, cfg.dataset, C=C, N=N)
-    configs = frame["config"].to_numpy(dtype=np.int64)
-    own = np.round(flops[configs], 6)  # as bench.arch.costs.cost rounds
-    copied = frame["copied"].to_numpy(dtype=bool)
-    ratio = np.where(copied, own / frame["flops_m"].to_numpy(dtype=float), 1.0)
-    out = frame.assign(params_m=np.round(params[configs], 6), flops_m=own)
-    for col in ("train_time_s", "latency_s"):
-        if col in out:
-            out[col] = out[col].to_numpy(dtype=float) * ratio
-    return out
-
-
-def _copies(frame: pd.DataFrame, members: Iterable[int], cfg: ComputeConfig) -> pd.DataFrame:
-    """A unit's rows copied to its other members (``copied=True``, :func:`own_costs`)."""
-    members = [int(m) for m in members]
-    if not members:
-        return frame.iloc[0:0]
-    space = get_space(cfg.space)
-    reps = frame[~frame["copied"].astype(bool)] if "copied" in frame else frame
-    out = reps.loc[reps.index.repeat(len(members))].reset_index(drop=True)
-    configs = np.tile(np.asarray(members, dtype=np.int64), len(reps))
-    out["config"] = configs
-    out["arch"] = [space.arch(m) for m in configs]
-    out["copied"] = True
-    return own_costs(out, cfg)
-
-
-def _copy_from_store(store: Any, cfg: ComputeConfig, rep: int, members: list[int]) -> int:
-    """Journal rows for ``members`` from their stored representative's rows (no recompute)."""
-    space = get_space(cfg.space)
-    frame = store.read(
-        space.name, cfg.dataset, cfg.source, filters=[("config", "==", rep), ("hp", "==", cfg.hp)]
-    )
-    if cfg.weights is None:
-        frame = frame[frame["seed"] == cfg.seed]
-    frame = frame[frame["epoch"].isin(cfg.epochs_measured)]
-    if "copied" in frame:
-        frame = frame.assign(copied=False)
-    out = _copies(frame, [m for m in members if m != rep], cfg)
-    if len(out):
-        write_journal(store, cfg, rep, out)
-    return len(out)

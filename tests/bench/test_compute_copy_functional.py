@@ -10,7 +10,7 @@ from bench.arch.costs import cost
 from bench.arch.functional import function_representatives
 from bench.arch.spaces import get_space
 from bench.compute import ComputeConfig, compute
-from bench.compute.job import unit_of
+from bench.compute.copies import unit_of
 from bench.errors import InputError
 from bench.table.store import Store
 

@@ -91,6 +91,7 @@ class ParetoLocalSampler(BaseSampler):
         p_explore: float = 0.0,
         refit_growth: float = 0.05,
         classes: np.ndarray | None = None,
+        denoise: bool = False,
         seed: int | None = None,
     ) -> None:
         check_int(n_startup, "n_startup")
@@ -117,6 +118,9 @@ class ParetoLocalSampler(BaseSampler):
         self.members = members
         self.p_explore = float(p_explore)
         self.refit_growth = float(refit_growth)
+        if not isinstance(denoise, bool):
+            raise InputError(f"denoise must be True or False, got {denoise!r}")
+        self.denoise = denoise
         self._guide: ModelGuide | None = None
         self._design: np.ndarray | None = None
         self._tpe: BaseSampler | None = None
@@ -218,18 +222,13 @@ class ParetoLocalSampler(BaseSampler):
         return self._fresh(queried)
 
     def _guided(self, study: Study, best: dict[int, FrozenTrial], queried: set[int]) -> int:
-        """The model's pick among the front's open neighbours (at rate p_random: all classes)."""
+        """The model's pick among the front's open neighbours (at rate p_random: all classes).
+
+        With ``denoise`` the completed classes enter the front (its layer and the acquisition's
+        reference) as the ensemble predicts them, not as their one noisy observation each.
+        """
         all_reps, all_losses, keep = self._losses(study, best)
         losses = all_losses[keep]  # the front is feasible-first; the models learn from every class
-        pool = None
-        if self._rng.random() >= self.p_random:
-            layer = self._open_layer(all_reps[keep], losses, queried)
-            if layer is not None:
-                pool = np.unique(np.concatenate(layer[2]))
-        if pool is None:
-            pool = np.setdiff1d(self._unique, np.fromiter(queried, dtype=np.int64))
-            if not len(pool):
-                return self._fresh(queried)
         if self._guide is None:
             self._guide = ModelGuide(
                 self.space,
@@ -239,6 +238,17 @@ class ParetoLocalSampler(BaseSampler):
                 self.refit_growth,
                 rows=self._unique,
             )
+        if self.denoise:
+            losses = self._guide.predict(all_reps, all_losses, all_reps[keep]).mean(axis=0)
+        pool = None
+        if self._rng.random() >= self.p_random:
+            layer = self._open_layer(all_reps[keep], losses, queried)
+            if layer is not None:
+                pool = np.unique(np.concatenate(layer[2]))
+        if pool is None:
+            pool = np.setdiff1d(self._unique, np.fromiter(queried, dtype=np.int64))
+            if not len(pool):
+                return self._fresh(queried)
         predicted = self._guide.predict(all_reps, all_losses, pool)
         return int(pool[acquire(predicted, losses, self._rng)])
 

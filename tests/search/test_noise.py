@@ -174,3 +174,21 @@ def test_cli_noise_seed(multi, demo_path, tmp_path, capsys):
                "seed", "--trials", "5", "--out", str(tmp_path / "d")])  # fmt: skip
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "several seeds per architecture" in err
+
+
+@pytest.mark.slow
+def test_mpls_denoise_fronts_the_models_view_and_repeats(multi):
+    bm = _bench(multi)
+
+    def proposals(strategy: str, seed: int = 0) -> list[int]:
+        res = run_search("tss", "cifar10", OBJ, strategy, trials=30, seed=seed, bench=bm,
+                         noise="seed")  # fmt: skip
+        return [q["index"] for q in res.queries]
+
+    plain, denoised = proposals("mpls"), proposals("mpls:denoise=True")
+    assert denoised == proposals("mpls:denoise=True")  # seeded: repeats exactly
+    # the start design (10 classes) is the same; once the model guides, the fronts differ
+    assert denoised[:10] == plain[:10] and denoised != plain
+    with pytest.raises(InputError, match="denoise must be True or False"):
+        run_search("tss", "cifar10", OBJ, "mpls:denoise=1", trials=2, seed=0, bench=bm,
+                   noise="seed")  # fmt: skip

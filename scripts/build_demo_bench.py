@@ -500,7 +500,17 @@ def _write(frame: pd.DataFrame, path: Path, reports: dict[str, list[dict]]) -> N
     import pyarrow.parquet as pq
 
     table = with_reliability(pa.Table.from_pandas(frame, preserve_index=False), reports)
-    pq.write_table(table, path, compression="zstd", compression_level=19)
+    floats = [f.name for f in table.schema if pa.types.is_floating(f.type)]
+    # floats byte-stream-split (each byte position its own stream: the rounded mantissas' zero
+    # bytes compress away) instead of dictionary-encoded: the digits table 13.98 -> 9.42 MB
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        compression_level=19,
+        use_dictionary=[c for c in table.column_names if c not in floats],
+        use_byte_stream_split=floats,
+    )
 
 
 def _own_costs(frame: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, int]:

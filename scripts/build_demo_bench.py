@@ -66,7 +66,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import logging
 import os
@@ -74,124 +73,32 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from bench.analysis.reliability import (  # noqa: E402
-    format_seed_report,
-    frame_seed_report,
+from demo_export import export, reliability, repair
+from demo_plan import (
+    CHUNK,
+    DEFAULT_SPACES,
+    FIGURE,
+    OUT,
+    SCHEDULES,
+    SEED,
+    chunks,
+    configs,
+    targets,
 )
-from bench.arch.spaces import get_space  # noqa: E402
-from bench.compute import ComputeConfig, compute  # noqa: E402
-from bench.compute.copies import own_costs  # noqa: E402
-from bench.compute.fashion8 import check_per_class  # noqa: E402
-from bench.compute.ood import FASHION_MNIST_DEFAULT_ROOT  # noqa: E402
-from bench.errors import InputError  # noqa: E402
-from bench.fileio import atomic_path  # noqa: E402
-from bench.table.schema import breakdown_flags  # noqa: E402
-from bench.table.store import Store  # noqa: E402
-from bench.table.tablefile import read_reliability, with_reliability  # noqa: E402
 
-SEED = 777
-SSS_SAMPLE_SEED = 2024
-SSS_SAMPLE_SIZE = 2048
-TSS_EPOCHS, TSS_FIDELITIES = 4, (1, 2)
-SSS_EPOCHS, SSS_FIDELITIES = 2, (1,)
-#: (epochs, fidelities) per dataset and space; --epochs replaces the epochs (fidelities kept below)
-SCHEDULES = {
-    "digits": {"tss": (TSS_EPOCHS, TSS_FIDELITIES), "sss": (SSS_EPOCHS, SSS_FIDELITIES)},
-    "fashion8": {"tss": (6, (2, 4)), "sss": (6, (2, 4))},
-}
-#: spaces built when --spaces is not given (fashion8: the TSS rebuild of issue #15)
-DEFAULT_SPACES = {"digits": "tss,sss", "fashion8": "tss"}
-#: the metrics whose seed reliability --reliability reports
-RELIABILITY_METRICS = ("acc", "pre_ECE_15", "post_ECE_15", "pre_NLL", "post_NLL", "pre_Brier")
-#: at most this many disjoint-halves splits are averaged (10 seeds would give 126)
-MAX_SPLITS = 35
-BATCH = 128
-ORDER_SEED = 0  # order of computation (random, so a partial build is an unbiased subset)
-CHUNK = 500  # networks (TSS: classes) built with every seed before the next ones
-OUT = REPO / "bench" / "data" / "demo.parquet"
-FIGURE = REPO / "docs" / "demo_tss_ece_vs_acc.png"
-MAX_MB = 15.0
+from bench.analysis.reliability import format_seed_report
+from bench.compute import ComputeConfig, compute
+from bench.compute.fashion8 import check_per_class
+from bench.compute.ood import FASHION_MNIST_DEFAULT_ROOT
+from bench.errors import InputError
+from bench.fileio import atomic_path
+from bench.table.store import Store
+
+__all__ = ["build", "ensure_fashion_mnist", "export", "main", "reliability", "repair"]
 
 log = logging.getLogger("calnas.demo")
-
-
-def sss_sample(size: int = SSS_SAMPLE_SIZE, seed: int = SSS_SAMPLE_SEED) -> np.ndarray:
-    """The documented SSS sample: the 8 uniform widths, then others uniformly at random."""
-    sss = get_space("sss")
-    uniform = [sss.index(":".join([str(w)] * 5)) for w in sss.choices()]
-    rest = np.setdiff1d(np.arange(sss.size), uniform)
-    drawn = np.random.default_rng(seed).choice(rest, size - len(uniform), replace=False)
-    return np.concatenate([uniform, drawn]).astype(np.int64)
-
-
-def configs(
-    dataset: str = "digits",
-    epochs: int | None = None,
-    seed: int = SEED,
-    per_class: int | None = None,
-    copy_functional: bool = False,
-) -> dict[str, ComputeConfig]:
-    """The build's config per space: the dataset's schedule (``epochs`` replaces its length;
-    fashion8 then measures at a third and two thirds of it too); ``per_class``: fashion8's
-    training images per class (None: 1,000); ``copy_functional``: TSS trains one class per
-    function and copies its rows to the other classes of the function."""
-    out = {}
-    for space, (default_epochs, fids) in SCHEDULES[dataset].items():
-        n = default_epochs if epochs is None else epochs
-        if dataset == "fashion8":
-            fids = (n // 3, 2 * n // 3)
-        out[space] = ComputeConfig(
-            space,
-            dataset,
-            epochs=n,
-            fidelities=tuple(f for f in fids if 1 <= f < n),
-            seed=seed,
-            batch_size=BATCH,
-            threads=1,
-            train_per_class=per_class,
-            copy_functional=copy_functional,
-        )
-    return out
-
-
-def targets(space: str, sample: int | None = None) -> list[int]:
-    """The fixed random order of the build; ``sample``: its first N networks (TSS: classes)."""
-    rng = np.random.default_rng(ORDER_SEED)
-    if space == "tss":
-        order = rng.permutation(get_space("tss").size)
-        return (
-            order.tolist() if sample is None else order[: _class_ends(order)[sample - 1]].tolist()
-        )
-    sample_ = sss_sample()
-    # the uniform widths first (they anchor the figure), the rest in random order
-    order_sss = [*sample_[:8].tolist(), *rng.permutation(sample_[8:]).tolist()]
-    return order_sss if sample is None else order_sss[:sample]
-
-
-def chunks(space: str, order: list[int], size: int) -> list[list[int]]:
-    """``order`` cut into runs of ``size`` networks (TSS: ``size`` classes, each run ending
-    where the next class's first member would start); the last run may be shorter."""
-    if space != "tss":
-        return [order[i : i + size] for i in range(0, len(order), size)]
-    ends = _class_ends(np.asarray(order))
-    cuts = [0, *ends[size - 1 :: size].tolist()]
-    if cuts[-1] < len(order):
-        cuts.append(len(order))
-    return [order[a:b] for a, b in itertools.pairwise(cuts)]
-
-
-def _class_ends(order: np.ndarray) -> np.ndarray:
-    """For n = 1, 2, ...: the length of the shortest prefix of ``order`` that meets n TSS classes
-    (compute writes a whole class when it meets one of its members)."""
-    reps = get_space("tss").representatives()[order]
-    _, first = np.unique(reps, return_index=True)
-    return np.sort(first) + 1
 
 
 def ensure_fashion_mnist(root: Path = FASHION_MNIST_DEFAULT_ROOT, apt: str | None = "") -> None:
@@ -296,288 +203,6 @@ def _progress(
             out[f"{space}_networks_trained"] = int((~df["copied"].astype(bool)).sum())
             out[f"{space}_seeds"] = int(df["seed"].nunique())
     return out
-
-
-def reliability(
-    bench: Path,
-    dataset: str = "digits",
-    spaces: list[str] | None = None,
-    epochs: int | None = None,
-    metrics: tuple[str, ...] = RELIABILITY_METRICS,
-    seeds: tuple[int, ...] | None = None,
-    per_class: int | None = None,
-    complete_only: bool = False,
-) -> dict[str, dict]:
-    """Seed reliability of the build store's final-epoch rows, per space and metric
-    (bench.analysis.reliability.frame_seed_report: tau between seeds, between k-seed means, the
-    Spearman-Brown prediction). Only rows of this build's protocol (``epochs``, ``per_class``)
-    count; copies are left out: one row per trained network. ``seeds``: only these (default:
-    every seed the store holds); ``complete_only``: only the networks holding every one of them.
-    """
-    store = Store(bench)
-    out: dict[str, dict] = {}
-    for space in spaces or DEFAULT_SPACES[dataset].split(","):
-        cfg = configs(dataset, epochs, per_class=per_class)[space]
-        if not store.has(space, dataset, "computed"):
-            out[space] = {"measurable": False, "why": f"no {space}/{dataset} table in {bench}"}
-            continue
-        have = set(store.columns(space, dataset, "computed"))
-        cols = [m for m in metrics if m in have]
-        base = ["config", "hp", "epoch", "seed", "copied", "protocol"]
-        df = store.read(space, dataset, "computed", columns=base + cols)
-        df = df[(df["hp"] == cfg.hp) & (df["epoch"] == cfg.epochs) & ~df["copied"].astype(bool)]
-        df = df[df["protocol"] == cfg.protocol()]
-        if seeds is not None:
-            df = df[df["seed"].isin(seeds)]
-        if complete_only:
-            held = df.groupby("config")["seed"].transform("nunique")
-            df = df[held == df["seed"].nunique()]
-        report = frame_seed_report(df, cols, MAX_SPLITS)
-        if not report["measurable"]:
-            report["why"] = (
-                f"{len(report['seeds'])} seed(s) with rows of this protocol ({cfg.epochs}-epoch "
-                "schedule, --epochs; --per-class) at its end: two are needed"
-            )
-            out[space] = report
-            continue
-        out[space] = {
-            "dataset": dataset,
-            "hp": cfg.hp,
-            "epoch": cfg.epochs,
-            "protocol": cfg.protocol(),
-            **report,
-            "missing_metrics": [m for m in metrics if m not in have],
-        }
-    return out
-
-
-def export(
-    bench: Path,
-    out: Path,
-    figure: Path | None,
-    dataset: str = "digits",
-    epochs: int | None = None,
-    *,
-    seeds: tuple[int, ...] | None = None,
-    per_class: int | None = None,
-) -> pd.DataFrame:
-    """Write the demo parquet (source 'demo') with its seed reliability in the file's metadata,
-    print spread and Kendall tau, draw the figure. ``seeds``: only these seeds' rows are
-    written (default: every seed); the reliability is measured on them, and, where the store
-    holds more seeds, on the networks holding every seed too (the reliability sample)."""
-    from scipy.stats import kendalltau
-
-    store = Store(bench)
-    parts, spaces = [], []
-    for space in ("tss", "sss"):
-        if store.has(space, dataset, "computed"):
-            part = store.read(space, dataset, "computed")
-            parts.append(part if seeds is None else part[part["seed"].isin(seeds)])
-            spaces.append(space)
-    if not parts:
-        raise SystemExit(f"{bench} holds no {dataset} tables yet: build first")
-    reports = _reliability_reports(bench, dataset, spaces, epochs, seeds, per_class)
-    frame, recosted = _own_costs(pd.concat(parts, ignore_index=True), dataset)
-    if recosted:  # rows copied before copies kept their own costs (bench.compute.copies.own_costs)
-        print(f"{recosted} copied rows given their own params and FLOPs")
-    frame["source"] = "demo"
-    # copies next to their representative (zstd then stores a class almost for free)
-    reps = get_space("tss").representatives()
-    rep = np.where(frame["space"] == "tss", reps[frame["config"].to_numpy() % len(reps)], -1)
-    order = np.lexsort(
-        (frame["config"], frame["copied"], rep, frame["epoch"], frame["hp"], frame["space"])
-    )
-    frame = frame.iloc[order].reset_index(drop=True)
-    # accuracies (k / n), temperatures (a grid) and costs have few distinct values: kept exact
-    exact = {"temperature", "params_m", "flops_m"}
-    floats = [
-        c
-        for c in frame.columns
-        if frame[c].dtype == np.float64 and c not in exact and not c.endswith("acc")
-    ]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    for bits in (16, 14, 12):
-        # round each value to a float32 with `bits` mantissa bits (16: relative error < 8e-6,
-        # far below the sampling error of 898 test images) so the table fits in MAX_MB
-        rounded = frame.copy()
-        for c in floats:
-            rounded[c] = _round_mantissa(frame[c].to_numpy(), bits)
-        _write(rounded, tmp, reports)
-        if tmp.stat().st_size <= MAX_MB * 1e6:
-            break
-    else:
-        raise SystemExit(f"the demo table needs {tmp.stat().st_size / 1e6:.1f} MB > {MAX_MB} MB")
-    tmp.replace(out)
-    frame = rounded
-    print(f"floats rounded to {bits} mantissa bits (relative error < {2.0 ** -(bits + 1):.1e})")
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {len(frame)} rows)")
-    for space, cfg in configs(dataset, epochs).items():
-        df = frame[(frame["space"] == space) & (frame["epoch"] == cfg.epochs)]
-        df = df[~df["copied"].astype(bool)]
-        if df.empty:
-            continue
-        n_seeds = df["seed"].nunique()
-        # one value per network: the mean over its seeds, as a query answers by default
-        df = df.groupby("config")[["acc", "pre_ECE_15", "post_ECE_15"]].mean()
-        tau = kendalltau(df["acc"], df["pre_ECE_15"]).statistic
-        q = lambda s: np.round(np.percentile(s, [0, 10, 50, 90, 100]), 4).tolist()  # noqa: E731
-        print(
-            f"{space}: {len(df)} networks x {n_seeds} seed(s) at epoch {cfg.epochs} (seed means)\n"
-            f"  acc        min/p10/median/p90/max {q(df['acc'])}  std {df['acc'].std():.4f}\n"
-            f"  pre_ECE_15 min/p10/median/p90/max {q(df['pre_ECE_15'])}  "
-            f"std {df['pre_ECE_15'].std():.4f}\n"
-            f"  post_ECE_15 median {df['post_ECE_15'].median():.4f}\n"
-            f"  Kendall tau(acc, pre_ECE_15) = {tau:.3f}"
-        )
-    if figure is not None:
-        _figure(frame, figure, dataset, epochs)
-    return frame
-
-
-def repair(path: Path, dataset: str = "digits") -> None:
-    """Repair a written demo table in place: set its ``flags`` column from the breakdown rule of
-    ``bench.table.schema.breakdown_flags`` (KDECE > 1 near chance), and give copied rows their
-    own params and FLOPs (``bench.compute.copies.own_costs``); every measured value stays as it is.
-    A table that records no seed reliability gets the one its own rows give (final epoch, one
-    row per trained network; with one seed: not measurable, and it says so).
-
-    The shipped digits table was built before computed rows carried that flag and while copies
-    took their representative's costs; a new build has all of it right.
-    """
-    frame = pd.read_parquet(path)
-    flags = breakdown_flags(frame, len(frame))
-    frame["flags"] = pd.array([";".join(f) if f else None for f in flags], dtype="string")
-    frame, recosted = _own_costs(frame, dataset)
-    reports = {}
-    for (space, name), part in frame.groupby(["space", "dataset"], sort=False):
-        recorded = read_reliability(path, space, name)
-        reports[f"{space}/{name}"] = recorded or [_file_reliability(part)]
-    with atomic_path(path) as tmp:
-        _write(frame, Path(tmp), reports)
-    flagged = int(frame["flags"].notna().sum())
-    print(
-        f"{path}: {flagged} rows flagged, {recosted} copied rows given their own costs "
-        f"({path.stat().st_size / 1e6:.2f} MB)"
-    )
-
-
-def _file_reliability(part: pd.DataFrame) -> dict:
-    """The seed reliability of one table's own final-epoch rows (one per trained network)."""
-    last = part[(part["epoch"] == part["hp"]) & ~part["copied"].astype(bool)]
-    hp = int(last["hp"].max())
-    last = last[last["hp"] == hp]
-    metrics = [m for m in RELIABILITY_METRICS if m in last]
-    report = frame_seed_report(last, metrics, MAX_SPLITS)
-    return {"label": "the table's seeds, every network", "epoch": hp, **report}
-
-
-def _reliability_reports(
-    bench: Path,
-    dataset: str,
-    spaces: list[str],
-    epochs: int | None,
-    seeds: tuple[int, ...] | None,
-    per_class: int | None,
-) -> dict[str, list[dict]]:
-    """Per ``space/dataset``: the reliability of the written seeds over every network, and, where
-    the store holds more seeds, of every seed over the networks holding them all."""
-    table = reliability(bench, dataset, spaces, epochs, seeds=seeds, per_class=per_class)
-    every = reliability(bench, dataset, spaces, epochs, per_class=per_class, complete_only=True)
-    out = {}
-    for space in spaces:
-        reports = [{"label": "the table's seeds, every network", **table[space]}]
-        if every[space].get("seeds") != table[space].get("seeds"):
-            label = "every seed built, on the networks holding them all"
-            reports.append({"label": label, **every[space]})
-        out[f"{space}/{dataset}"] = reports
-    return out
-
-
-def _write(frame: pd.DataFrame, path: Path, reports: dict[str, list[dict]]) -> None:
-    """The demo parquet file (zstd 19) with ``reports`` in its metadata."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = with_reliability(pa.Table.from_pandas(frame, preserve_index=False), reports)
-    floats = [f.name for f in table.schema if pa.types.is_floating(f.type)]
-    # floats byte-stream-split (each byte position its own stream: the rounded mantissas' zero
-    # bytes compress away) instead of dictionary-encoded: the digits table 13.98 -> 9.42 MB
-    pq.write_table(
-        table,
-        path,
-        compression="zstd",
-        compression_level=19,
-        use_dictionary=[c for c in table.column_names if c not in floats],
-        use_byte_stream_split=floats,
-    )
-
-
-def _own_costs(frame: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, int]:
-    """``frame`` with every row's own params/FLOPs (per space's build config); rows changed."""
-    parts, changed = [], 0
-    for space, cfg in configs(dataset).items():
-        part = frame[frame["space"] == space]
-        fixed = own_costs(part, cfg)
-        changed += int((fixed["flops_m"].to_numpy() != part["flops_m"].to_numpy()).sum())
-        parts.append(fixed)
-    rest = frame[~frame["space"].isin(configs(dataset))]
-    out = pd.concat([*parts, rest]).loc[frame.index]  # the rows in their order
-    return out, changed
-
-
-def _round_mantissa(values: np.ndarray, bits: int) -> np.ndarray:
-    """float64 -> nearest float32 with only ``bits`` mantissa bits kept (NaN stays NaN)."""
-    f32 = values.astype(np.float32)
-    raw = f32.view(np.uint32).astype(np.uint64)
-    drop = 23 - bits
-    raw = ((raw + (1 << (drop - 1))) >> drop) << drop
-    out = raw.astype(np.uint32).view(np.float32).astype(np.float64)
-    return np.where(np.isfinite(values), out, values)
-
-
-def _figure(
-    frame: pd.DataFrame, path: Path, dataset: str = "digits", epochs: int | None = None
-) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = configs(dataset, epochs)["tss"].epochs
-    df = frame[(frame["space"] == "tss") & (frame["epoch"] == epochs)]
-    df = df[~df["copied"].astype(bool)]
-    if df.empty:
-        return
-    seeds = df["seed"].nunique()
-    df = df.groupby("config")[["acc", "pre_ECE_15", "params_m"]].mean()  # seed means
-    # the view starts at the 2nd percentile of accuracy: the few cells at chance level (no
-    # path from input to output) would otherwise squeeze everything else into a sliver
-    lo = max(0.0, float(df["acc"].quantile(0.02)) - 0.01)
-    shown = df[df["acc"] >= lo]
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
-    sc = ax.scatter(
-        shown["acc"], shown["pre_ECE_15"], c=shown["params_m"], s=4, cmap="viridis", alpha=0.7
-    )
-    fig.colorbar(sc, ax=ax, label="params (M)")
-    ax.set_xlabel("test accuracy")
-    ax.set_ylabel("ECE (15 bins, before temperature scaling)")
-    what = f"mean of {seeds} seeds" if seeds > 1 else "one seed"
-    ax.set_title(
-        f"demo benchmark: TSS on {dataset}, {epochs} epochs\n"
-        f"{len(df):,} trained networks ({what} each)",
-        fontsize=10,
-    )
-    if len(shown) < len(df):
-        ax.text(
-            0.02, 0.97, f"{len(df) - len(shown)} networks below accuracy {lo:.2f} not shown",
-            transform=ax.transAxes, va="top", fontsize=8,
-        )  # fmt: skip
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,3 +32,10 @@ def fresh_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("CALNAS_HOME", str(home))
     return home
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Collect no conftest.py as a doctest module (they hold fixtures, no examples): under
+    ``--doctest-modules`` two of them share the module name ``conftest``, and running two test
+    folders together (``pytest tests/search tests/surrogate``) failed on the second one."""
+    return True if collection_path.name == "conftest.py" else None

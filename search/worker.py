@@ -118,12 +118,7 @@ def work(
     n_before = len(study.get_trials(deepcopy=False))
     seed = config.seed + 1000 * worker + n_before
     study.sampler = make_sampler(
-        config.strategy,
-        sp,
-        seed=seed,
-        n_objectives=len(problem.objectives),
-        classes=problem.reps,
-        noisy=problem.noisy is not None,
+        config.strategy, sp, seed=seed, n_objectives=len(problem.objectives), classes=problem.reps
     )
     if config.multi_fidelity:
         epochs = [e for e, _, _ in problem.curves]

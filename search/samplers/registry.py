@@ -114,10 +114,6 @@ def _brute(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler
 
 #: the strategies that take the search's class map (see :func:`make_sampler`)
 CLASS_AWARE = ("pls", "mpls")
-#: Parameters a strategy takes by default when each answer is one noisy measurement: under
-#: noise="seed" on four NB201 tables (seeds 0-9) mpls with denoise needed 47.3/57.6/136.2/70.0
-#: queries to normalized HV 0.95 against 61.2/60.3/149.9/73.0 without (docs/performance.md).
-NOISY_DEFAULTS: dict[str, dict[str, Any]] = {"mpls": {"denoise": True}}
 
 #: name -> factory(space, seed, n_objectives, **params) -> sampler
 STRATEGIES: dict[str, Callable[..., BaseSampler]] = {
@@ -189,7 +185,6 @@ def make_sampler(
     n_objectives: int = 2,
     params: Mapping[str, Any] | None = None,
     classes: np.ndarray | None = None,
-    noisy: bool = False,
 ) -> BaseSampler:
     """Build the sampler for ``strategy`` (``name`` or ``name:key=value,...``) on ``space``.
 
@@ -203,9 +198,6 @@ def make_sampler(
             ``Problem.reps``; None: the space's isomorphism classes). The strategies that track
             classes (pls, mpls) never propose two indices of one class; the others draw indices,
             and the worker answers a repeat from its cache.
-        noisy: each answer is one noisy measurement (``noise="seed"``): a strategy that can
-            discount noise does so unless its parameters say otherwise
-            (:data:`NOISY_DEFAULTS`: mpls's ``denoise``).
 
     Returns:
         The Optuna sampler.
@@ -220,8 +212,6 @@ def make_sampler(
     """
     name, kw = parse_strategy(strategy)
     kw.update(params or {})
-    if noisy:
-        kw = {**NOISY_DEFAULTS.get(name, {}), **kw}
     extra = {"classes": classes} if classes is not None and name in CLASS_AWARE else {}
     try:
         sampler = STRATEGIES[name](space, seed, n_objectives, **kw, **extra)

@@ -177,7 +177,7 @@ def test_cli_noise_seed(multi, demo_path, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_mpls_discounts_noise_by_default_under_noise(multi):
+def test_mpls_denoise_fronts_the_models_view_and_repeats(multi):
     bm = _bench(multi)
 
     def proposals(strategy: str, seed: int = 0) -> list[int]:
@@ -185,11 +185,10 @@ def test_mpls_discounts_noise_by_default_under_noise(multi):
                          noise="seed")  # fmt: skip
         return [q["index"] for q in res.queries]
 
-    default, raw = proposals("mpls"), proposals("mpls:denoise=False")
-    assert default == proposals("mpls:denoise=True")  # NOISY_DEFAULTS: denoise under noise
-    assert default == proposals("mpls")  # seeded: repeats exactly
+    plain, denoised = proposals("mpls"), proposals("mpls:denoise=True")
+    assert denoised == proposals("mpls:denoise=True")  # seeded: repeats exactly
     # the start design (10 classes) is the same; once the model guides, the fronts differ
-    assert default[:10] == raw[:10] and default != raw
+    assert denoised[:10] == plain[:10] and denoised != plain
     with pytest.raises(InputError, match="denoise must be True or False"):
         run_search("tss", "cifar10", OBJ, "mpls:denoise=1", trials=2, seed=0, bench=bm,
                    noise="seed")  # fmt: skip

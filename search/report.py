@@ -71,6 +71,7 @@ _SOURCES = {
 }
 _DATASETS = {
     "digits": "scikit-learn digits (a CPU proxy, not CIFAR)",
+    "fashion8": "Fashion-MNIST at 8x8 (a CPU proxy, not CIFAR)",
     "cifar10": "CIFAR-10",
     "cifar10-valid": "CIFAR-10 (train/valid split)",
     "cifar100": "CIFAR-100",

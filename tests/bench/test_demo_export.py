@@ -3,35 +3,23 @@ the file and shown by ``calnas bench info`` (a real build of real networks, then
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from demo_script import build_script
 
 from bench.table.tablefile import RELIABILITY_KEY, read_reliability
 from search.cli import main as calnas
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _build_script():
-    spec = importlib.util.spec_from_file_location(
-        "build_demo_bench_export", REPO / "scripts" / "build_demo_bench.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     """A digits store of 4 TSS classes x 4 seeds (1 epoch), exported with seeds 1 and 2."""
     tmp = tmp_path_factory.mktemp("export")
-    script = _build_script()
+    script = build_script()
     common = ["--bench", str(tmp / "store"), "--spaces", "tss", "--epochs", "1", "--quiet"]
     script.main([*common, "--jobs", "0", "--seeds", "1,2,3,4", "--sample", "4", "--chunk", "2"])
     demo = tmp / "demo"
@@ -95,7 +83,7 @@ def test_a_broken_report_is_named(tmp_path):
 
 
 def test_the_fashion8_build_says_how_to_get_absent_files(tmp_path):
-    script = _build_script()
+    script = build_script()
     with pytest.raises(SystemExit, match="apt-get install dataset-fashion-mnist"):
         script.ensure_fashion_mnist(tmp_path / "absent", apt=None)
     # an apt-get that fails leaves the same message (run as root: no sudo, which might prompt)
@@ -115,4 +103,4 @@ def test_present_fashion8_files_need_no_install(tmp_path):
         pytest.skip(
             f"{FASHION_MNIST_DEFAULT_ROOT} is absent: apt-get install dataset-fashion-mnist"
         )
-    _build_script().ensure_fashion_mnist(FASHION_MNIST_DEFAULT_ROOT, apt=None)
+    build_script().ensure_fashion_mnist(FASHION_MNIST_DEFAULT_ROOT, apt=None)

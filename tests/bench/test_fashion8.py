@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from demo_script import build_script
 
 from bench.arch.datasets import dataset_info
 from bench.compute import ComputeConfig, compute
@@ -20,8 +19,6 @@ from bench.errors import InputError, MissingFileError
 from bench.table.benchmark import Benchmark
 from bench.table.store import Store
 from bench.table.validation import validate_tables
-
-REPO = Path(__file__).resolve().parents[2]
 
 needs_files = pytest.mark.skipif(
     not FASHION_MNIST_DEFAULT_ROOT.is_dir(),
@@ -96,18 +93,9 @@ def test_compute_two_cells_one_epoch_stores_valid_rows(tmp_path):
     assert findings[0]["problems"] == []
 
 
-def _build_script():
-    spec = importlib.util.spec_from_file_location(
-        "build_demo_bench", REPO / "scripts" / "build_demo_bench.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_reliability_on_a_real_four_seed_store(tmp_path, capsys):
-    script = _build_script()
+    script = build_script()
     store = tmp_path / "store"
     common = ["--bench", str(store), "--spaces", "tss", "--epochs", "1"]
     script.main([*common, "--jobs", "0", "--seeds", "1,2,3,4", "--sample", "4", "--quiet"])
@@ -174,7 +162,7 @@ def test_bad_per_class_is_refused_with_its_range():
         f8.fashion8_subset(labels, per_class=1500)
     for dataset, n in (("digits", "10"), ("fashion8", "0")):
         with pytest.raises(SystemExit):  # argparse's error: one line, exit status 2
-            _build_script().main(["--dataset", dataset, "--per-class", n, "--reliability"])
+            build_script().main(["--dataset", dataset, "--per-class", n, "--reliability"])
 
 
 def test_per_class_is_recorded_in_the_protocol():
@@ -188,7 +176,7 @@ def test_per_class_is_recorded_in_the_protocol():
 @pytest.mark.slow
 @needs_files
 def test_build_with_per_class_keeps_one_protocol_per_store(tmp_path, capsys):
-    script = _build_script()
+    script = build_script()
     store = tmp_path / "store"
     common = ["--dataset", "fashion8", "--bench", str(store), "--epochs", "1", "--sample", "2"]
     script.main([*common, "--per-class", "20", "--seeds", "1,2", "--jobs", "0", "--quiet"])

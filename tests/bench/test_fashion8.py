@@ -196,3 +196,8 @@ def test_build_with_per_class_keeps_one_protocol_per_store(tmp_path, capsys):
     with pytest.raises(SystemExit, match="another protocol"):
         script.main([*common, "--per-class", "30", "--seeds", "1", "--jobs", "0", "--quiet"])
     capsys.readouterr()
+
+
+@needs_files
+def test_present_fashion8_files_need_no_install():
+    build_script().ensure_fashion_mnist(FASHION_MNIST_DEFAULT_ROOT, apt=None)

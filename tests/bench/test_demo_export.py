@@ -94,3 +94,10 @@ def test_the_fashion8_build_says_how_to_get_absent_files(tmp_path):
     fake_apt.chmod(0o755)
     with pytest.raises(SystemExit, match=r"train-images-idx3-ubyte"):
         script.ensure_fashion_mnist(tmp_path / "absent", apt=str(fake_apt))
+
+
+def test_a_bad_chunk_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        build_script().main(["--bench", str(tmp_path), "--chunk", "0"])
+    assert "--chunk must be a positive integer, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "tables").exists()  # refused before anything was built

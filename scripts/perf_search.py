@@ -29,7 +29,10 @@ Tables (``--tables``, comma-separated keys; ``all`` = every one whose data is pr
 ``--noise seed`` runs every search with one seed's row per query (tables with several seeds per
 architecture: NB201), scored on the mean over seeds, to show how each strategy degrades.
 ``--merge-functional`` searches (and bounds) the 4,930 TSS functions instead of the 6,466
-isomorphism classes (``run_search(..., merge_functional=True)``).
+isomorphism classes (``run_search(..., merge_functional=True)``). ``--prior DATASET`` (or
+``auto``: each table's partner in :data:`PARTNERS`, from the same store) gives every search
+another dataset's table as a warm start (``run_search(..., prior=DATASET)``,
+:mod:`search.prior`).
 
 It ends with every figure as one Markdown table (``--from-json FILE`` prints it again).
 
@@ -37,6 +40,7 @@ Usage:
     python scripts/perf_search.py --tables all --seeds 20 --jobs 2 --json figures.json
     python scripts/perf_search.py --tables nb201-c10-latency --strategies random,mpls,pls
     python scripts/perf_search.py --tables nb201-c100-train --noise seed --seeds 10
+    python scripts/perf_search.py --tables all --prior auto --bound-seeds 0 --no-timing
 """
 
 from __future__ import annotations
@@ -68,6 +72,9 @@ NB201 = {
     "nb201-c10-params": ("cifar10-valid", "valid_acc,params_m"),
 }
 DEMO = {"demo-ece": ("digits", "acc,pre_ECE_15"), "demo-nll": ("digits", "acc,pre_NLL")}
+#: ``--prior auto``: the dataset whose table warm-starts a search of each dataset.
+PARTNERS = {"cifar10-valid": "cifar100", "cifar100": "cifar10-valid",
+            "ImageNet16-120": "cifar100", "fashion8": "digits", "digits": "fashion8"}  # fmt: skip
 
 _BENCHES: dict[str | None, object] = {}
 
@@ -94,9 +101,9 @@ def one_run(job: tuple) -> np.ndarray:
     begins with the shorter one; rerunning is cheaper than a journal storage)."""
     from search.runner import run_search
 
-    path, dataset, objectives, strategy, seed, floor, cap, noise, functional = job
+    path, dataset, objectives, strategy, seed, floor, cap, noise, functional, prior = job
     kw = dict(bench=_bench(path), seed=seed, noise=noise, max_repeats=10**6,
-              merge_functional=functional)  # fmt: skip
+              merge_functional=functional, prior=prior)  # fmt: skip
     res = run_search("tss", dataset, objectives, strategy, trials=floor, **kw)
     if not (res.hv_history >= TARGET).any() and cap > floor:
         res = run_search("tss", dataset, objectives, strategy, trials=cap, **kw)
@@ -141,8 +148,9 @@ def markdown(figures: list[dict]) -> str:
         gap = f"{f['worst_gap']:+.4f} ({f['worst_gap_at']})" if "worst_gap" in f else ""
         pos = position.get(f["table"], {})
         mine = pos.get("default") == f["strategy"]
+        named = f["strategy"] + (f" + prior {f['prior']}" if f.get("prior") else "")
         lines.append(
-            f"| {f['table']} | {f['objectives']} | {f['strategy']} | {f['mean']} | {f['std']} | "
+            f"| {f['table']} | {f['objectives']} | {named} | {f['mean']} | {f['std']} | "
             f"{f['reached']} | {f.get('ratio', '')} | {gap} | {pos.get('bound', '')} | "
             f"{_position(pos['position']) if mine else ''} |"
         )
@@ -170,6 +178,8 @@ def main(argv=None) -> int:
     ap.add_argument("--noise", choices=("seed",), help="answer each query with one seed's row")
     ap.add_argument("--merge-functional", action="store_true",
                     help="search TSS functions, not classes (the bound too)")  # fmt: skip
+    ap.add_argument("--prior", metavar="DATASET",
+                    help="warm start from DATASET's table (auto: PARTNERS)")  # fmt: skip
     ap.add_argument("--jobs", type=int, default=1, help="processes running searches")
     ap.add_argument("--no-timing", action="store_true", help="skip the 1,000-trial timing")
     ap.add_argument("--json", help="also write the figures here")
@@ -212,10 +222,15 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         print(f"== {key}: tss/{dataset}, {objectives}, {args.seeds} seeds, cap {args.cap}"
               + (f", noise={args.noise}" if args.noise else "")
-              + (", functions merged" if args.merge_functional else ""), flush=True)  # fmt: skip
+              + (", functions merged" if args.merge_functional else "")
+              + (f", prior {PARTNERS.get(dataset) if args.prior == 'auto' else args.prior}"
+                 if args.prior else ""), flush=True)  # fmt: skip
         floor = min(BUDGETS[1], args.cap)
+        prior = PARTNERS.get(dataset) if args.prior == "auto" else args.prior
+        if args.prior and prior is None:
+            raise SystemExit(f"perf_search: no partner dataset for {dataset}: name --prior")
         jobs = [(path, dataset, objectives, s, seed, floor, args.cap, args.noise,
-                 args.merge_functional)
+                 args.merge_functional, prior)
                 for s in strategies for seed in range(args.seeds)]  # fmt: skip
         runs = list(pool.map(one_run, jobs) if pool else map(one_run, jobs))
         per = {s: runs[i * args.seeds : (i + 1) * args.seeds] for i, s in enumerate(strategies)}
@@ -234,7 +249,8 @@ def main(argv=None) -> int:
             means[s] = float(got.mean())
             reached = f"{sum(v is not None for v in q)}/{len(q)}"
             row = {"table": key, "dataset": dataset, "objectives": objectives,
-                   "noise": args.noise, "strategy": s, "mean": round(means[s], 1),
+                   "noise": args.noise, "prior": prior, "strategy": s,
+                   "mean": round(means[s], 1),
                    "std": round(float(got.std()), 1), "median": float(np.median(got)),
                    "reached": reached, "per_seed": q}  # fmt: skip
             if "random" in curves and s != "random":
@@ -244,7 +260,7 @@ def main(argv=None) -> int:
                 row["worst_gap"] = round(float(gap[worst]), 4)
                 row["worst_gap_at"] = BUDGETS[0] + worst
             figures.append(row)
-            hidden = ("table", "dataset", "objectives", "noise", "per_seed")
+            hidden = ("table", "dataset", "objectives", "noise", "prior", "per_seed")
             shown = {k: v for k, v in row.items() if k not in hidden}
             print("  " + "  ".join(f"{k}={v}" for k, v in shown.items()), flush=True)
         default = DEFAULT_STRATEGY if DEFAULT_STRATEGY in means else strategies[-1]

@@ -88,6 +88,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--merge-functional", action="store_true",
                    help="treat TSS classes that compute the same function as one architecture "
                    "(4,930 functions among 6,466 classes; the smallest index answers)")  # fmt: skip
+    p.add_argument("--prior", metavar="DATASET",
+                   help="warm start: first query the best architectures of DATASET's table "
+                   "(same space and objectives, same benchmark), then search as usual; for "
+                   "datasets whose fronts carry over (accuracy does far more than "
+                   "calibration)")  # fmt: skip
     p.add_argument("--bench", help="benchmark store path (default $CALNAS_HOME or ~/.calnas)")
 
 
@@ -158,6 +163,7 @@ def _run(args: argparse.Namespace) -> None:
         progress=not args.quiet and sys.stderr.isatty(),
         noise=args.noise,
         merge_functional=args.merge_functional,
+        prior=args.prior,
     )
     result = run_search(config)
     write_report(result, out)
@@ -224,6 +230,7 @@ def _compare(args: argparse.Namespace) -> None:
         progress=not args.quiet and sys.stderr.isatty(),
         noise=args.noise,
         merge_functional=args.merge_functional,
+        prior=args.prior,
     )
     emit(rows, args.format)
 

@@ -79,11 +79,18 @@ class SearchConfig:
             (:mod:`bench.arch.functional`: 4,930 functions among 6,466 classes) as one
             architecture: the function's smallest index answers for all of them, a query of one
             counts for all, and the true front is over functions. SSS has none: set to False.
+        prior: another dataset of the same space in the same benchmark, used as a warm start:
+            the search first queries the best architectures of that dataset's table on the same
+            objectives (its non-dominated layers in greedy hypervolume order, at most
+            :data:`search.prior.PRIOR_SIZE`), then the strategy goes on. Only when the user
+            names it: it assumes the fronts carry over between the datasets; see
+            :mod:`search.prior`.
 
     Raises:
         InputError: an unknown space, objective, constraint, strategy, backend or noise mode, an
             empty or double budget, a bad count, ``compute`` without the compute backend, or
-            ``noise`` with another backend or with ``multi_fidelity=True``.
+            ``noise`` with another backend or with ``multi_fidelity=True``, or a ``prior`` that
+            is not another dataset's name.
 
     Example:
         >>> SearchConfig("tss", "digits", "acc", "rea", trials=0)  # doctest: +ELLIPSIS
@@ -114,6 +121,7 @@ class SearchConfig:
     progress: bool = False
     noise: str | None = None
     merge_functional: bool = False
+    prior: str | None = None
 
     def __post_init__(self) -> None:
         # frozen: the normalized values are set once, here, through object.__setattr__
@@ -145,6 +153,13 @@ class SearchConfig:
             )
         # SSS has no functional duplicates: the setting is TSS's, so SSS studies keep one name
         object.__setattr__(self, "merge_functional", self.merge_functional and self.space == "tss")
+        if self.prior is not None and (not isinstance(self.prior, str) or not self.prior.strip()):
+            raise InputError(f"prior must be a dataset name, got {self.prior!r}")
+        if self.prior is not None and self.prior == self.dataset:
+            raise InputError(
+                f"prior {self.prior!r} is the searched dataset itself: name another dataset "
+                "of the benchmark (its table's front is queried first)"
+            )
 
     def _check_noise(self) -> None:
         """Refuse a noise mode that is unknown or that this search cannot honour."""
@@ -195,6 +210,8 @@ class SearchConfig:
             parts.append(f"noise-{self.noise}")
         if self.merge_functional:
             parts.append("functional")
+        if self.prior is not None:
+            parts.append(f"prior-{self.prior}")
         return "calnas:" + ":".join(parts)
 
 

@@ -131,6 +131,16 @@ class Problem:
         Raises:
             InputError: no architecture of the table satisfies the constraints.
         """
+        idx, vals = self.feasible_values()
+        mask = pareto_mask(to_losses(vals, self.objectives))
+        return idx[mask], vals[mask]
+
+    def feasible_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and final objective values of every unique, measured, feasible architecture.
+
+        Raises:
+            InputError: no architecture of the table satisfies the constraints.
+        """
         uniq = np.unique(self.reps)
         cols = {c: a[uniq] for c, a in self.final.items()}
         vals = objective_values(self.objectives, cols)
@@ -144,9 +154,7 @@ class Problem:
             raise InputError(
                 "no architecture of the table satisfies the constraints: empty true front"
             )
-        idx, vals = uniq[ok], vals[ok]
-        mask = pareto_mask(to_losses(vals, self.objectives))
-        return idx[mask], vals[mask]
+        return uniq[ok], vals[ok]
 
 
 def open_bench(bench: Any) -> Any:

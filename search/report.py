@@ -132,6 +132,9 @@ def describe_table(report: dict[str, Any]) -> str:
         line += f"; the search saw epoch-{signal} values, the scores use epoch {final}"
     if report.get("merge_functional") and space == "tss":
         line += "; classes computing the same function counted as one"
+    prior = report.get("prior")
+    if prior:
+        line += f"; warm start: {prior['queued']} best of the {prior['dataset']} table first"
     return line
 
 

@@ -50,7 +50,7 @@ class SearchResult:
             igd_plus, queries, trials, simulated_seconds, stopped, distinct_architectures,
             hcs_pick, queries_to_hv_0_95, true_front_size, reference_point, the epochs, sources
             and schedule of the table, multi_fidelity, predicted_signal, noise, merge_functional,
-            computed,
+            prior, computed,
             compute_protocol, storage, study_name and hv_history.
         queries: one dict per distinct architecture queried, in order (index, arch, trial,
             values, cost_s, clock_s, pruned; under ``noise="seed"`` also the seed drawn; values
@@ -156,6 +156,8 @@ def build_result(study: optuna.Study, problem: Problem, config: SearchConfig) ->
         "predicted_signal": problem.predicted,
         "noise": config.noise,  # "seed": the search saw one seed's rows; scored on the mean
         "merge_functional": config.merge_functional,  # classes of one function counted once
+        # warm start: {"dataset", "queued"} when the search first queried another table's best
+        "prior": study.user_attrs.get("prior"),
         # compute backend: networks this search trained, and the protocol of the rows it used;
         # its true front is the front of every architecture measured with that protocol so far
         "computed": sum(bool(t.user_attrs.get("computed")) for t in finished),

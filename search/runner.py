@@ -39,6 +39,7 @@ import optuna
 
 from bench.errors import InputError
 from search.config import SearchConfig
+from search.prior import enqueue_prior
 from search.problem import load_problem, open_bench, resolve_multi_fidelity
 from search.result import SearchResult, build_result
 from search.samplers import DEFAULT_STRATEGY
@@ -73,7 +74,8 @@ def run_search(
         **options: the other SearchConfig fields: ``trials``, ``budget_seconds``, ``backend``,
             ``storage``, ``study_name``, ``workers``, ``seed``, ``bench``, ``constraints``,
             ``source``, ``proxy_epoch``, ``multi_fidelity``, ``surrogate``, ``hcs_beta``,
-            ``max_repeats``, ``compute``, ``progress``, ``noise``, ``merge_functional``.
+            ``max_repeats``, ``compute``, ``progress``, ``noise``, ``merge_functional``,
+            ``prior``.
 
     Returns:
         A :class:`~search.result.SearchResult` (its ``report`` is the JSON report).
@@ -117,7 +119,9 @@ def run_search(
         surrogate=None,
     )
     store = open_storage(storage)
-    open_study(store, run.study_name, problem, run.backend)
+    study = open_study(store, run.study_name, problem, run.backend)
+    if config.prior is not None:
+        enqueue_prior(study, bm, config, problem)
 
     if run.workers == 1:
         work(problem, run, 0, store, progress=run.progress)

@@ -55,3 +55,23 @@ def test_a_small_run_writes_every_figure(tmp_path, capsys):
     assert all(len(f["per_seed"]) == 2 for f in figures)
     assert "| demo-ece | acc,pre_ECE_15 | mpls |" in capsys.readouterr().out
     assert perf.main(["--from-json", str(out)]) == 0
+
+
+@pytest.mark.slow  # real searches of NB201 with a warm start (~10 s)
+def test_a_prior_run_names_its_prior_in_every_row(nb201_path, tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert perf.main(["--tables", "nb201-c10-train", "--nb201", str(nb201_path), "--prior",
+                      "auto", "--seeds", "2", "--cap", "30", "--bound-seeds", "0",
+                      "--no-timing", "--json", str(out)]) == 0  # fmt: skip
+    figures = json.loads(out.read_text())
+    assert [(f["strategy"], f["prior"]) for f in figures] == [
+        ("random", "cifar100"), ("mpls", "cifar100")]  # fmt: skip
+    # the warm start alone reaches 0.95 on this table: every seed the same few queries
+    assert all(len(set(f["per_seed"])) == 1 and f["per_seed"][0] <= 20 for f in figures)
+    assert "| nb201-c10-train | valid_acc,train_time_s | mpls + prior cifar100 |" in (
+        capsys.readouterr().out)  # fmt: skip
+    from bench.errors import InputError
+
+    with pytest.raises(InputError, match="prior 'nope': the benchmark holds nothing"):
+        perf.main(["--tables", "nb201-c10-train", "--nb201", str(nb201_path), "--prior", "nope",
+                   "--seeds", "1", "--cap", "5", "--bound-seeds", "0", "--no-timing"])  # fmt: skip

@@ -39,8 +39,18 @@ ASKS = (
     "ranking to repeat (Spearman-Brown)."
 )
 STUDY = "Not asked: the study used one seed per architecture (the first of NATS-Bench's dict)."
-#: The columns the questions rank by.
-COLUMNS: tuple[str, ...] = ("acc", *SEVEN_METRICS, "post_ECE_15", "pre_NLL", "pre_Brier")
+#: The columns the questions rank by, then accuracy and costs as tables without calibration
+#: columns name them (the NB201 tables: validation accuracy, train time and latency per seed).
+COLUMNS: tuple[str, ...] = (
+    "acc",
+    *SEVEN_METRICS,
+    "post_ECE_15",
+    "pre_NLL",
+    "pre_Brier",
+    "valid_acc",
+    "train_time_s",
+    "latency_s",
+)
 
 
 def run(ctx: Context) -> Result:
@@ -66,6 +76,9 @@ def run(ctx: Context) -> Result:
             rel = res.reliability.get(f"{space}/{ds}", {})
             if not rel.get("measurable"):
                 res.findings.append(f"{space}/{ds}: not measurable ({rel.get('why', '?')})")
+                continue
+            if not rel["columns"]:
+                res.findings.append(f"{space}/{ds}: none of {', '.join(COLUMNS)} has two seeds")
                 continue
             rows = []
             for c, r in rel["columns"].items():
@@ -100,7 +113,7 @@ def run(ctx: Context) -> Result:
                     f"{space}/{ds}: seeds {rel['seeds']}, hp {rel['hp']} epoch {rel['epoch']}",
                 )
             )
-            for c in ("acc", "pre_ECE_15"):
+            for c in ("acc", "valid_acc", "pre_ECE_15"):
                 if c in rel["columns"]:
                     r = rel["columns"][c]
                     need = r["seeds_needed"]

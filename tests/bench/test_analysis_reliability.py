@@ -128,3 +128,31 @@ def test_one_seed_is_not_measurable(tmp_path):
         "why": "no per-seed rows (the values are not one seed's)",
         "seeds": [-1],
     }
+
+
+def test_tables_without_calibration_columns_report_accuracy_and_costs(tmp_path):
+    # an NB201-like table: validation accuracy per seed, a cost copied to every seed
+    rng = np.random.default_rng(2)
+    effect = rng.normal(0, 1, 500)
+    rows = [pd.DataFrame({"space": "sss", "dataset": "cifar100", "source": "nb201",
+                          "config": np.arange(500), "hp": 200, "epoch": 200, "seed": s,
+                          "valid_acc": 0.7 + 0.05 * (effect + rng.normal(0, 0.5, 500)),
+                          "train_time_s": 1000 + 100 * effect})
+            for s in SEEDS]  # fmt: skip
+    bench = Benchmark.open(store(tmp_path, [pd.concat(rows)]), demo=False)
+    res = run_question("reliability", Context(bench))
+    table = res.tables["sss_cifar100"]
+    by = {r[0]: r for r in table.data}
+    assert set(by) == {"valid_acc", "train_time_s"}
+    assert 0.6 < by["valid_acc"][2] < 0.8 and by["train_time_s"][2] == pytest.approx(1.0)
+    assert any(f.startswith("sss/cifar100: valid_acc ranks repeat") for f in res.findings)
+
+
+def test_a_seeded_table_without_any_ranked_column_says_so(tmp_path):
+    rows = [pd.DataFrame({"space": "sss", "dataset": "cifar100", "source": "nb201",
+                          "config": np.arange(50), "hp": 200, "epoch": 200, "seed": s,
+                          "frost": np.linspace(0, 1, 50)}) for s in SEEDS]  # fmt: skip
+    bench = Benchmark.open(store(tmp_path, [pd.concat(rows)]), demo=False)
+    res = run_question("reliability", Context(bench))
+    assert "sss_cifar100" not in res.tables
+    assert any("sss/cifar100: none of acc" in f for f in res.findings)

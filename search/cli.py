@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", choices=("tss", "sss"), default="tss")
-    p.add_argument("--dataset", default="digits", help="dataset of the table (default: the demo)")
+    p.add_argument("--dataset", help="dataset of the table (default: the demo table's main one)")
     p.add_argument("--objectives", default="acc,pre_ECE_15",
                    help="comma-separated columns, name[:max|:min], or hcs (post_* metrics, "
                    "e.g. post_ECE_15, did not repeat between training seeds: searching them "
@@ -96,8 +96,17 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bench", help="benchmark store path (default $CALNAS_HOME or ~/.calnas)")
 
 
+def _default_dataset(args: argparse.Namespace) -> None:
+    """Fill in ``--dataset`` when it was not given: the embedded demo's main dataset."""
+    if args.dataset is None:
+        from bench.table.embedded import default_dataset
+
+        args.dataset = default_dataset(args.space)
+
+
 def _open(args: argparse.Namespace):
     from bench.table.benchmark import Benchmark
+    from bench.table.embedded import DEMO_DATASETS
 
     bm = Benchmark.open(args.bench)
     try:
@@ -105,10 +114,11 @@ def _open(args: argparse.Namespace):
     except ValueError as err:
         raise CLIError(str(err)) from None
     if not sources:
-        if args.dataset == "digits":
+        if args.dataset in DEMO_DATASETS:
             raise CLIError(
-                f"the demo benchmark ({args.space}/digits) is not installed: bench/data/*.parquet "
-                "is absent; pass --bench PATH --dataset NAME to search another table"
+                f"the demo benchmark ({args.space}/{args.dataset}) is not installed: "
+                "bench/data/*.parquet is absent; pass --bench PATH --dataset NAME to search "
+                "another table"
             )
         raise CLIError(
             f"the benchmark at {bm.store.root} holds nothing for {args.space}/{args.dataset}; "
@@ -126,6 +136,7 @@ def _run(args: argparse.Namespace) -> None:
     from search.runner import run_search
     from search.samplers import DEFAULT_STRATEGY
 
+    _default_dataset(args)
     strategy = args.strategy or DEFAULT_STRATEGY
     name = strategy.split(":")[0]
     out = check_output_dir(  # before the search: a bad --out fails at once, nothing written
@@ -208,6 +219,7 @@ def _compare(args: argparse.Namespace) -> None:
     from search.compare import compare_strategies
     from search.samplers import split_strategies
 
+    _default_dataset(args)
     bm = _open(args)
     try:
         budgets = [int(b) for b in args.budgets.split(",") if b.strip()]

@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     k = cmds.add_parser("kendall", help="Kendall tau-b matrix of columns over a population")
     k.add_argument("--space", choices=("tss", "sss"), default="tss")
-    k.add_argument("--dataset", default="digits", help="dataset (default: the demo table's)")
+    k.add_argument("--dataset", help="dataset (default: the embedded demo table's main one)")
     k.add_argument("--columns", required=True, help="comma-separated columns")
     k.add_argument("--by", help="rank by this column for a top-K population")
     k.add_argument("--top", type=int, help="keep the K best by --by")
@@ -209,6 +209,10 @@ def _kendall(args: argparse.Namespace) -> None:
     if (args.by is None) != (args.top is None):
         raise CLIError("a top-K population needs both --by and --top")
     wanted = columns + ([args.by] if args.by and args.by not in columns else [])
+    if args.dataset is None:
+        from bench.table.embedded import default_dataset
+
+        args.dataset = default_dataset(args.space)
     got = load(
         Benchmark.open(args.bench),
         args.space,

@@ -21,10 +21,13 @@ from bench.fileio import atomic_write_text
 from bench.table.reader import Table
 from bench.table.sidecar import parquet_identity
 
-__all__ = ["DEMO_DIR", "embedded_pairs", "embedded_tables"]
+__all__ = ["DEMO_DATASETS", "DEMO_DIR", "default_dataset", "embedded_pairs", "embedded_tables"]
 
 #: Where the embedded demo table lives (package data; may be absent).
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data"
+
+#: The datasets an embedded table may hold, the main one first (see :func:`default_dataset`).
+DEMO_DATASETS: tuple[str, ...] = ("fashion8", "digits")
 
 
 def _cache_file() -> Path:
@@ -106,3 +109,23 @@ def embedded_tables(folder: Path | None) -> list[Table]:
         for path in sorted(folder.glob("*.parquet"))
         for space, dataset in embedded_pairs(path)
     ]
+
+
+def default_dataset(space: str = "tss", folder: Path | None = DEMO_DIR) -> str:
+    """The dataset a command uses when none is named: the first of :data:`DEMO_DATASETS` whose
+    ``space`` table the embedded files hold (``"digits"`` when they hold none: the command then
+    says the demo is not installed).
+
+    Args:
+        space: ``"tss"`` or ``"sss"`` (canonical name).
+        folder: the folder of the demo files.
+
+    Returns:
+        A dataset name.
+
+    Example:
+        >>> default_dataset("tss", None)
+        'digits'
+    """
+    held = {t.dataset for t in embedded_tables(folder) if t.space == space}
+    return next((d for d in DEMO_DATASETS if d in held), DEMO_DATASETS[-1])

@@ -223,3 +223,20 @@ def test_embedded_pairs_are_cached_and_invalidated(tmp_path, monkeypatch):
     shutil.rmtree(tmp_path / "cache")
     (tmp_path / "cache").write_text("a file where the cache directory should be")
     assert embedded_pairs(path) == [("tss", "cifar10"), ("tss", "digits")]  # unwritable: skipped
+
+
+def test_the_default_dataset_is_the_main_embedded_one_held(tmp_path, monkeypatch):
+    from bench.table.embedded import default_dataset
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    demo = tmp_path / "data"
+    demo.mkdir()
+    assert default_dataset("tss", demo) == default_dataset("tss", None) == "digits"
+    normalize(_rows([0], source="demo", dataset="digits", acc=[0.9])).to_parquet(
+        demo / "demo.parquet"
+    )
+    assert default_dataset("tss", demo) == "digits"
+    f8 = _rows([0], source="demo", dataset="fashion8", acc=[0.8])
+    normalize(f8).to_parquet(demo / "fashion8.parquet")  # a second file: fashion8 leads
+    assert default_dataset("tss", demo) == "fashion8"
+    assert default_dataset("sss", demo) == "digits"  # no SSS table there: the fallback

@@ -127,6 +127,12 @@ def _register_bench(subparsers: argparse._SubParsersAction) -> None:
 
     validate = cmds.add_parser("validate", help="data-quality report of every table")
     common(validate)
+    validate.add_argument(
+        "--repair",
+        action="store_true",
+        help="first give computed TSS rows their own params/FLOPs (copies made by older "
+        "versions carry their representative's); measured values are not touched",
+    )
     add_format(validate)
     validate.set_defaults(func=_bench_validate)
 
@@ -293,6 +299,14 @@ def _bench_export(args: argparse.Namespace) -> None:
 def _bench_validate(args: argparse.Namespace) -> None:
     from bench.table.validation import validate_tables
 
+    if args.repair:
+        from bench.table.costs import repair_costs
+
+        for fixed in repair_costs(_store(args)):
+            if fixed["stale"]:
+                # stderr: stdout stays the report (JSON with --format json)
+                print(f"repaired {fixed['table']}: {fixed['stale']} of {fixed['rows']} rows given "
+                      "their own params/FLOPs", file=sys.stderr)  # fmt: skip
     report = validate_tables(_open(args))
     if args.format == "json":
         emit(report, "json")

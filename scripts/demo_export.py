@@ -22,8 +22,8 @@ from demo_plan import (
 
 from bench.analysis.reliability import frame_seed_report
 from bench.arch.spaces import get_space
-from bench.compute.copies import own_costs
 from bench.fileio import atomic_path
+from bench.table.costs import own_costs
 from bench.table.schema import breakdown_flags
 from bench.table.store import Store
 from bench.table.tablefile import read_reliability, with_reliability
@@ -109,7 +109,7 @@ def export(
         raise SystemExit(f"{bench} holds no {dataset} tables yet: build first")
     reports = _reliability_reports(bench, dataset, spaces, epochs, seeds, per_class)
     frame, recosted = _own_costs(pd.concat(parts, ignore_index=True), dataset)
-    if recosted:  # rows copied before copies kept their own costs (bench.compute.copies.own_costs)
+    if recosted:  # rows copied before copies kept their own costs (bench.table.costs.own_costs)
         print(f"{recosted} copied rows given their own params and FLOPs")
     frame["source"] = "demo"
     # copies next to their representative (zstd then stores a class almost for free)
@@ -169,7 +169,7 @@ def export(
 def repair(path: Path, dataset: str = "digits") -> None:
     """Repair a written demo table in place: set its ``flags`` column from the breakdown rule of
     ``bench.table.schema.breakdown_flags`` (KDECE > 1 near chance), and give copied rows their
-    own params and FLOPs (``bench.compute.copies.own_costs``); every measured value stays as it is.
+    own params and FLOPs (``bench.table.costs.own_costs``); every measured value stays as it is.
     A table that records no seed reliability gets the one its own rows give (final epoch, one
     row per trained network; with one seed: not measurable, and it says so).
 
@@ -249,7 +249,7 @@ def _own_costs(frame: pd.DataFrame, dataset: str) -> tuple[pd.DataFrame, int]:
     parts, changed = [], 0
     for space, cfg in configs(dataset).items():
         part = frame[frame["space"] == space]
-        fixed = own_costs(part, cfg)
+        fixed = own_costs(part, cfg.space, cfg.dataset, *cfg.skeleton)
         changed += int((fixed["flops_m"].to_numpy() != part["flops_m"].to_numpy()).sum())
         parts.append(fixed)
     rest = frame[~frame["space"].isin(configs(dataset))]

@@ -257,7 +257,9 @@ def validate_tables(bench: Benchmark) -> list[dict[str, Any]]:
     Each table (the embedded demo tables included) is read whole, one at a time, and checked:
     the schema (:func:`normalize`), rows whose space, dataset or source is not the one the file's
     path names, duplicate keys, complete published runs, values of fractions within [0, 1]
-    (problems); empty or partly missing columns and flagged rows (warnings). A file that is not
+    (problems), computed TSS rows whose params/FLOPs are not their own
+    (:func:`bench.table.costs.stale_costs`; problems); empty or partly missing columns and
+    flagged rows (warnings). A file that is not
     a calnas table stops the report with one :class:`~bench.errors.InputError` naming it.
 
     Args:
@@ -275,6 +277,7 @@ def validate_tables(bench: Benchmark) -> list[dict[str, Any]]:
     import numpy as np
 
     from bench.arch.spaces import SPACES, get_space
+    from bench.table.costs import stale_costs  # it imports the store, which imports this module
 
     report = []
     for info in bench.tables().values():
@@ -334,5 +337,11 @@ def validate_tables(bench: Benchmark) -> list[dict[str, Any]]:
                 values = frame[c].to_numpy(dtype=np.float64)
                 if np.nanmax(values, initial=0) > 1 or np.nanmin(values, initial=0) < 0:
                     entry["problems"].append(f"{c}: values outside [0, 1]")
+        stale = int(stale_costs(frame, info.space, info.dataset).sum())
+        if stale:
+            entry["problems"].append(
+                f"{stale} rows carry another architecture's params_m/flops_m (copies made "
+                "before calnas gave each its own): calnas bench validate --repair fixes them"
+            )
         report.append(entry)
     return report

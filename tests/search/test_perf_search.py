@@ -75,3 +75,10 @@ def test_a_prior_run_names_its_prior_in_every_row(nb201_path, tmp_path, capsys):
     with pytest.raises(InputError, match="prior 'nope': the benchmark holds nothing"):
         perf.main(["--tables", "nb201-c10-train", "--nb201", str(nb201_path), "--prior", "nope",
                    "--seeds", "1", "--cap", "5", "--bound-seeds", "0", "--no-timing"])  # fmt: skip
+
+
+def test_an_embedded_table_the_install_lacks_is_refused_by_name():
+    if perf._bench(None).sources("tss", "fashion8"):
+        pytest.skip("this install ships the fashion8 table")
+    with pytest.raises(SystemExit, match="f8-ece: the embedded table holds no tss/fashion8"):
+        perf.main(["--tables", "f8-ece", "--seeds", "1", "--no-timing"])

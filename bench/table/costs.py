@@ -57,8 +57,10 @@ def own_costs(frame: pd.DataFrame, space: str, dataset: str, C: int, N: int) -> 
 
     Args:
         frame: rows with ``config``, ``copied``, ``params_m`` and ``flops_m``.
-        space, dataset: the table's.
-        C, N: the skeleton the rows were computed with.
+        space: the table's space.
+        dataset: the table's dataset.
+        C: the stem width the rows were computed with.
+        N: the cells per stage the rows were computed with.
 
     Returns:
         A new frame, same index.

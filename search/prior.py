@@ -63,6 +63,14 @@ def warm_start(
 
     Raises:
         InputError: no prior named, or the prior's table lacks the objectives or constraints.
+
+    Example (a store holding the NB201 tables, ``calnas bench import nb201``):
+        >>> from search.problem import load_problem, open_bench
+        >>> bm = open_bench("~/nb201")  # doctest: +SKIP
+        >>> cfg = SearchConfig("tss", "cifar10-valid", "valid_acc,train_time_s", trials=50,
+        ...                    bench=bm, prior="cifar100")  # doctest: +SKIP
+        >>> warm_start(bm, cfg, load_problem(bm, cfg))[:3]  # doctest: +SKIP
+        [804, 55, 11692]
     """
     if config.prior is None:
         raise InputError("warm_start needs config.prior: the dataset whose table leads")
@@ -140,6 +148,13 @@ def enqueue_prior(study: optuna.Study, bm: Any, config: SearchConfig, problem: P
 
     Returns:
         How many trials were queued now (0 for a resumed study).
+
+    Example (what :func:`search.runner.run_search` does with ``prior=``):
+        >>> from search.runner import run_search
+        >>> res = run_search("tss", "cifar10-valid", "valid_acc,train_time_s", trials=30,
+        ...                  bench="~/nb201", prior="cifar100")  # doctest: +SKIP
+        >>> res.report["prior"]  # doctest: +SKIP
+        {'dataset': 'cifar100', 'queued': 20}
     """
     if study.get_trials(deepcopy=False):
         return 0

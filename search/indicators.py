@@ -38,6 +38,7 @@ __all__ = [
     "to_losses",
     "pareto_mask",
     "reference_point",
+    "loss_reference",
     "hypervolume",
     "hv_improvement_2d",
     "normalized_hypervolume",
@@ -67,6 +68,17 @@ def reference_point(true_values: np.ndarray, objectives: Sequence[Objective]) ->
         raise InputError(
             "the true front is empty: the table has no complete row for these objectives"
         )
+    return loss_reference(losses)
+
+
+def loss_reference(losses: np.ndarray) -> np.ndarray:
+    """``nadir + 0.1 * (nadir - ideal)`` of (n, k) losses, n >= 1 (a zero range: a margin of
+    0.1 * max(1, |nadir|)): :func:`reference_point` in loss space.
+
+    Example:
+        >>> loss_reference(np.array([[0.0, 1.0], [1.0, 0.0]])).tolist()
+        [1.1, 1.1]
+    """
     ideal, nadir = losses.min(axis=0), losses.max(axis=0)
     span = nadir - ideal
     span = np.where(span > 0, span, np.maximum(1.0, np.abs(nadir)))

@@ -31,9 +31,9 @@ from bench.arch.spaces import get_space
 from bench.errors import InputError
 from search.config import SearchConfig
 from search.indicators import (
-    REFERENCE_MARGIN,
     hv_improvement_2d,
     hypervolume,
+    loss_reference,
     pareto_mask,
     to_losses,
 )
@@ -85,12 +85,9 @@ def warm_start(
         raise InputError(f"prior {config.prior!r}: {err}") from None
     if config.trials is not None:
         size = min(size, config.trials)
-    answerable = np.ones(get_space(problem.space).size, dtype=bool)
-    if problem.compute is None:  # a table answers only what it holds; compute trains the rest
-        answerable = np.all([np.isfinite(a) for a in problem.signal.values()], axis=0)
     # keep the prior's measured architectures the search can answer, one per searched class
     reps = problem.reps[idx]
-    ok = answerable[reps]
+    ok = problem.answerable()[reps]
     reps, losses = reps[ok], to_losses(vals[ok], problem.objectives)
     _, first = np.unique(reps, return_index=True)
     first.sort()
@@ -119,8 +116,7 @@ def greedy_order(losses: np.ndarray, count: int) -> np.ndarray:
     count = min(count, n)
     if k == 1:
         return np.argsort(losses[:, 0], kind="stable")[:count]
-    lo, hi = losses.min(axis=0), losses.max(axis=0)
-    ref = hi + REFERENCE_MARGIN * np.where(hi > lo, hi - lo, np.maximum(1.0, np.abs(hi)))
+    ref = loss_reference(losses)
     chosen: list[int] = []
     left = list(range(n))
     while len(chosen) < count:

@@ -119,11 +119,14 @@ class Problem:
         Only measured architectures can be answered from a table; the compute backend can
         compute any. Once all of them are queried the space is exhausted and the search stops.
         """
-        uniq = np.unique(self.reps)
+        return int(self.answerable()[np.unique(self.reps)].sum())
+
+    def answerable(self) -> np.ndarray:
+        """Per NATS index, whether a query of it can be answered: every index for the compute
+        backend, else those whose signal columns all hold a value."""
         if self.compute is not None:
-            return len(uniq)
-        ok = np.all([np.isfinite(a[uniq]) for a in self.signal.values()], axis=0)
-        return int(ok.sum())
+            return np.ones(len(self.reps), dtype=bool)
+        return np.all([np.isfinite(a) for a in self.signal.values()], axis=0)
 
     def true_front(self) -> tuple[np.ndarray, np.ndarray]:
         """Indices and objective values of the true front (unique archs, feasible, measured).

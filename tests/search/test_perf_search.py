@@ -77,8 +77,12 @@ def test_a_prior_run_names_its_prior_in_every_row(nb201_path, tmp_path, capsys):
                    "--seeds", "1", "--cap", "5", "--bound-seeds", "0", "--no-timing"])  # fmt: skip
 
 
-def test_an_embedded_table_the_install_lacks_is_refused_by_name():
-    if perf._bench(None).sources("tss", "fashion8"):
-        pytest.skip("this install ships the fashion8 table")
+def test_an_embedded_table_the_install_lacks_is_refused_by_name(tmp_path, monkeypatch):
+    from bench.table.benchmark import Benchmark
+    from bench.table.store import Store
+
+    # an install whose demo folder holds no table, whatever this one ships
+    bare = Benchmark(Store(tmp_path / "store"), demo_dir=tmp_path / "no-demo")
+    monkeypatch.setitem(perf._BENCHES, None, bare)
     with pytest.raises(SystemExit, match="f8-ece: the embedded table holds no tss/fashion8"):
         perf.main(["--tables", "f8-ece", "--seeds", "1", "--no-timing"])

@@ -2,8 +2,8 @@
 
 The demo table lets calnas run its calibration-aware search on real measured data with no
 download. It is a **proxy task, not CIFAR**: 8x8 grayscale images, tiny networks, a few epochs.
-Two proxies (``--dataset``): ``digits`` (the table shipped today, one seed: mostly seed noise)
-and ``fashion8`` (Fashion-MNIST at 8x8: rankings repeat between seeds; the planned rebuild).
+Two proxies (``--dataset``): ``digits`` (one seed: mostly seed noise) and ``fashion8``
+(Fashion-MNIST at 8x8, three seeds: rankings repeat between seeds).
 
 Protocol, digits (the default; everything seeded; see bench.compute.readers /
 bench.compute.training / bench.compute.job):
@@ -22,45 +22,52 @@ bench.compute.training / bench.compute.job):
   scaling) on the 898 test images, at every measured epoch.
 
 Protocol, fashion8 (bench.compute.fashion8; the Fashion-MNIST files of Debian's package,
-``apt-get install dataset-fashion-mnist``):
+``apt-get install dataset-fashion-mnist``, which the build installs where they are absent):
 
-* data: a fixed stratified 10,000-image training subset (per class 1,000 images, the first of a
-  ``default_rng(0 + class)`` permutation) and all 10,000 test images; zero-padded 28x28 -> 32x32,
-  average-pooled 4x4 -> 8x8, / 255, normalized with mean 0.2183 / std 0.2842 (the subset's);
-  no augmentation.
-* networks: as digits (TSS C=8 N=1; SSS only when ``--spaces`` names it).
-* training: as digits (batch 128), 6 epochs (measured after epochs 2, 4, 6); ``--seeds`` lists
-  the seeds, each a full training run with its own rows. ``--epochs E`` measures after epochs
-  E // 3, 2 E // 3 and E; ``--per-class N`` trains on N images per class instead of 1,000 (the
-  first N of the same permutations). Both are in each row's ``protocol`` string, and a store
-  holds one protocol: a build into a store holding rows of another stops.
+* data: a fixed stratified training subset of 250 images per class (2,500; the first of a
+  ``default_rng(0 + class)`` permutation; ``--per-class N``: N instead, up to 6,000) and all
+  10,000 test images; zero-padded 28x28 -> 32x32, average-pooled 4x4 -> 8x8, / 255, normalized
+  with mean 0.2183 / std 0.2842; no augmentation.
+* networks: as digits (TSS C=8 N=1, SSS the same 2,048-network sample). TSS trains one class
+  per function and copies its rows to the other classes computing the same function
+  (bench.arch.functional; 4,930 trainings per seed; ``--no-copy-functional`` trains all 6,466).
+* training: as digits (batch 128), 12 epochs, measured after epochs 4, 8 and 12 (``--epochs
+  E``: after E // 3, 2 E // 3 and E). Epochs and images per class are in each row's
+  ``protocol`` string, and a store holds one protocol: a build into a store holding rows of
+  another stops.
+* seeds (the plan, demo_plan.PLANS): TSS 777, 778, 779 for every function, and 780, 781, 782
+  too for the first 500 classes (two independent 3-seed means, for the reliability); SSS 777
+  for the 2,048 networks and 778 too for the first 512. The shipped table holds TSS seeds
+  777-779 and SSS seed 777 (demo_plan.SHIPPED_SEEDS: as many seeds for every network of a
+  table); the other seeds measure the reliability recorded with it. Each seed is a full
+  training run with its own rows; a query's default is the mean over seeds.
 * metrics: as digits, on the 10,000 test images.
 
-``--sample N`` builds only the first N networks (TSS: isomorphism classes) of the fixed random
-order, for trial builds. The build goes ``--chunk`` networks (TSS: classes; default 500) of
-that order at a time, every seed of a chunk before the next chunk: a stopped build holds whole
-chunks with every seed, a uniform random sample of the space whose reliability can be measured.
-``--copy-functional`` (TSS) trains one class per function and copies its rows to the other
-classes computing the same function (bench.arch.functional; 4,930 trainings per seed).
-``--reliability`` reads the store's rows of the protocol that
+Without ``--seeds`` and ``--sample`` the build runs the dataset's whole plan (``--spaces`` keeps
+the steps of the spaces it names). ``--seeds`` lists seeds to build for every network of each
+space (default 777), ``--sample N`` only for the first N networks (TSS: isomorphism classes) of
+the fixed random order, for trial builds and additions. The build goes ``--chunk`` networks
+(TSS: classes; default 500) of that order at a time, every seed of a chunk before the next
+chunk: a stopped build holds whole chunks with every seed, a uniform random sample of the space
+whose reliability can be measured. ``--reliability`` reads the store's rows of the protocol that
 ``--epochs``/``--per-class`` name (no training) and prints, per metric, the median and the
 Kendall tau-b between two seeds (mean over seed pairs) and, with 2k seeds, between
 the means of two disjoint k-seed halves (mean over splits), beside the Spearman-Brown prediction
 from the one-seed tau; the same figures go to JSON (``--reliability-out``, default next to
-``--out``: bench/data/demo.reliability.json).
+``--out``: bench/data/<table>.reliability.json).
 
 The store is built outside the repository (default /work/demo-build) and is resumable: rerun
 the same command and it continues where it stopped. ``--export`` writes the compressed parquet
-under bench/data/, prints the spread of accuracy and ECE and their Kendall tau, and draws the
-figure (ECE against accuracy, TSS) under docs/.
+under bench/data/ (demo.parquet for digits, fashion8.parquet), prints the spread of accuracy and
+ECE and their Kendall tau, and draws the figure (ECE against accuracy, TSS) under docs/.
 
 Usage:
-    python scripts/build_demo_bench.py --bench /work/demo-build --jobs 2          # build
+    python scripts/build_demo_bench.py --bench /work/demo-build --jobs 2          # build digits
     python scripts/build_demo_bench.py --bench /work/demo-build --export-only     # export
+    python scripts/build_demo_bench.py --dataset fashion8 --bench /work/f8 --jobs 2 --export
     python scripts/build_demo_bench.py --dataset fashion8 --seeds 777,778 --sample 200 \\
-        --bench /work/f8-build --jobs 2                                           # trial build
-    python scripts/build_demo_bench.py --dataset fashion8 --seeds 777,778 \\
-        --bench /work/f8-build --reliability                                      # reliability
+        --bench /work/f8-trial --jobs 2                                           # trial build
+    python scripts/build_demo_bench.py --dataset fashion8 --bench /work/f8 --reliability
 """
 
 from __future__ import annotations
@@ -78,13 +85,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from demo_export import export, reliability, repair
 from demo_plan import (
     CHUNK,
-    DEFAULT_SPACES,
+    COPY_FUNCTIONAL,
     FIGURE,
     OUT,
+    PER_CLASS,
+    PLANS,
     SCHEDULES,
     SEED,
+    SHIPPED_SEEDS,
+    Step,
     chunks,
     configs,
+    plan_spaces,
     targets,
 )
 
@@ -96,7 +108,15 @@ from bench.errors import InputError
 from bench.fileio import atomic_path
 from bench.table.store import Store
 
-__all__ = ["build", "ensure_fashion_mnist", "export", "main", "reliability", "repair"]
+__all__ = [
+    "build",
+    "build_steps",
+    "ensure_fashion_mnist",
+    "export",
+    "main",
+    "reliability",
+    "repair",
+]
 
 log = logging.getLogger("calnas.demo")
 
@@ -142,25 +162,24 @@ def ensure_fashion_mnist(root: Path = FASHION_MNIST_DEFAULT_ROOT, apt: str | Non
 def build(
     bench: Path,
     jobs: int,
-    spaces: list[str],
+    steps: list[Step],
     limit: int | None,
     quiet: bool,
     *,
     dataset: str = "digits",
-    seeds: tuple[int, ...] = (SEED,),
     epochs: int | None = None,
-    sample: int | None = None,
     per_class: int | None = None,
-    copy_functional: bool = False,
+    copy_functional: bool | None = None,
     chunk: int = CHUNK,
 ) -> None:
-    """Build the store: for each space, ``chunk`` networks (TSS: classes) of the fixed order at a
-    time, every seed of a chunk before the next chunk, so that a stopped build leaves whole
-    chunks with every seed (a uniform random sample of the space) rather than whole seeds."""
-    for space in spaces:
-        for part in chunks(space, targets(space, sample), chunk):
-            for seed in seeds:
-                cfg = configs(dataset, epochs, seed, per_class, copy_functional)[space]
+    """Build the store, step by step: ``chunk`` networks (TSS: classes) of the fixed order at a
+    time, every seed of the step for a chunk before the next chunk, so that a stopped build
+    leaves whole chunks with every seed (a uniform random sample of the space) rather than whole
+    seeds. What a step finds stored is skipped, so a rerun resumes."""
+    for step in steps:
+        for part in chunks(step.space, targets(step.space, step.sample), chunk):
+            for seed in step.seeds:
+                cfg = configs(dataset, epochs, seed, per_class, copy_functional)[step.space]
                 _check_protocol(bench, cfg)
                 t = time.time()
                 report = compute(
@@ -169,8 +188,30 @@ def build(
                 if report.networks or report.copied_only:
                     log.info(
                         "%s seed %d, %d targets: %s in %.0f s",
-                        space, seed, len(part), report.as_dict(), time.time() - t,
+                        step.space, seed, len(part), report.as_dict(), time.time() - t,
                     )  # fmt: skip
+
+
+def build_steps(
+    dataset: str,
+    spaces: list[str] | None,
+    seeds: tuple[int, ...] | None,
+    sample: int | None,
+) -> list[Step]:
+    """What a build runs: the dataset's full plan (:data:`demo_plan.PLANS`), its steps of
+    ``spaces`` only where given; with ``seeds`` or ``sample``, one step per space instead (a
+    trial build or an addition: ``seeds`` default 777, every network unless ``sample``).
+
+    Example:
+        >>> [(s.space, s.seeds, s.sample) for s in build_steps("fashion8", ["sss"], None, None)]
+        [('sss', (777, 778), 512), ('sss', (777,), None)]
+        >>> build_steps("fashion8", None, (1, 2), 4)
+        [Step(space='tss', seeds=(1, 2), sample=4), Step(space='sss', seeds=(1, 2), sample=4)]
+    """
+    spaces = spaces or plan_spaces(dataset)
+    if seeds is None and sample is None:
+        return [step for step in PLANS[dataset] if step.space in spaces]
+    return [Step(space, seeds or (SEED,), sample) for space in spaces]
 
 
 def _check_protocol(bench: Path, cfg: ComputeConfig) -> None:
@@ -210,11 +251,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--bench", type=Path, default=Path("/work/demo-build"))
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--dataset", choices=tuple(SCHEDULES), default="digits")
-    p.add_argument("--spaces", default=None, help="default: tss,sss (digits), tss (fashion8)")
+    p.add_argument("--spaces", default=None, help="comma-separated (default: tss,sss)")
     p.add_argument(
         "--seeds",
         default=None,
-        help=f"comma-separated training seeds (default {SEED}; --reliability: every stored seed)",
+        help="comma-separated training seeds (default: the dataset's plan; with --sample "
+        f"{SEED}; --reliability: every stored seed; export: the shipped table's)",
     )
     p.add_argument(
         "--epochs", type=int, default=None, help="schedule length (default: the dataset's)"
@@ -229,13 +271,17 @@ def main(argv: list[str] | None = None) -> None:
         "--per-class",
         type=int,
         default=None,
-        help="fashion8: training images per class (default 1,000; recorded in the protocol)",
+        help=f"fashion8: training images per class (default {PER_CLASS['fashion8']}; "
+        "recorded in the protocol)",
     )
     p.add_argument(
         "--copy-functional",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=None,
         help="TSS: train one class per function, copy its rows to the classes computing the "
-        "same function (4,930 trainings instead of 6,466)",
+        "same function (4,930 trainings instead of 6,466; default: "
+        + ", ".join(f"{d} {'yes' if v else 'no'}" for d, v in COPY_FUNCTIONAL.items())
+        + ")",
     )
     p.add_argument(
         "--chunk",
@@ -265,15 +311,20 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="JSON of --reliability (default: next to --out, <stem>.reliability.json)",
     )
-    p.add_argument("--out", type=Path, default=OUT)
-    p.add_argument("--figure", type=Path, default=FIGURE)
+    p.add_argument("--out", type=Path, default=None, help="default: bench/data/<dataset's file>")
+    p.add_argument("--figure", type=Path, default=None, help="default: docs/<dataset's figure>")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
-    spaces_arg = args.spaces or DEFAULT_SPACES[args.dataset]
-    spaces = [s.strip() for s in spaces_arg.split(",") if s.strip()]
+    spaces = plan_spaces(args.dataset)
+    if args.spaces is not None:
+        spaces = [s.strip() for s in args.spaces.split(",") if s.strip()]
+        if not spaces or not set(spaces) <= {"tss", "sss"}:
+            p.error(f"--spaces takes tss, sss or both, got {args.spaces!r}")
+    out = args.out or OUT[args.dataset]
+    figure = args.figure or FIGURE[args.dataset]
     seeds: tuple[int, ...] | None = None
     if args.seeds is not None:
         try:
@@ -293,14 +344,14 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as err:
         p.error(f"--per-class: {err}")
     if args.repair:
-        repair(args.out, args.dataset)
+        repair(out, args.dataset)
         return
     if args.reliability:
         report = reliability(
             args.bench, args.dataset, spaces, args.epochs, seeds=seeds, per_class=args.per_class
         )
         print(format_seed_report(report))
-        path = args.reliability_out or args.out.with_name(f"{args.out.stem}.reliability.json")
+        path = args.reliability_out or out.with_name(f"{out.stem}.reliability.json")
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:
             Path(tmp).write_text(json.dumps(report, indent=2) + "\n")
@@ -312,26 +363,25 @@ def main(argv: list[str] | None = None) -> None:
         build(
             args.bench,
             args.jobs,
-            spaces,
+            build_steps(args.dataset, spaces, seeds, args.sample),
             args.limit,
             args.quiet,
             dataset=args.dataset,
-            seeds=seeds or (SEED,),
             epochs=args.epochs,
-            sample=args.sample,
             per_class=args.per_class,
             copy_functional=args.copy_functional,
             chunk=args.chunk,
         )
         print("progress:", _progress(args.bench, args.dataset, args.epochs, args.per_class))
     if args.export or args.export_only:
+        shipped = SHIPPED_SEEDS[args.dataset]
         export(
             args.bench,
-            args.out,
-            args.figure,
+            out,
+            figure,
             args.dataset,
             args.epochs,
-            seeds=seeds,
+            seeds={space: seeds or shipped[space] for space in shipped},
             per_class=args.per_class,
         )
 

@@ -13,11 +13,11 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demo_plan import (
-    DEFAULT_SPACES,
     MAX_MB,
     MAX_SPLITS,
     RELIABILITY_METRICS,
     configs,
+    plan_spaces,
 )
 
 from bench.analysis.reliability import frame_seed_report
@@ -47,7 +47,7 @@ def reliability(
     """
     store = Store(bench)
     out: dict[str, dict] = {}
-    for space in spaces or DEFAULT_SPACES[dataset].split(","):
+    for space in spaces or plan_spaces(dataset):
         cfg = configs(dataset, epochs, per_class=per_class)[space]
         if not store.has(space, dataset, "computed"):
             out[space] = {"measurable": False, "why": f"no {space}/{dataset} table in {bench}"}
@@ -89,13 +89,14 @@ def export(
     dataset: str = "digits",
     epochs: int | None = None,
     *,
-    seeds: tuple[int, ...] | None = None,
+    seeds: dict[str, tuple[int, ...]] | None = None,
     per_class: int | None = None,
 ) -> pd.DataFrame:
     """Write the demo parquet (source 'demo') with its seed reliability in the file's metadata,
-    print spread and Kendall tau, draw the figure. ``seeds``: only these seeds' rows are
-    written (default: every seed); the reliability is measured on them, and, where the store
-    holds more seeds, on the networks holding every seed too (the reliability sample)."""
+    print spread and Kendall tau, draw the figure. ``seeds``: per space, only these seeds' rows
+    are written (default, or a space it lacks: every seed); the reliability is measured on
+    them, and, where the store holds more seeds, on the networks holding every seed too (the
+    reliability sample)."""
     from scipy.stats import kendalltau
 
     store = Store(bench)
@@ -103,7 +104,8 @@ def export(
     for space in ("tss", "sss"):
         if store.has(space, dataset, "computed"):
             part = store.read(space, dataset, "computed")
-            parts.append(part if seeds is None else part[part["seed"].isin(seeds)])
+            keep = (seeds or {}).get(space)
+            parts.append(part if keep is None else part[part["seed"].isin(keep)])
             spaces.append(space)
     if not parts:
         raise SystemExit(f"{bench} holds no {dataset} tables yet: build first")
@@ -208,15 +210,16 @@ def _reliability_reports(
     dataset: str,
     spaces: list[str],
     epochs: int | None,
-    seeds: tuple[int, ...] | None,
+    seeds: dict[str, tuple[int, ...]] | None,
     per_class: int | None,
 ) -> dict[str, list[dict]]:
     """Per ``space/dataset``: the reliability of the written seeds over every network, and, where
     the store holds more seeds, of every seed over the networks holding them all."""
-    table = reliability(bench, dataset, spaces, epochs, seeds=seeds, per_class=per_class)
     every = reliability(bench, dataset, spaces, epochs, per_class=per_class, complete_only=True)
     out = {}
     for space in spaces:
+        keep = (seeds or {}).get(space)
+        table = reliability(bench, dataset, [space], epochs, seeds=keep, per_class=per_class)
         reports = [{"label": "the table's seeds, every network", **table[space]}]
         if every[space].get("seeds") != table[space].get("seeds"):
             label = "every seed built, on the networks holding them all"

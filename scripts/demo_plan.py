@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +26,49 @@ SSS_SAMPLE_SEED = 2024
 SSS_SAMPLE_SIZE = 2048
 TSS_EPOCHS, TSS_FIDELITIES = 4, (1, 2)
 SSS_EPOCHS, SSS_FIDELITIES = 2, (1,)
-#: (epochs, fidelities) per dataset and space; --epochs replaces the epochs (fidelities kept below)
+#: (epochs, fidelities) per dataset and space; --epochs replaces the epochs (fashion8 then
+#: measures at a third and two thirds of them)
 SCHEDULES = {
     "digits": {"tss": (TSS_EPOCHS, TSS_FIDELITIES), "sss": (SSS_EPOCHS, SSS_FIDELITIES)},
-    "fashion8": {"tss": (6, (2, 4)), "sss": (6, (2, 4))},
+    "fashion8": {"tss": (12, (4, 8)), "sss": (12, (4, 8))},
 }
-#: spaces built when --spaces is not given (fashion8: the TSS rebuild of issue #15)
-DEFAULT_SPACES = {"digits": "tss,sss", "fashion8": "tss"}
+#: training images per class (--per-class's default; None: the whole split or subset)
+PER_CLASS: dict[str, int | None] = {"digits": None, "fashion8": 250}
+#: whether TSS trains one class per function and copies it (--copy-functional's default)
+COPY_FUNCTIONAL = {"digits": False, "fashion8": True}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a full build: ``seeds`` for the first ``sample`` networks (TSS: classes) of
+    the fixed order of ``space`` (None: all of them)."""
+
+    space: str
+    seeds: tuple[int, ...]
+    sample: int | None = None
+
+
+#: The full build of each dataset, in order: what ``build_demo_bench.py --dataset D`` builds when
+#: neither --seeds nor --sample is given (--spaces keeps the steps of the spaces it names).
+#: fashion8: three seeds for every TSS function, three more on the first 500 classes (so two
+#: independent 3-seed means can be compared), SSS one seed for the 2,048 networks and a second on
+#: the first 512 (for its seed reliability).
+PLANS = {
+    "digits": (Step("tss", (SEED,)), Step("sss", (SEED,))),
+    "fashion8": (
+        Step("tss", (777, 778, 779)),
+        Step("tss", (780, 781, 782), sample=500),
+        Step("sss", (777, 778), sample=512),
+        Step("sss", (777,)),
+    ),
+}
+#: The seeds each shipped table holds (the export's default): the same number for every network,
+#: so that a query's mean over seeds is equally noisy everywhere. The other seeds of the store
+#: only measure the reliability recorded with the table.
+SHIPPED_SEEDS = {
+    "digits": {"tss": (SEED,), "sss": (SEED,)},
+    "fashion8": {"tss": (777, 778, 779), "sss": (777,)},
+}
 #: the metrics whose seed reliability --reliability reports
 RELIABILITY_METRICS = ("acc", "pre_ECE_15", "post_ECE_15", "pre_NLL", "post_NLL", "pre_Brier")
 #: at most this many disjoint-halves splits are averaged (10 seeds would give 126)
@@ -39,9 +76,21 @@ MAX_SPLITS = 35
 BATCH = 128
 ORDER_SEED = 0  # order of computation (random, so a partial build is an unbiased subset)
 CHUNK = 500  # networks (TSS: classes) built with every seed before the next ones
-OUT = REPO / "bench" / "data" / "demo.parquet"
-FIGURE = REPO / "docs" / "demo_tss_ece_vs_acc.png"
+#: where the export writes each dataset's table and figure
+OUT = {
+    "digits": REPO / "bench" / "data" / "demo.parquet",
+    "fashion8": REPO / "bench" / "data" / "fashion8.parquet",
+}
+FIGURE = {
+    "digits": REPO / "docs" / "demo_tss_ece_vs_acc.png",
+    "fashion8": REPO / "docs" / "demo_fashion8.png",
+}
 MAX_MB = 15.0
+
+
+def plan_spaces(dataset: str) -> list[str]:
+    """The spaces a full build of ``dataset`` builds, in order."""
+    return list(dict.fromkeys(step.space for step in PLANS[dataset]))
 
 
 def sss_sample(size: int = SSS_SAMPLE_SIZE, seed: int = SSS_SAMPLE_SEED) -> np.ndarray:
@@ -58,12 +107,15 @@ def configs(
     epochs: int | None = None,
     seed: int = SEED,
     per_class: int | None = None,
-    copy_functional: bool = False,
+    copy_functional: bool | None = None,
 ) -> dict[str, ComputeConfig]:
     """The build's config per space: the dataset's schedule (``epochs`` replaces its length;
     fashion8 then measures at a third and two thirds of it too); ``per_class``: fashion8's
-    training images per class (None: 1,000); ``copy_functional``: TSS trains one class per
-    function and copies its rows to the other classes of the function."""
+    training images per class (None: :data:`PER_CLASS`'s); ``copy_functional``: TSS trains one
+    class per function and copies its rows to the other classes of the function (None:
+    :data:`COPY_FUNCTIONAL`'s)."""
+    per_class = PER_CLASS[dataset] if per_class is None else per_class
+    copy = COPY_FUNCTIONAL[dataset] if copy_functional is None else copy_functional
     out = {}
     for space, (default_epochs, fids) in SCHEDULES[dataset].items():
         n = default_epochs if epochs is None else epochs
@@ -78,7 +130,7 @@ def configs(
             batch_size=BATCH,
             threads=1,
             train_per_class=per_class,
-            copy_functional=copy_functional,
+            copy_functional=copy,
         )
     return out
 

@@ -419,12 +419,14 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     if updated and extra:
         carried = old.loc[matched, key + extra]
         new = new.merge(carried, on=key, how="left", validate="one_to_one")
-    for c in extra:  # columns the new rows do not bring stay missing for brand-new keys
-        if c not in new:
-            new[c] = _missing_like(old[c], len(new))
-    for c in new.columns:
-        if c not in keep:
-            keep = keep.assign(**{c: _missing_like(new[c], len(keep))})
+    # columns the new rows do not bring stay missing for brand-new keys; added in one step (a
+    # column at a time fragments the frame: pandas warns, and every insert copies)
+    absent = {c: _missing_like(old[c], len(new)) for c in extra if c not in new}
+    if absent:
+        new = pd.concat([new, pd.DataFrame(absent, index=new.index)], axis=1)
+    lacking = {c: _missing_like(new[c], len(keep)) for c in new.columns if c not in keep}
+    if lacking:
+        keep = pd.concat([keep, pd.DataFrame(lacking, index=keep.index)], axis=1)
     merged = pd.concat([keep[new.columns], new], ignore_index=True)
     return merged, updated
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.table.embedded import default_dataset
 from search.cli import main
 from search.runner import run_search
 
@@ -13,7 +14,8 @@ def test_default_cli_run_on_the_demo(demo, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CALNAS_HOME", str(tmp_path / "home"))
     rc = main(["search", "run", "--trials", "40", "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
-    assert rc == 0 and "tss/digits" in out and "HCS pick" in out
+    # without --dataset: the embedded demo's main dataset
+    assert rc == 0 and f"tss/{default_dataset('tss')}" in out and "HCS pick" in out
     assert (tmp_path / "out" / "front.png").exists()
 
 

@@ -94,16 +94,17 @@ def test_progress_bar_only_when_asked(tiny, tmp_path, capsys):
     assert "tss/digits" in err and f"{K}/{K}" in err and "HV 1.000" in err and "trials" in err
     # the CLI: stderr is not a terminal under pytest, so no bar (and --quiet never shows one)
     for extra in ([], ["--quiet"]):
-        rc = main(["search", "run", "--bench", str(tiny.store.root), "--source", "computed",
-                   "--strategy", "brute", "--out", str(tmp_path / "o"), *extra])  # fmt: skip
+        rc = main(["search", "run", "--bench", str(tiny.store.root), "--dataset", "digits",
+                   "--source", "computed", "--strategy", "brute", "--out", str(tmp_path / "o"),
+                   *extra])  # fmt: skip
         captured = capsys.readouterr()
         assert rc == 0 and captured.err == ""
         assert "stopped: space exhausted" in captured.out
 
 
 def test_printout_says_what_was_searched(tiny, tmp_path, capsys):
-    rc = main(["search", "run", "--bench", str(tiny.store.root), "--source", "computed",
-               "--strategy", "brute", "--budget-seconds", "1e9",
+    rc = main(["search", "run", "--bench", str(tiny.store.root), "--dataset", "digits",
+               "--source", "computed", "--strategy", "brute", "--budget-seconds", "1e9",
                "--out", str(tmp_path / "o")])  # fmt: skip
     lines = capsys.readouterr().out.splitlines()
     assert rc == 0

@@ -150,13 +150,13 @@ def export(
         df = df[~df["copied"].astype(bool)]
         if df.empty:
             continue
-        n_seeds = df["seed"].nunique()
+        seeds = _seeds_each(df)
         # one value per network: the mean over its seeds, as a query answers by default
         df = df.groupby("config")[["acc", "pre_ECE_15", "post_ECE_15"]].mean()
         tau = kendalltau(df["acc"], df["pre_ECE_15"]).statistic
         q = lambda s: np.round(np.percentile(s, [0, 10, 50, 90, 100]), 4).tolist()  # noqa: E731
         print(
-            f"{space}: {len(df)} networks x {n_seeds} seed(s) at epoch {cfg.epochs} (seed means)\n"
+            f"{space}: {len(df)} networks x {seeds} at epoch {cfg.epochs} (seed means)\n"
             f"  acc        min/p10/median/p90/max {q(df['acc'])}  std {df['acc'].std():.4f}\n"
             f"  pre_ECE_15 min/p10/median/p90/max {q(df['pre_ECE_15'])}  "
             f"std {df['pre_ECE_15'].std():.4f}\n"
@@ -270,6 +270,14 @@ def _round_mantissa(values: np.ndarray, bits: int) -> np.ndarray:
     return np.where(np.isfinite(values), out, values)
 
 
+def _seeds_each(rows: pd.DataFrame) -> str:
+    """How many seeds each network of ``rows`` has: "3 seeds", or "1-3 seeds" (a partial build)."""
+    held = rows.groupby("config")["seed"].nunique()
+    lo, hi = int(held.min()), int(held.max())
+    count = str(hi) if lo == hi else f"{lo}-{hi}"
+    return f"{count} seed" + ("" if count == "1" else "s")
+
+
 def _figure(
     frame: pd.DataFrame, path: Path, dataset: str = "digits", epochs: int | None = None
 ) -> None:
@@ -283,7 +291,7 @@ def _figure(
     df = df[~df["copied"].astype(bool)]
     if df.empty:
         return
-    seeds = df["seed"].nunique()
+    seeds = _seeds_each(df)
     df = df.groupby("config")[["acc", "pre_ECE_15", "params_m"]].mean()  # seed means
     # the view starts at the 2nd percentile of accuracy: the few cells at chance level (no
     # path from input to output) would otherwise squeeze everything else into a sliver
@@ -296,7 +304,7 @@ def _figure(
     fig.colorbar(sc, ax=ax, label="params (M)")
     ax.set_xlabel("test accuracy")
     ax.set_ylabel("ECE (15 bins, before temperature scaling)")
-    what = f"mean of {seeds} seeds" if seeds > 1 else "one seed"
+    what = "one seed" if seeds == "1 seed" else f"mean of {seeds}"
     ax.set_title(
         f"demo benchmark: TSS on {dataset}, {epochs} epochs\n"
         f"{len(df):,} trained networks ({what} each)",

@@ -252,8 +252,8 @@ def main(argv=None) -> int:
         bound = float("nan")
         if args.bound_seeds > 0:
             merged = args.merge_functional
-            losses = table_losses(_bench(path), dataset, objs, merged)
-            learned = learned_losses(losses, merged)
+            classes, losses = table_losses(_bench(path), dataset, objs, merged)
+            learned = learned_losses(classes, losses)
             bound = float(np.mean(learned_bound(losses, learned, args.bound_seeds)))
         means = {}
         for s, hist in per.items():

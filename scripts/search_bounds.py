@@ -113,18 +113,25 @@ def population(functional: bool = False) -> np.ndarray:
 
 def table_losses(
     bench, dataset: str, objs: list[Objective], functional: bool = False
-) -> np.ndarray:
-    """(classes, 2) losses of every TSS isomorphism class (or function) of ``dataset``."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """The TSS classes (or functions) of ``dataset`` that the table answers, and their (n, 2)
+    losses. A class without a value of both objectives (a partial table) is left out: no search
+    can find it, and it is no part of the true front either."""
     classes = population(functional)
     table = bench.query_many("tss", dataset, list(classes), [o.name for o in objs])
-    return np.stack([table[o.name].to_numpy(float) * o.sign for o in objs], axis=1)
+    losses = np.stack([table[o.name].to_numpy(float) * o.sign for o in objs], axis=1)
+    answered = np.isfinite(losses).all(axis=1)
+    if not answered.any():
+        raise ValueError(f"the tss/{dataset} table holds no class with {[o.name for o in objs]}")
+    return classes[answered], losses[answered]
 
 
-def learned_losses(losses: np.ndarray, functional: bool = False) -> np.ndarray:
-    """Out-of-fold predictions of every column of ``losses`` (5 folds, the mpls features)."""
+def learned_losses(classes: np.ndarray, losses: np.ndarray) -> np.ndarray:
+    """Out-of-fold predictions of every column of ``losses`` (5 folds, the mpls features of
+    ``classes``)."""
     from surrogate.features import feature_table
 
-    x = feature_table("tss")[population(functional)]
+    x = feature_table("tss")[classes]
     return np.stack([out_of_fold(x, losses[:, j]) for j in range(losses.shape[1])], axis=1)
 
 
@@ -141,7 +148,7 @@ def learned_bound(losses: np.ndarray, learned: np.ndarray, seeds: int) -> list[i
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bench", help="store to read (default: the embedded demo table)")
-    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--dataset", default=None, help="default: the embedded demo's main dataset")
     ap.add_argument("--objectives", default="acc,pre_ECE_15")
     ap.add_argument("--exact", help="the objective the oracles know exactly (default: the first)")
     ap.add_argument("--seeds", type=int, default=20)
@@ -152,6 +159,7 @@ def main(argv=None) -> int:
     from scipy.stats import kendalltau
 
     from bench.table.benchmark import Benchmark
+    from bench.table.embedded import default_dataset
     from search.runner import run_search
 
     try:
@@ -164,6 +172,7 @@ def main(argv=None) -> int:
     if (args.exact or names[0]) not in names:
         raise SystemExit(f"search_bounds: --exact must be one of {names}")
     exact = names.index(args.exact or names[0])
+    args.dataset = args.dataset or default_dataset("tss")
     if args.seeds < 1 or args.random_cap < 1:
         raise SystemExit("search_bounds: --seeds and --random-cap must be positive")
     try:
@@ -173,14 +182,14 @@ def main(argv=None) -> int:
             # a store path with nothing there (never created): only the demo table answers
             else Benchmark.open(Path(tempfile.gettempdir()) / f"calnas-empty-{uuid.uuid4().hex}")
         )
-        losses = table_losses(bench, args.dataset, objs)
+        classes, losses = table_losses(bench, args.dataset, objs)
     except (ValueError, KeyError, OSError) as err:
         raise SystemExit(f"search_bounds: {err}") from None
     print(f"== tss/{args.dataset}: {args.objectives}, {len(losses)} classes, {args.seeds} seeds, "
           f"queries to normalized HV {TARGET}; oracles know {names[exact]} exactly")  # fmt: skip
 
     t0 = time.perf_counter()
-    learned = learned_losses(losses)
+    learned = learned_losses(classes, losses)
     for j, name in enumerate(names):
         tau = kendalltau(learned[:, j], losses[:, j])[0]
         print(f"  learnable: {name} out-of-fold Kendall tau {tau:.3f} (5 folds, 80 % of all "

@@ -59,9 +59,41 @@ def test_the_population_is_classes_or_functions(demo):
     assert len(classes) == 6466 and len(functions) == 4930
     assert np.isin(functions, classes).all()  # a function's smallest index is a class's
     objs = parse_objectives("acc,pre_ECE_15")
-    merged = bounds.table_losses(demo, "digits", objs, functional=True)
-    assert merged.shape == (4930, 2)
+    answered, merged = bounds.table_losses(demo, "digits", objs, functional=True)
+    assert merged.shape == (4930, 2) and np.array_equal(answered, functions)
     # each function's losses are its smallest index's row
     i = int(np.flatnonzero(functions == get_space("tss").function_representatives()[828])[0])
     row = demo.query_many("tss", "digits", [185], ["acc", "pre_ECE_15"])
     assert np.allclose(merged[i], [-row["acc"].iloc[0], row["pre_ECE_15"].iloc[0]])
+
+
+def test_a_partial_table_bounds_only_the_classes_it_answers(demo, tmp_path):
+    import pandas as pd
+
+    from bench.arch.spaces import get_space
+    from bench.table.benchmark import Benchmark
+    from bench.table.store import Store
+    from search.objectives import parse_objectives
+
+    # a real store holding 60 of the 6,466 classes (a build stopped early)
+    held = np.sort(get_space("tss").unique_indices())[::100][:60]
+    frame = demo.frame("tss", "digits", ["acc", "pre_ECE_15"])
+    rows = frame[frame["config"].isin(held)].assign(
+        space="tss", dataset="digits", source="computed", hp=4, epoch=4, seed=777
+    )
+    Store(tmp_path).upsert(pd.DataFrame(rows))
+    partial = Benchmark.open(tmp_path, demo=False)
+    classes, losses = bounds.table_losses(partial, "digits", parse_objectives("acc,pre_ECE_15"))
+    assert np.array_equal(classes, held) and np.isfinite(losses).all()
+    learned = bounds.learned_losses(classes, losses)  # NaN labels used to stop XGBoost here
+    assert learned.shape == (60, 2) and np.isfinite(learned).all()
+    assert 1 <= bounds.learned_bound(losses, learned, 2)[0] <= 60
+    # a column the table lacks, or one without a single value: each said in one line
+    with pytest.raises(ValueError, match="no source holds post_ECE_15"):
+        bounds.table_losses(partial, "digits", parse_objectives("acc,post_ECE_15"))
+    half = rows["config"].isin(held[:30])  # each class lacks one of the two
+    rows = rows.assign(acc=rows["acc"].where(~half), pre_ECE_15=rows["pre_ECE_15"].where(half))
+    Store(tmp_path / "empty").upsert(pd.DataFrame(rows))
+    empty = Benchmark.open(tmp_path / "empty", demo=False)
+    with pytest.raises(ValueError, match="holds no class with"):
+        bounds.table_losses(empty, "digits", parse_objectives("acc,pre_ECE_15"))

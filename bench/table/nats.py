@@ -27,7 +27,7 @@ from bench.table.benchmark import Benchmark
 from bench.table.catalog import MissingEntry
 from bench.table.nats_runs import TIME_COLUMNS, NATSRun, nats_run, nats_set
 from bench.table.reader import as_floats, check_space_dataset, pick_run
-from bench.table.schema import DATASETS, NATS_EVAL_SETS, TRAINING_COLUMNS
+from bench.table.schema import NATS_EVAL_SETS, TRAINING_COLUMNS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -246,7 +246,9 @@ class NATSBench:
         self, arch_index: int | str, dataname: str | None = None, hp: int | str | None = None
     ) -> dict[Any, Any]:
         """Every run of one architecture: ``{seed: NATSRun}`` on ``dataname``, or, without it,
-        ``{dataset: {seed: NATSRun}}`` (NATS-Bench gives its ArchResults then).
+        ``{dataset: {seed: NATSRun}}`` over NATS-Bench's datasets (NATS-Bench gives its
+        ArchResults then; a proxy dataset such as ``fashion8``, whose 12-epoch runs share TSS's
+        ``hp`` 12, answers only when named, so code written for NATS-Bench meets only its keys).
 
         Runs come from the first source (priority order) holding learning curves of the index at
         that hp (TSS: of its isomorphism-class representative when the index has none).
@@ -256,7 +258,7 @@ class NATSBench:
         if dataname is not None:
             return self._runs(index, dataname, hp_int)
         found = {}
-        for dataset in DATASETS:
+        for dataset in NATS_EVAL_SETS:
             if self.bench.sources(self.space, dataset):
                 with contextlib.suppress(MissingEntry):
                     found[dataset] = self._runs(index, dataset, hp_int)

@@ -54,12 +54,16 @@ def test_import_info_query_export(capsys, tmp_path, official_dir, nats_sample_di
     assert all(
         set(t) == {"space", "dataset", "source", "rows", "columns", "reliability"} for t in info
     )
-    # recorded by the demo build only: the shipped digits tables say they hold one seed
+    # recorded by the demo build only: the digits tables say they hold one seed, fashion8's
+    # TSS table measures its three
     for t in info:
-        if t["source"] == "demo":
-            assert t["reliability"][0]["seeds"] == [777] and not t["reliability"][0]["measurable"]
-        else:
+        if t["source"] != "demo":
             assert t["reliability"] is None
+        elif t["dataset"] == "digits":
+            assert t["reliability"][0]["seeds"] == [777] and not t["reliability"][0]["measurable"]
+        elif t["space"] == "tss":
+            table = t["reliability"][0]
+            assert table["seeds"] == [777, 778, 779] and table["measurable"]
     expected = official_frame("tss", seed=5).loc[11]
     code, out, _ = run(
         capsys,

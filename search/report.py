@@ -176,7 +176,7 @@ def plot_front(result: Any, path: str | os.PathLike) -> Path:
     has_pick = bool(pick) and x in pick["values"] and y in pick["values"]
     focus = np.vstack([t, f])
     everything = np.vstack([q, t, f])
-    lo, hi = _padded(focus if len(focus) else everything)
+    lo, hi = _padded(focus[_framed(focus)] if len(focus) else everything)
     full_lo, full_hi = _padded(everything)
     zoomed = bool(np.any((hi - lo) < 0.6 * (full_hi - full_lo)))
     if zoomed:
@@ -185,14 +185,17 @@ def plot_front(result: Any, path: str | os.PathLike) -> Path:
         )
     else:
         fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
-    inside = np.all((q >= lo) & (q <= hi), axis=1)
-    hidden = int((~inside).sum())
-    queried = f"queried ({len(q)}" + (f"; {hidden} outside this view)" if hidden else ")")
-    ax.scatter(q[:, 0], q[:, 1], s=10, c="0.72", lw=0, zorder=1, label=queried)
-    ax.scatter(f[:, 0], f[:, 1], s=22, c="tab:red", lw=0, zorder=3, label=f"found front ({len(f)})")
+
+    def counted(name: str, pts: np.ndarray) -> str:
+        hidden = int((~np.all((pts >= lo) & (pts <= hi), axis=1)).sum())
+        return f"{name} ({len(pts)}" + (f"; {hidden} outside this view)" if hidden else ")")
+
+    ax.scatter(q[:, 0], q[:, 1], s=10, c="0.72", lw=0, zorder=1, label=counted("queried", q))
+    ax.scatter(f[:, 0], f[:, 1], s=22, c="tab:red", lw=0, zorder=3,
+               label=counted("found front", f))  # fmt: skip
     ax.step(t[:, 0], t[:, 1], where="post", color="tab:green", lw=1.0, alpha=0.8, zorder=4)
     ax.scatter(t[:, 0], t[:, 1], s=70, facecolors="none", edgecolors="tab:green", lw=1.4,
-               zorder=5, label=f"true front ({len(t)})")  # fmt: skip
+               zorder=5, label=counted("true front", t))  # fmt: skip
     if has_pick:
         px, py = pick["values"][x], pick["values"][y]
         ax.scatter([px], [py], marker="*", s=240, c="gold", edgecolors="k", lw=0.8, zorder=6,
@@ -221,6 +224,8 @@ def plot_front(result: Any, path: str | os.PathLike) -> Path:
         ax_full.scatter(q[:, 0], q[:, 1], s=6, c="0.72", lw=0)
         ax_full.scatter(f[:, 0], f[:, 1], s=8, c="tab:red", lw=0, zorder=3)
         ax_full.step(t[:, 0], t[:, 1], where="post", color="tab:green", lw=1.0, zorder=4)
+        ax_full.scatter(t[:, 0], t[:, 1], s=14, facecolors="none", edgecolors="tab:green", lw=0.9,
+                        zorder=4)  # fmt: skip
         from matplotlib.patches import Rectangle
 
         ax_full.add_patch(Rectangle((lo[0], lo[1]), hi[0] - lo[0], hi[1] - lo[1], fill=False,
@@ -309,6 +314,39 @@ def plot_hv_history(history: np.ndarray, path: str | os.PathLike, *, title: str 
     ax.legend(fontsize=8, loc="best", framealpha=0.9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _framed(points: np.ndarray) -> np.ndarray:
+    """Which of the front points the zoomed view frames: all, less a few far from the others.
+
+    A front can hold a point far from all the rest: on calibration fronts, a network at chance
+    level (a TSS cell with no path from input to output: constant output, accuracy 1/classes,
+    ECE near 0). Framing it squeezes the rest into a sliver. Per axis, where one gap between
+    consecutive values spans more than half the range and at most a tenth of the points lie
+    beyond it, those are left out of the frame (the full-range panel shows them). Fronts of
+    fewer than 10 points are framed whole: there, a wide gap is no sign of a stray point.
+
+    Example:
+        >>> acc = np.array([0.1, *np.linspace(0.78, 0.82, 9)])
+        >>> ece = np.array([0.001, *np.linspace(0.009, 0.05, 9)])
+        >>> _framed(np.stack([acc, ece], axis=1)).astype(int).tolist()
+        [0, 1, 1, 1, 1, 1, 1, 1, 1, 1]
+    """
+    keep = np.ones(len(points), dtype=bool)
+    for axis in range(points.shape[1]):
+        values = np.sort(points[keep, axis])
+        if len(values) < 10 or values[-1] <= values[0]:
+            continue
+        gaps = np.diff(values)
+        k = int(np.argmax(gaps))
+        if gaps[k] <= 0.5 * (values[-1] - values[0]):
+            continue
+        few = int(0.1 * len(values))
+        if k + 1 <= few:  # the low side is the stray one
+            keep &= points[:, axis] > values[k]
+        elif len(values) - k - 1 <= few:
+            keep &= points[:, axis] <= values[k]
+    return keep
 
 
 def _padded(points: np.ndarray, margin: float = 0.08) -> tuple[np.ndarray, np.ndarray]:

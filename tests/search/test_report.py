@@ -97,3 +97,39 @@ def test_labels_in_words():
                            "schedule_epochs": 200, "final_epoch": 200,
                            "signal_epoch": 12})  # fmt: skip
     assert "CIFAR-10" in line and "digits" not in line and "epoch-12" in line
+
+
+def test_the_front_plot_frames_the_front_and_counts_a_stray_point(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from bench.arch.spaces import get_space
+    from bench.table.benchmark import Benchmark
+    from bench.table.store import Store
+    from search import report
+    from search.runner import run_search
+
+    demo = Benchmark.open(tmp_path / "home")
+    if not demo.sources("tss", "digits"):
+        pytest.skip("the demo table (bench/data/*.parquet) is not installed")
+    # a real store of the demo table's front and 20 other classes, one of those a network at
+    # chance level (no path from input to output: constant output, accuracy 0.1, ECE near 0)
+    front = demo.pareto_front("tss", "digits", ["acc", "pre_ECE_15"])["config"].to_numpy()
+    others = np.setdiff1d(get_space("tss").unique_indices(), front)[:20]
+    reps = np.r_[others, front]
+    frame = demo.frame("tss", "digits", ["acc", "pre_ECE_15", "train_time_s"])
+    rows = frame[frame["config"].isin(reps)].assign(
+        space="tss", dataset="digits", source="computed", hp=4, epoch=4, seed=777
+    )
+    stray = rows["config"] == reps[0]
+    rows.loc[stray, ["acc", "pre_ECE_15"]] = [0.1, 0.001]
+    Store(tmp_path / "store").upsert(pd.DataFrame(rows))
+    bench = Benchmark.open(tmp_path / "store", demo=False)
+    res = run_search("tss", "digits", "acc,pre_ECE_15", "brute", bench=bench, trials=len(reps))
+    assert any(r["index"] == reps[0] for r in res.true_front)  # it is on the true front
+    figures = []
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.append(fig) or path)
+    report.plot_front(res, tmp_path / "front.png")
+    zoomed, full = figures[0].axes
+    assert zoomed.get_xlim()[0] > 0.1 and full.get_xlim()[0] < 0.1  # framed apart, shown beside
+    labels = [t.get_text() for t in zoomed.get_legend().get_texts()]
+    assert f"true front ({len(res.true_front)}; 1 outside this view)" in labels

@@ -16,7 +16,8 @@ bound is ``scripts/search_bounds.py``'s model oracle with both objectives learne
 80 % of all classes, which no search that learns from its own queries should be expected to beat.
 A last row times 1,000 trials of the default beside 1,000 of random (same table, same process).
 
-Tables (``--tables``, comma-separated keys; ``all`` = every one whose data is present):
+Tables (``--tables``, comma-separated keys; ``all`` = every one whose data is present, the
+default unless ``--table`` names others):
 
 * ``nb201-{c10,c100,in16}-{latency,train}``: NB201 (the nb201 extra's tables, imported into a
   temporary store unless ``--nb201`` names one), validation accuracy against ``latency_s`` or
@@ -24,9 +25,12 @@ Tables (``--tables``, comma-separated keys; ``all`` = every one whose data is pr
 * ``nb201-c10-params``: the same against ``params_m`` (known in closed form: a feature);
 * ``demo-ece``, ``demo-nll``: the embedded digits table, acc against pre_ECE_15 or pre_NLL;
   ``f8-ece``, ``f8-nll``: the same on the embedded fashion8 table (``all`` takes those the
-  install holds);
-* ``--table NAME=STORE:DATASET:OBJECTIVES`` (repeatable): any TSS table of any store, for
-  example a NATS-Bench archive imported with ``calnas bench import nats``.
+  install holds); ``f8-ece-acc50``: fashion8's acc against pre_ECE_15 under the constraint
+  acc >= 0.5, without the networks at chance level (accuracy 0.1, ECE near 0), which stretch
+  the unconstrained front's hypervolume;
+* ``--table NAME=STORE:DATASET:OBJECTIVES[:CONSTRAINTS]`` (repeatable): any TSS table of any
+  store, for example a NATS-Bench archive imported with ``calnas bench import nats``, searched
+  under constraints where they are given (``mystore:cifar10:acc,pre_ECE_15:acc>=0.5``).
 
 ``--noise seed`` runs every search with one seed's row per query (tables with several seeds per
 architecture: NB201), scored on the mean over seeds, to show how each strategy degrades.
@@ -79,6 +83,10 @@ DEMO = {
     "f8-ece": ("fashion8", "acc,pre_ECE_15"),
     "f8-nll": ("fashion8", "acc,pre_NLL"),
 }
+#: Tables searched under constraints (the true front and the bound are the feasible classes'):
+#: fashion8's accuracy-against-ECE front without the networks at chance level (accuracy 0.1,
+#: ECE near 0: a constant output is perfectly calibrated), which stretch its hypervolume.
+CONSTRAINED = {"f8-ece-acc50": ("fashion8", "acc,pre_ECE_15", "acc>=0.5")}
 #: ``--prior auto``: the dataset whose table warm-starts a search of each dataset.
 PARTNERS = {"cifar10-valid": "cifar100", "cifar100": "cifar10-valid",
             "ImageNet16-120": "cifar100", "fashion8": "digits", "digits": "fashion8"}  # fmt: skip
@@ -108,9 +116,11 @@ def one_run(job: tuple) -> np.ndarray:
     begins with the shorter one; rerunning is cheaper than a journal storage)."""
     from search.runner import run_search
 
-    path, dataset, objectives, strategy, seed, floor, cap, noise, functional, prior = job
+    path, dataset, objectives, constraints, strategy, seed, floor, cap, noise, functional, prior = (
+        job
+    )
     kw = dict(bench=_bench(path), seed=seed, noise=noise, max_repeats=10**6,
-              merge_functional=functional, prior=prior)  # fmt: skip
+              merge_functional=functional, prior=prior, constraints=constraints)  # fmt: skip
     res = run_search("tss", dataset, objectives, strategy, trials=floor, **kw)
     if not (res.hv_history >= TARGET).any() and cap > floor:
         res = run_search("tss", dataset, objectives, strategy, trials=cap, **kw)
@@ -156,8 +166,9 @@ def markdown(figures: list[dict]) -> str:
         pos = position.get(f["table"], {})
         mine = pos.get("default") == f["strategy"]
         named = f["strategy"] + (f" + prior {f['prior']}" if f.get("prior") else "")
+        objectives = f["objectives"] + (f" ({f['constraints']})" if f.get("constraints") else "")
         lines.append(
-            f"| {f['table']} | {f['objectives']} | {named} | {f['mean']} | {f['std']} | "
+            f"| {f['table']} | {objectives} | {named} | {f['mean']} | {f['std']} | "
             f"{f['reached']} | {f.get('ratio', '')} | {gap} | {pos.get('bound', '')} | "
             f"{_position(pos['position']) if mine else ''} |"
         )
@@ -173,8 +184,12 @@ def main(argv=None) -> int:
     from search.samplers import DEFAULT_STRATEGY, split_strategies
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tables", default="all", help="table keys, comma-separated, or 'all'")
-    ap.add_argument("--table", action="append", default=[], metavar="NAME=STORE:DATASET:OBJ",
+    ap.add_argument(
+        "--tables",
+        default=None,
+        help="table keys, comma-separated, or 'all' (default without --table)",
+    )
+    ap.add_argument("--table", action="append", default=[], metavar="NAME=STORE:DATASET:OBJ[:CONS]",
                     help="another TSS table (repeatable)")  # fmt: skip
     ap.add_argument("--nb201", help="store holding NB201 (default: import it into a temp store)")
     ap.add_argument("--strategies", default=f"random,{DEFAULT_STRATEGY}")
@@ -200,9 +215,10 @@ def main(argv=None) -> int:
 
     from search.objectives import parse_objectives
 
-    tables = {}  # key -> (store path or None, dataset, objectives)
-    wanted = {t.strip() for t in args.tables.split(",") if t.strip()}
-    known = {**NB201, **DEMO}
+    tables = {}  # key -> (store path or None, dataset, objectives, constraints or None)
+    keys = args.tables if args.tables is not None else ("" if args.table else "all")
+    wanted = {t.strip() for t in keys.split(",") if t.strip()}
+    known = {**NB201, **DEMO, **CONSTRAINED}
     unknown = wanted - set(known) - {"all"}
     if unknown:
         raise SystemExit(f"perf_search: unknown table {sorted(unknown)}; known: {sorted(known)}")
@@ -215,25 +231,27 @@ def main(argv=None) -> int:
 
             path = tempfile.mkdtemp(prefix="calnas-nb201-")
             import_nb201(Store(path))
-        tables.update({k: (path, *NB201[k]) for k in nb201})
+        tables.update({k: (path, *NB201[k], None) for k in nb201})
     # 'all' takes the embedded tables the install holds; one named outright must be there
-    held = {d for d in {v[0] for v in DEMO.values()} if _bench(None).sources("tss", d)}
-    for k, (dataset, objectives) in DEMO.items():
+    embedded = {**{k: (*v, None) for k, v in DEMO.items()}, **CONSTRAINED}
+    held = {d for d in {v[0] for v in embedded.values()} if _bench(None).sources("tss", d)}
+    for k, (dataset, objectives, constraints) in embedded.items():
         if k in wanted and dataset not in held:
             raise SystemExit(f"perf_search: {k}: the embedded table holds no tss/{dataset}")
         if k in wanted or ("all" in wanted and dataset in held):
-            tables[k] = (None, dataset, objectives)
+            tables[k] = (None, dataset, objectives, constraints)
     for spec in args.table:
         name, _, rest = spec.partition("=")
-        store, dataset, objectives = rest.split(":", 2)
-        tables[name] = (store, dataset, objectives)
+        store, dataset, objectives, *constraints = rest.split(":", 3)
+        tables[name] = (store, dataset, objectives, constraints[0] if constraints else None)
 
     strategies = split_strategies(args.strategies)
     figures = []
     pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
-    for key, (path, dataset, objectives) in tables.items():
+    for key, (path, dataset, objectives, constraints) in tables.items():
         t0 = time.perf_counter()
         print(f"== {key}: tss/{dataset}, {objectives}, {args.seeds} seeds, cap {args.cap}"
+              + (f", constraints {constraints}" if constraints else "")
               + (f", noise={args.noise}" if args.noise else "")
               + (", functions merged" if args.merge_functional else "")
               + (f", prior {PARTNERS.get(dataset) if args.prior == 'auto' else args.prior}"
@@ -242,7 +260,7 @@ def main(argv=None) -> int:
         prior = PARTNERS.get(dataset) if args.prior == "auto" else args.prior
         if args.prior and prior is None:
             raise SystemExit(f"perf_search: no partner dataset for {dataset}: name --prior")
-        jobs = [(path, dataset, objectives, s, seed, floor, args.cap, args.noise,
+        jobs = [(path, dataset, objectives, constraints, s, seed, floor, args.cap, args.noise,
                  args.merge_functional, prior)
                 for s in strategies for seed in range(args.seeds)]  # fmt: skip
         runs = list(pool.map(one_run, jobs) if pool else map(one_run, jobs))
@@ -252,7 +270,7 @@ def main(argv=None) -> int:
         bound = float("nan")
         if args.bound_seeds > 0:
             merged = args.merge_functional
-            classes, losses = table_losses(_bench(path), dataset, objs, merged)
+            classes, losses = table_losses(_bench(path), dataset, objs, merged, constraints)
             learned = learned_losses(classes, losses)
             bound = float(np.mean(learned_bound(losses, learned, args.bound_seeds)))
         means = {}
@@ -262,7 +280,7 @@ def main(argv=None) -> int:
             means[s] = float(got.mean())
             reached = f"{sum(v is not None for v in q)}/{len(q)}"
             row = {"table": key, "dataset": dataset, "objectives": objectives,
-                   "noise": args.noise, "prior": prior, "strategy": s,
+                   "constraints": constraints, "noise": args.noise, "prior": prior, "strategy": s,
                    "mean": round(means[s], 1),
                    "std": round(float(got.std()), 1), "median": float(np.median(got)),
                    "reached": reached, "per_seed": q}  # fmt: skip
@@ -273,7 +291,7 @@ def main(argv=None) -> int:
                 row["worst_gap"] = round(float(gap[worst]), 4)
                 row["worst_gap_at"] = BUDGETS[0] + worst
             figures.append(row)
-            hidden = ("table", "dataset", "objectives", "noise", "prior", "per_seed")
+            hidden = ("table", "dataset", "objectives", "constraints", "noise", "prior", "per_seed")
             shown = {k: v for k, v in row.items() if k not in hidden}
             print("  " + "  ".join(f"{k}={v}" for k, v in shown.items()), flush=True)
         default = DEFAULT_STRATEGY if DEFAULT_STRATEGY in means else strategies[-1]
@@ -288,7 +306,7 @@ def main(argv=None) -> int:
                   f"from random (0) to the bound (1)  [{time.perf_counter() - t0:.0f} s]",
                   flush=True)  # fmt: skip
     if not args.no_timing and tables:
-        key, (path, dataset, objectives) = next(iter(tables.items()))
+        key, (path, dataset, objectives, _) = next(iter(tables.items()))
         walls = {s: round(timing(path, dataset, objectives, s), 1)
                  for s in ("random", DEFAULT_STRATEGY)}  # fmt: skip
         figures.append({"table": key, "timing_trials": 1000, **walls})

@@ -92,11 +92,13 @@ def out_of_fold(x: np.ndarray, y: np.ndarray, seed: int = 0) -> np.ndarray:
     fold = np.random.default_rng(seed).integers(5, size=len(y))
     mean, scale = y.mean(), y.std() or 1.0
     out = np.empty(len(y))
+    # one thread, as the library's models: with n_jobs=2, one busy core (a build beside it) made
+    # a fit 150x slower (0.56 s -> 86 s, OpenMP threads waiting on each other)
     for k in range(5):
         train = fold != k
         model = xgb.XGBRegressor(
             n_estimators=300, max_depth=5, learning_rate=0.05, subsample=0.8,
-            colsample_bytree=0.8, tree_method="hist", n_jobs=2, random_state=seed,
+            colsample_bytree=0.8, tree_method="hist", n_jobs=1, random_state=seed,
         )  # fmt: skip
         model.fit(x[train], (y[train] - mean) / scale)
         out[~train] = model.predict(x[~train]) * scale + mean
@@ -112,18 +114,32 @@ def population(functional: bool = False) -> np.ndarray:
 
 
 def table_losses(
-    bench, dataset: str, objs: list[Objective], functional: bool = False
+    bench,
+    dataset: str,
+    objs: list[Objective],
+    functional: bool = False,
+    constraints: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The TSS classes (or functions) of ``dataset`` that the table answers, and their (n, 2)
-    losses. A class without a value of both objectives (a partial table) is left out: no search
-    can find it, and it is no part of the true front either."""
+    """The TSS classes (or functions) of ``dataset`` that the table answers and ``constraints``
+    (``"acc>=0.5"``) allow, and their (n, 2) losses. A class without a value of both objectives (a
+    partial table) or outside the constraints is left out: no search counts it, and it is no
+    part of the true front either."""
+    from search.objectives import objective_columns, parse_constraints
+
+    rules = parse_constraints(constraints)
     classes = population(functional)
-    table = bench.query_many("tss", dataset, list(classes), [o.name for o in objs])
+    table = bench.query_many("tss", dataset, list(classes), objective_columns(objs, rules))
     losses = np.stack([table[o.name].to_numpy(float) * o.sign for o in objs], axis=1)
-    answered = np.isfinite(losses).all(axis=1)
-    if not answered.any():
-        raise ValueError(f"the tss/{dataset} table holds no class with {[o.name for o in objs]}")
-    return classes[answered], losses[answered]
+    kept = np.isfinite(losses).all(axis=1)
+    rows = table.to_dict("records")
+    for rule in rules:  # a missing value (NaN) satisfies no constraint
+        kept &= np.array([rule.violation(rule.value(row)) <= 0 for row in rows])
+    if not kept.any():
+        raise ValueError(
+            f"the tss/{dataset} table holds no class with {[o.name for o in objs]}"
+            + (f" within {constraints}" if constraints else "")
+        )
+    return classes[kept], losses[kept]
 
 
 def learned_losses(classes: np.ndarray, losses: np.ndarray) -> np.ndarray:

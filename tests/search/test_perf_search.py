@@ -86,3 +86,52 @@ def test_an_embedded_table_the_install_lacks_is_refused_by_name(tmp_path, monkey
     monkeypatch.setitem(perf._BENCHES, None, bare)
     with pytest.raises(SystemExit, match="f8-ece: the embedded table holds no tss/fashion8"):
         perf.main(["--tables", "f8-ece", "--seeds", "1", "--no-timing"])
+
+
+@pytest.mark.slow  # real searches and an oracle bound on the demo table (~10 s)
+def test_a_constrained_table_searches_and_bounds_the_feasible_classes(tmp_path, monkeypatch):
+    monkeypatch.setitem(perf.CONSTRAINED, "demo-acc50", ("digits", "acc,pre_ECE_15", "acc>=0.5"))
+    out = tmp_path / "c.json"
+    assert perf.main(["--tables", "demo-acc50", "--seeds", "1", "--cap", "40", "--bound-seeds",
+                      "1", "--no-timing", "--json", str(out)]) == 0  # fmt: skip
+    figures = json.loads(out.read_text())
+    runs = [f for f in figures if "strategy" in f]
+    assert [f["constraints"] for f in runs] == ["acc>=0.5", "acc>=0.5"]
+    position = figures[-1]
+    # the bound counts only feasible classes: at most as many queries as they are
+    from search_bounds import table_losses
+
+    from search.objectives import parse_objectives
+
+    objs = parse_objectives("acc,pre_ECE_15")
+    feasible, _ = table_losses(perf._bench(None), "digits", objs, constraints="acc>=0.5")
+    assert 1 <= position["bound"] <= len(feasible) < 6466
+    assert "| demo-acc50 | acc,pre_ECE_15 (acc>=0.5) | mpls |" in perf.markdown(figures)
+
+
+@pytest.mark.slow  # real searches of a small real store (~5 s)
+def test_any_store_table_takes_constraints(demo_frame_store, tmp_path):
+    out = tmp_path / "t.json"
+    spec = f"mine={demo_frame_store}:digits:acc,pre_ECE_15:acc>=0.5"
+    assert perf.main(["--table", spec, "--seeds", "1", "--cap", "20", "--bound-seeds", "0",
+                      "--no-timing", "--json", str(out)]) == 0  # fmt: skip
+    runs = [f for f in json.loads(out.read_text()) if "strategy" in f]
+    assert [(f["table"], f["constraints"]) for f in runs] == [("mine", "acc>=0.5")] * 2
+
+
+@pytest.fixture
+def demo_frame_store(tmp_path):
+    """A real store holding the embedded digits table's first-seed rows of 600 TSS classes."""
+    import pandas as pd
+
+    from bench.arch.spaces import get_space
+    from bench.table.benchmark import Benchmark
+    from bench.table.store import Store
+
+    held = np.sort(get_space("tss").unique_indices())[::10][:600]
+    frame = Benchmark.open().frame("tss", "digits", ["acc", "pre_ECE_15"])
+    rows = frame[frame["config"].isin(held)].assign(
+        space="tss", dataset="digits", source="computed", hp=4, epoch=4, seed=777
+    )
+    Store(tmp_path / "store").upsert(pd.DataFrame(rows))
+    return tmp_path / "store"

@@ -97,3 +97,18 @@ def test_a_partial_table_bounds_only_the_classes_it_answers(demo, tmp_path):
     empty = Benchmark.open(tmp_path / "empty", demo=False)
     with pytest.raises(ValueError, match="holds no class with"):
         bounds.table_losses(empty, "digits", parse_objectives("acc,pre_ECE_15"))
+
+
+def test_constraints_bound_only_the_feasible_classes(demo):
+    from search.objectives import parse_objectives
+
+    objs = parse_objectives("acc,pre_ECE_15")
+    every, _ = bounds.table_losses(demo, "digits", objs)
+    kept, losses = bounds.table_losses(demo, "digits", objs, constraints="acc>=0.5")
+    acc = demo.query_many("tss", "digits", list(every), ["acc"])["acc"].to_numpy()
+    assert np.array_equal(kept, every[acc >= 0.5]) and 0 < len(kept) < len(every)
+    assert (-losses[:, 0] >= 0.5).all()
+    hcs, _ = bounds.table_losses(demo, "digits", objs, constraints="hcs>=0.8")
+    assert 0 < len(hcs) < len(kept)
+    with pytest.raises(ValueError, match="within acc>=2"):
+        bounds.table_losses(demo, "digits", objs, constraints="acc>=2")

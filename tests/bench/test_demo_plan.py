@@ -15,8 +15,9 @@ def test_without_seeds_or_sample_the_build_is_the_datasets_plan():
     script = build_script()
     steps = script.build_steps("fashion8", None, None, None)
     assert [(s.space, s.seeds, s.sample) for s in steps] == [
-        ("tss", (777, 778, 779), None),
-        ("tss", (780, 781, 782), 500),
+        ("tss", (779,), 3500),
+        ("tss", (777, 778), None),
+        ("tss", (780,), 500),
         ("sss", (777, 778), 512),
         ("sss", (777,), None),
     ]

@@ -31,14 +31,15 @@ Protocol, fashion8 (bench.compute.fashion8; the Fashion-MNIST files of Debian's 
 * networks: as digits (TSS C=8 N=1, SSS the same 2,048-network sample). TSS trains one class
   per function and copies its rows to the other classes computing the same function
   (bench.arch.functional; 4,930 trainings per seed; ``--no-copy-functional`` trains all 6,466).
-* training: as digits (batch 128), 12 epochs, measured after epochs 4, 8 and 12 (``--epochs
-  E``: after E // 3, 2 E // 3 and E). Epochs and images per class are in each row's
+* training: as digits (batch 128); TSS 12 epochs, measured after epochs 4, 8 and 12; SSS 4
+  epochs, measured after epochs 1, 2 and 4 (an SSS network costs 4.5 times a TSS cell here)
+  (``--epochs E``: after E // 3, 2 E // 3 and E). Epochs and images per class are in each row's
   ``protocol`` string, and a store holds one protocol: a build into a store holding rows of
   another stops.
 * seeds (the plan, demo_plan.PLANS): TSS 779 for the first 3,500 classes of the order, 777 and
   778 for every function, 780 too for the first 500 classes (four seeds there: two
   independent 2-seed means, for the reliability); SSS 777 for the 2,048 networks and 778 too
-  for the first 512. The shipped table holds TSS seeds 777-779 (two or three per network) and
+  for the first 128. The shipped table holds TSS seeds 777-779 (two or three per network) and
   SSS seed 777 (demo_plan.SHIPPED_SEEDS); the other seeds measure the reliability recorded
   with it. Each seed is a full training run with its own rows; a query's default is the mean
   over seeds.
@@ -205,7 +206,7 @@ def build_steps(
 
     Example:
         >>> [(s.space, s.seeds, s.sample) for s in build_steps("fashion8", ["sss"], None, None)]
-        [('sss', (777, 778), 512), ('sss', (777,), None)]
+        [('sss', (777, 778), 128), ('sss', (777,), None)]
         >>> build_steps("fashion8", None, (1, 2), 4)
         [Step(space='tss', seeds=(1, 2), sample=4), Step(space='sss', seeds=(1, 2), sample=4)]
     """

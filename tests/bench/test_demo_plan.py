@@ -18,7 +18,7 @@ def test_without_seeds_or_sample_the_build_is_the_datasets_plan():
         ("tss", (779,), 3500),
         ("tss", (777, 778), None),
         ("tss", (780,), 500),
-        ("sss", (777, 778), 512),
+        ("sss", (777, 778), 128),
         ("sss", (777,), None),
     ]
     only_sss = script.build_steps("fashion8", ["sss"], None, None)
@@ -42,6 +42,7 @@ def test_the_fashion8_defaults_are_the_shipped_protocol():
     cfg = build_script().configs("fashion8")
     tss, sss = cfg["tss"], cfg["sss"]
     assert (tss.epochs, tss.fidelities, tss.train_per_class) == (12, (4, 8), 250)
+    assert (sss.epochs, sss.fidelities, sss.train_per_class) == (4, (1, 2), 250)
     assert tss.copy_functional and not sss.copy_functional
     assert "train_per_class=250," in tss.protocol() and "epochs=12]" in tss.protocol()
     digits = build_script().configs("digits")["tss"]

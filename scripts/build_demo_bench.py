@@ -60,8 +60,9 @@ from the one-seed tau; the same figures go to JSON (``--reliability-out``, defau
 
 The store is built outside the repository (default /work/demo-build) and is resumable: rerun
 the same command and it continues where it stopped. ``--export`` writes the compressed parquet
-under bench/data/ (demo.parquet for digits, fashion8.parquet), prints the spread of accuracy and
-ECE and their Kendall tau, and draws the figure (ECE against accuracy, TSS) under docs/.
+under bench/data/ (demo.parquet for digits, fashion8.parquet; the tables of ``--spaces``, default
+both), prints the spread of accuracy and ECE and their Kendall tau, and draws the figure (ECE
+against accuracy, TSS) under docs/.
 
 Usage:
     python scripts/build_demo_bench.py --bench /work/demo-build --jobs 2          # build digits
@@ -385,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
             args.epochs,
             seeds={space: seeds or shipped[space] for space in shipped},
             per_class=args.per_class,
+            spaces=spaces,
         )
 
 

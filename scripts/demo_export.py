@@ -91,25 +91,27 @@ def export(
     *,
     seeds: dict[str, tuple[int, ...]] | None = None,
     per_class: int | None = None,
+    spaces: list[str] | None = None,
 ) -> pd.DataFrame:
     """Write the demo parquet (source 'demo') with its seed reliability in the file's metadata,
     print spread and Kendall tau, draw the figure. ``seeds``: per space, only these seeds' rows
     are written (default, or a space it lacks: every seed); the reliability is measured on
     them, and, where the store holds more seeds, on the networks holding every seed too (the
-    reliability sample)."""
+    reliability sample). ``spaces``: only these spaces' tables (default: every one the store
+    holds)."""
     from scipy.stats import kendalltau
 
     store = Store(bench)
-    parts, spaces = [], []
-    for space in ("tss", "sss"):
+    parts, written = [], []
+    for space in spaces or ("tss", "sss"):
         if store.has(space, dataset, "computed"):
             part = store.read(space, dataset, "computed")
             keep = (seeds or {}).get(space)
             parts.append(part if keep is None else part[part["seed"].isin(keep)])
-            spaces.append(space)
+            written.append(space)
     if not parts:
         raise SystemExit(f"{bench} holds no {dataset} tables yet: build first")
-    reports = _reliability_reports(bench, dataset, spaces, epochs, seeds, per_class)
+    reports = _reliability_reports(bench, dataset, written, epochs, seeds, per_class)
     frame, recosted = _own_costs(pd.concat(parts, ignore_index=True), dataset)
     if recosted:  # rows copied before copies kept their own costs (bench.table.costs.own_costs)
         print(f"{recosted} copied rows given their own params and FLOPs")

@@ -88,6 +88,12 @@ def test_a_plan_is_built_step_by_step_and_its_shipped_seeds_exported(tmp_path, m
     table, *rest = read_reliability(out, "tss", "digits")
     assert table["seeds"] == [1, 2] and table["architectures"] == 3
     assert [r["seeds"] for r in rest] == [[1, 2, 3]]  # every seed, on the class holding all
+    # --spaces limits the export too (a TSS table shipped before its SSS sample is built)
+    only_tss = tmp_path / "demo" / "tss-only.parquet"
+    script.main([*args, "--spaces", "tss", "--export-only", "--out", str(only_tss),
+                 "--figure", str(tmp_path / "fig2.png")])  # fmt: skip
+    assert set(pd.read_parquet(only_tss, columns=["space"])["space"]) == {"tss"}
+    assert read_reliability(only_tss, "sss", "digits") is None
 
     # a rerun finds everything stored and trains nothing
     before = len(Store(store).read("tss", "digits", "computed"))

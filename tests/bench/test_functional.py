@@ -165,7 +165,8 @@ def test_loader_keeps_one_row_per_function_class(fresh_home):
 def test_analyze_merge_functional(capsys, fresh_home):
     import json
 
-    cols = ("analyze", "kendall", "--columns", "acc,pre_ECE_15", "--format")
+    # digits: one trained row per class (fashion8's classes that share a function share a row)
+    cols = ("analyze", "kendall", "--dataset", "digits", "--columns", "acc,pre_ECE_15", "--format")
     code, text, _ = run(capsys, *cols, "json", "--merge-functional")
     data = json.loads(text)
     assert code == 0 and data["n"] == 4930 and data["functional_duplicates_left_out"] == 1536
@@ -173,7 +174,9 @@ def test_analyze_merge_functional(capsys, fresh_home):
     assert "(n=4930)" in text and "one row per function class: 1536 rows left out" in text
     code, text, _ = run(capsys, *cols, "json")
     assert json.loads(text)["n"] == 6466 and "functional_duplicates_left_out" not in text
-    code, text, _ = run(capsys, "analyze", "rq5", "--merge-functional", "--format", "json")
+    code, text, _ = run(
+        capsys, "analyze", "rq5", "--dataset", "digits", "--merge-functional", "--format", "json"
+    )
     data = json.loads(text)
     assert code == 0 and data["inputs"][0]["rows"] == 4930
     assert any("--merge-functional" in n and "1536 rows" in n for n in data["notes"])

@@ -75,11 +75,13 @@ def test_bad_inputs_are_refused(demo, tmp_path):
 
 
 def test_cli_merge_functional(demo_path, tmp_path, capsys):
-    rc = main(["search", "run", "--bench", str(demo_path), "--merge-functional", "--trials", "12",
+    rc = main(["search", "run", "--bench", str(demo_path), "--dataset", "digits",
+               "--merge-functional", "--trials", "12",
                "--format", "json", "--out", str(tmp_path / "o")])  # fmt: skip
     rep = json.loads(capsys.readouterr().out)
     assert rc == 0 and rep["merge_functional"] is True and rep["distinct_architectures"] == 4930
     assert json.loads((tmp_path / "o" / "report.json").read_text())["merge_functional"] is True
-    rc = main(["search", "compare", "--bench", str(demo_path), "--merge-functional", "--strategies",
+    rc = main(["search", "compare", "--bench", str(demo_path), "--dataset", "digits",
+               "--merge-functional", "--strategies",
                "random", "--runs", "2", "--budgets", "5", "--format", "json"])  # fmt: skip
     assert rc == 0 and json.loads(capsys.readouterr().out)[0]["strategy"] == "random"

@@ -244,7 +244,12 @@ def validate_on_benchmark(
     epoch: int | None = None,
     **kwargs: Any,
 ) -> pd.DataFrame:
-    """:func:`validate` on the measured rows of a benchmark table.
+    """:func:`validate` on the measured rows of a benchmark table: one row per network that was
+    measured. Rows a table copied from another architecture (``copied``: an isomorphic cell, or
+    a class computing the same function) are left out, since a copy in the test set whose
+    original is in the training set tests nothing: on the digits demo table, counting copies
+    raised the Kendall tau of 1,000 training cells from 0.41 to 0.55 (accuracy) and from 0.19
+    to 0.33 (pre_ECE_15).
 
     Args:
         bench: a :class:`bench.table.benchmark.Benchmark`, a path to a store, or None for the
@@ -278,7 +283,7 @@ def validate_on_benchmark(
     missing = [t for t in targets if t not in frame.columns]
     if missing:
         raise InputError(f"target(s) {missing} are not columns of the {space}/{dataset} table")
-    frame = frame.dropna(subset=list(targets))
+    frame = frame[~frame["copied"].astype(bool)].dropna(subset=list(targets))
     if frame.empty:
         raise InputError(f"no {space}/{dataset} rows have all of {list(targets)} measured")
     return validate(

@@ -88,3 +88,12 @@ def test_bad_options(cifar10_frame, nb201) -> None:
         validate_on_benchmark(nb201, "tss", "cifar10-valid", ["nope"], source="nb201")
     with pytest.raises(ValueError, match="no validation results"):
         summarize_validation(cifar10_frame.iloc[:0])
+
+
+def test_a_table_with_copies_is_validated_on_its_measured_networks(fresh_home) -> None:
+    from bench.table.benchmark import Benchmark
+
+    # the digits demo table: 15,625 TSS cells, of which 6,466 were trained and the rest copied
+    res = validate_on_benchmark(Benchmark.open(), "tss", "digits", "acc", sizes=[20], n_test=None,
+                                seeds=1, n_members=0, xgb_params={"n_estimators": 10})  # fmt: skip
+    assert res["n_test"].tolist() == [6466 - 20]

@@ -211,7 +211,7 @@ def main(argv=None) -> int:
         print(markdown(json.loads(Path(args.from_json).read_text())))
         return 0
 
-    from search_bounds import learned_bound, learned_losses, table_losses
+    from search_bounds import copy_groups, learned_bound, learned_losses, table_losses
 
     from search.objectives import parse_objectives
 
@@ -271,7 +271,8 @@ def main(argv=None) -> int:
         if args.bound_seeds > 0:
             merged = args.merge_functional
             classes, losses = table_losses(_bench(path), dataset, objs, merged, constraints)
-            learned = learned_losses(classes, losses)
+            groups = copy_groups(_bench(path), dataset, classes, objs[0].name)
+            learned = learned_losses(classes, losses, groups)
             bound = float(np.mean(learned_bound(losses, learned, args.bound_seeds)))
         means = {}
         for s, hist in per.items():

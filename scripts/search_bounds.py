@@ -11,8 +11,10 @@ seeds, for:
   classes in its best fraction q (then among the rest); the best q of a grid is shown;
 * ``model oracle, <exact> known``: knows the --exact objective of every class, and the other
   through an out-of-fold XGBoost model fitted on 80 % of *all* classes (5 folds, the mpls
-  features); from a 10-class uniform start it queries the largest predicted hypervolume
-  improvement, against a reference point beyond the worst loss seen, as mpls does;
+  features; where the table copied a class's rows to the other classes of its function, as
+  fashion8's does, those classes share a fold, so no model is tested on a copy of what it saw);
+  from a 10-class uniform start it queries the largest predicted hypervolume improvement,
+  against a reference point beyond the worst loss seen, as mpls does;
 * ``model oracle, both learned``: the same with both objectives from out-of-fold models.
 
 The oracles know what no search knows (an objective exactly, or models learned from some 5,000
@@ -85,11 +87,21 @@ def greedy(losses: np.ndarray, guess: np.ndarray, start: np.ndarray) -> int:
     return len(seen)
 
 
-def out_of_fold(x: np.ndarray, y: np.ndarray, seed: int = 0) -> np.ndarray:
-    """5-fold out-of-fold XGBoost predictions of ``y``."""
+def folds(groups: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The fold (0-4) of each row: one uniform draw per group, in sorted group order (rows
+    that are each their own group, sorted, get the draws of ``integers(5, size=len(rows))``)."""
+    _, member = np.unique(np.asarray(groups), return_inverse=True)
+    return np.random.default_rng(seed).integers(5, size=member.max() + 1)[member]
+
+
+def out_of_fold(
+    x: np.ndarray, y: np.ndarray, seed: int = 0, groups: np.ndarray | None = None
+) -> np.ndarray:
+    """5-fold out-of-fold XGBoost predictions of ``y``; rows of one group (``groups``, sorted
+    like the rows where each row is its own group) always share a fold."""
     import xgboost as xgb
 
-    fold = np.random.default_rng(seed).integers(5, size=len(y))
+    fold = folds(np.arange(len(y)) if groups is None else groups, seed)
     mean, scale = y.mean(), y.std() or 1.0
     out = np.empty(len(y))
     # one thread, as the library's models: with n_jobs=2, one busy core (a build beside it) made
@@ -142,13 +154,29 @@ def table_losses(
     return classes[kept], losses[kept]
 
 
-def learned_losses(classes: np.ndarray, losses: np.ndarray) -> np.ndarray:
+def copy_groups(bench, dataset: str, classes: np.ndarray, column: str) -> np.ndarray:
+    """A group per class for the out-of-fold models: the classes of one TSS function share one
+    where the table copied a class's rows to the others of its function (fashion8 trains each
+    function once), so that no model trains on a class and is tested on its copy; elsewhere
+    each class is its own group (``column``: any column the table answers)."""
+    from bench.arch.spaces import get_space
+
+    copied = bench.query_many("tss", dataset, list(classes), [column])["copied"].to_numpy(bool)
+    func = get_space("tss").function_representatives()[classes]
+    return np.where(np.isin(func, func[copied]), func, classes)
+
+
+def learned_losses(
+    classes: np.ndarray, losses: np.ndarray, groups: np.ndarray | None = None
+) -> np.ndarray:
     """Out-of-fold predictions of every column of ``losses`` (5 folds, the mpls features of
-    ``classes``)."""
+    ``classes``; ``groups``: see :func:`copy_groups`)."""
     from surrogate.features import feature_table
 
     x = feature_table("tss")[classes]
-    return np.stack([out_of_fold(x, losses[:, j]) for j in range(losses.shape[1])], axis=1)
+    return np.stack(
+        [out_of_fold(x, losses[:, j], groups=groups) for j in range(losses.shape[1])], axis=1
+    )
 
 
 def starts(n_classes: int, seeds: int) -> list[np.ndarray]:
@@ -205,7 +233,7 @@ def main(argv=None) -> int:
           f"queries to normalized HV {TARGET}; oracles know {names[exact]} exactly")  # fmt: skip
 
     t0 = time.perf_counter()
-    learned = learned_losses(classes, losses)
+    learned = learned_losses(classes, losses, copy_groups(bench, args.dataset, classes, names[0]))
     for j, name in enumerate(names):
         tau = kendalltau(learned[:, j], losses[:, j])[0]
         print(f"  learnable: {name} out-of-fold Kendall tau {tau:.3f} (5 folds, 80 % of all "

@@ -112,3 +112,39 @@ def test_constraints_bound_only_the_feasible_classes(demo):
     assert 0 < len(hcs) < len(kept)
     with pytest.raises(ValueError, match="within acc>=2"):
         bounds.table_losses(demo, "digits", objs, constraints="acc>=2")
+
+
+def test_a_class_and_its_copy_never_sit_in_different_folds(demo, tmp_path):
+    import pandas as pd
+
+    from bench.arch.spaces import get_space
+    from bench.table.benchmark import Benchmark
+    from bench.table.store import Store
+
+    sp = get_space("tss")
+    func = sp.function_representatives()
+    classes = np.sort(sp.unique_indices())
+    # a store like fashion8's: 816 trained, 828 (same function: conv3x3(conv1x1(x))) its copy
+    assert func[816] == func[828]
+    held = np.sort(np.r_[classes[::50][:120], 816, 828])
+    frame = demo.frame("tss", "digits", ["acc", "pre_ECE_15"])
+    rows = frame[frame["config"].isin(held)].assign(
+        space="tss", dataset="digits", source="computed", hp=4, epoch=4, seed=777, copied=False
+    )
+    twin = rows["config"] == 828
+    rows.loc[twin, ["acc", "pre_ECE_15"]] = rows.loc[rows["config"] == 816, ["acc", "pre_ECE_15"]]
+    rows.loc[twin, "copied"] = True
+    Store(tmp_path).upsert(pd.DataFrame(rows))
+    store = Benchmark.open(tmp_path, demo=False)
+    groups = bounds.copy_groups(store, "digits", held, "acc")
+    i, j = np.searchsorted(held, [816, 828])
+    assert groups[i] == groups[j] == func[816]
+    others = np.delete(np.arange(len(held)), [i, j])
+    assert np.array_equal(groups[others], held[others])  # trained on their own: their own group
+    # the embedded digits table copies no class: every class its own group, the folds as before
+    every = np.sort(sp.unique_indices())
+    assert np.array_equal(bounds.copy_groups(demo, "digits", every, "acc"), every)
+    draws = np.random.default_rng(0).integers(5, size=len(every))
+    assert np.array_equal(bounds.folds(every), draws)
+    fold = bounds.folds(groups)
+    assert fold[i] == fold[j] and len(set(fold)) == 5

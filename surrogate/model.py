@@ -307,8 +307,12 @@ class Surrogate:
     ) -> Surrogate:
         """Fit on the benchmark table: ``n_train`` random measured archs (all when None).
 
-        Rows whose targets are missing (NaN) are not measured and are left out; the indices
-        actually trained on are in ``train_indices_``.
+        Rows whose targets are missing (NaN) are not measured and are left out, and so are rows
+        the table copied from another architecture (``copied``: an isomorphic cell, or a class
+        computing the same function): a copy adds no measurement, and a copy of a training row
+        among the out-of-bag rows makes the intervals too narrow (on the digits demo table, 90 %
+        intervals fitted with copies covered 81-85 % of unseen classes, without them 88-92 %).
+        The indices actually trained on are in ``train_indices_``.
 
         Args:
             bench: a :class:`bench.table.benchmark.Benchmark`, a path to a store, or None for the
@@ -317,7 +321,7 @@ class Surrogate:
             dataset: the table's dataset (``cifar10``, ``digits``, ...).
             targets: column name(s) to predict.
             source: only rows of this source (None: the table's default resolution).
-            n_train: how many measured rows to train on, drawn without replacement by ``seed``.
+            n_train: how many measured archs to train on, drawn without replacement by ``seed``.
             seed: seeds the draw and the model.
             epoch: only rows of this training epoch (None: the table's default).
             **kwargs: passed to the constructor (``n_members``, XGBoost parameters).
@@ -348,7 +352,7 @@ class Surrogate:
                 f"target(s) {missing} are not columns of the {space}/{dataset} table; "
                 f"it has: {[c for c in frame.columns if c not in ('config', 'arch')]}"
             )
-        measured = frame.dropna(subset=list(targets))
+        measured = frame[~frame["copied"].astype(bool)].dropna(subset=list(targets))
         if measured.empty:
             raise InputError(
                 f"no {space}/{dataset} rows have all of {list(targets)} measured"

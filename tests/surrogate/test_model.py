@@ -246,3 +246,15 @@ def test_a_damaged_model_file_is_refused_by_name(tmp_path, capsys, damage, messa
     code = main(["surrogate", "predict", "--model", str(path), "--index", "0"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_from_benchmark_trains_on_measured_networks_not_copies(fresh_home) -> None:
+    from bench.table.benchmark import Benchmark
+
+    # the digits demo table: 15,625 rows, 6,466 trained classes and 9,159 copies of them
+    model = Surrogate.from_benchmark(Benchmark.open(), "tss", "digits", ["acc"], n_members=2,
+                                     n_estimators=10)  # fmt: skip
+    trained = np.asarray(model.train_indices_)
+    assert model.n_train_ == 6466 and np.array_equal(
+        np.sort(trained), np.sort(get_space("tss").unique_indices())
+    )

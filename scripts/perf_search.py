@@ -241,9 +241,19 @@ def main(argv=None) -> int:
         if k in wanted or ("all" in wanted and dataset in held):
             tables[k] = (None, dataset, objectives, constraints)
     for spec in args.table:
-        name, _, rest = spec.partition("=")
-        store, dataset, objectives, *constraints = rest.split(":", 3)
-        tables[name] = (store, dataset, objectives, constraints[0] if constraints else None)
+        name, eq, rest = spec.partition("=")
+        parts = rest.split(":", 3)
+        if not (name and eq and len(parts) >= 3 and all(parts)):
+            raise SystemExit(f"perf_search: --table {spec!r}: expected "
+                             "NAME=STORE:DATASET:OBJECTIVES[:CONSTRAINTS]")  # fmt: skip
+        tables[name] = (*parts[:3], parts[3] if len(parts) > 3 else None)
+    from search.objectives import parse_constraints
+
+    for key, (_, _, objectives, constraints) in tables.items():
+        try:  # before any search runs: a typo stops the script at once, in one line
+            parse_objectives(objectives), parse_constraints(constraints)
+        except ValueError as err:
+            raise SystemExit(f"perf_search: {key}: {err}") from None
 
     strategies = split_strategies(args.strategies)
     figures = []

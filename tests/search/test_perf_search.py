@@ -135,3 +135,20 @@ def demo_frame_store(tmp_path):
     )
     Store(tmp_path / "store").upsert(pd.DataFrame(rows))
     return tmp_path / "store"
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("mine", "expected NAME=STORE:DATASET:OBJECTIVES"),
+        ("mine=/tmp/s:digits", "expected NAME=STORE:DATASET:OBJECTIVES"),
+        ("=/tmp/s:digits:acc,pre_ECE_15", "expected NAME=STORE:DATASET:OBJECTIVES"),
+        ("mine=/tmp/s:digits:acc,pre_ECE_15:", "expected NAME=STORE:DATASET:OBJECTIVES"),
+        ("mine=/tmp/s:digits:acc,nope", "mine: objective 'nope': unknown metric"),
+        ("mine=/tmp/s:digits:acc,pre_ECE_15:acc>>0.5", "mine: constraint 'acc>>0.5'"),
+    ],
+)
+def test_a_bad_table_spec_stops_before_any_search(spec, message, tmp_path, capsys):
+    with pytest.raises(SystemExit, match=message):
+        perf.main(["--table", spec, "--seeds", "1", "--no-timing"])
+    assert "==" not in capsys.readouterr().out  # no table was searched

@@ -7,20 +7,22 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from demo_script import build_script
 
+from bench.arch.spaces import get_space
 from bench.table.tablefile import RELIABILITY_KEY, read_reliability
 from search.cli import main as calnas
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A digits store of 4 TSS classes x 4 seeds (1 epoch), exported with seeds 1 and 2."""
+    """A digits store of 4 TSS classes x 4 seeds (2 epochs, measured after each), exported with seeds 1 and 2."""
     tmp = tmp_path_factory.mktemp("export")
     script = build_script()
-    common = ["--bench", str(tmp / "store"), "--spaces", "tss", "--epochs", "1", "--quiet"]
+    common = ["--bench", str(tmp / "store"), "--spaces", "tss", "--epochs", "2", "--quiet"]
     script.main([*common, "--jobs", "0", "--seeds", "1,2,3,4", "--sample", "4", "--chunk", "2"])
     demo = tmp / "demo"
     out = demo / "demo.parquet"
@@ -40,6 +42,26 @@ def test_export_writes_the_tables_seeds_with_their_reliability(exported):
     assert sample["seeds"] == [1, 2, 3, 4] and sample["k"] == 2 and sample["splits"] == 3
     assert sample["architectures_all_seeds"] == 4
     assert read_reliability(out, "sss", "digits") is None
+
+
+@pytest.mark.slow
+def test_each_class_is_one_run_of_rows_its_representative_first(exported):
+    # the storage order (copies repeat their representative's values right after them) is
+    # what keeps the shipped tables small; a class split over the file would still read right
+    _, _, out = exported
+    frame = pd.read_parquet(out)
+    reps = get_space("tss").representatives()[frame["config"].to_numpy()]
+    assert frame["copied"].any() and (reps != frame["config"].to_numpy()).any()
+    for rep in np.unique(reps):
+        rows = np.flatnonzero(reps == rep)
+        assert (np.diff(rows) == 1).all(), f"class {rep} is split over the file"
+        copied = frame["copied"].to_numpy()[rows]
+        assert not copied[: len(rows) - copied.sum()].any()  # representative's rows first
+    for _, rows in frame.groupby("config", sort=False):  # seeds in turn, their epochs in turn
+        assert (np.diff(rows.index) == 1).all()
+        assert rows[["seed", "epoch"]].to_numpy().tolist() == sorted(
+            rows[["seed", "epoch"]].to_numpy().tolist()
+        )
 
 
 @pytest.mark.slow

@@ -245,6 +245,12 @@ def _finish_sss(res: Result) -> None:
         )
 
 
+def _span(row: list) -> str:
+    """A kernel row's ECE range with its count (one network: its value)."""
+    _, n, lo, _, hi = row
+    return f"{lo:.2%} (1 network)" if n == 1 else f"{lo:.2%}-{hi:.2%} over {n} networks"
+
+
 def _cells(res: Result, f: pd.DataFrame, ds: str) -> None:
     archs = f["arch"].astype(str).to_numpy()
     kp = np.array([kernel_params(a) for a in archs])
@@ -268,8 +274,8 @@ def _cells(res: Result, f: pd.DataFrame, ds: str) -> None:
     )
     if len(rows) >= 2:
         res.findings.append(
-            f"tss/{ds}: ECE spans {rows[0][2]:.2%}-{rows[0][4]:.2%} at {rows[0][0]} kernel "
-            f"params and {rows[-1][2]:.2%}-{rows[-1][4]:.2%} at {rows[-1][0]}"
+            f"tss/{ds}: ECE {_span(rows[0])} at {rows[0][0]} kernel params and "
+            f"{_span(rows[-1])} at {rows[-1][0]}"
         )
     ok = np.flatnonzero(~np.isnan(score))
     order = ok[np.lexsort((f["config"].to_numpy()[ok], -score[ok]))][:20]

@@ -445,6 +445,11 @@ def test_rq7_size_widths_and_the_top20_cells(rq7_bench):
     for r, (_, ops, kp) in zip(top.data, TOP20, strict=True):
         assert " ".join(r[2:8]) == ops and r[8] == kp
     assert any("E4 skip 20/20" in f for f in res.findings)
+    kernel = res.tables["kernel"].data
+    assert kernel[-1][:2] == [54, 1]  # one cell is conv3x3 on every edge: a value, not a span
+    (span,) = [f for f in res.findings if "kernel params and" in f]
+    assert f"over {kernel[0][1]} networks at 0 kernel params" in span
+    assert span.endswith(f"{kernel[-1][2]:.2%} (1 network) at 54")
 
 
 # -- what every question says about the table it got ------------------------------------------

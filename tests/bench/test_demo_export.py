@@ -19,7 +19,8 @@ from search.cli import main as calnas
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    """A digits store of 4 TSS classes x 4 seeds (2 epochs, measured after each), exported with seeds 1 and 2."""
+    """A digits store of 4 TSS classes x 4 seeds (2 epochs, measured after each), exported
+    with seeds 1 and 2."""
     tmp = tmp_path_factory.mktemp("export")
     script = build_script()
     common = ["--bench", str(tmp / "store"), "--spaces", "tss", "--epochs", "2", "--quiet"]

@@ -96,7 +96,7 @@ class Loaded(NamedTuple):
 
 def datasets(bench: Benchmark, space: str, source: str | None = None) -> list[str]:
     """The datasets the benchmark holds for ``space``: the study's first (in its order), then
-    the others (``digits`` for the demo table).
+    the others (``digits`` and ``fashion8`` for the demo tables).
 
     Args:
         bench: the benchmark.
@@ -109,7 +109,7 @@ def datasets(bench: Benchmark, space: str, source: str | None = None) -> list[st
     Example:
         >>> from bench import Benchmark
         >>> datasets(Benchmark.open("/tmp/calnas-doc-empty"), "tss")
-        ['digits']
+        ['digits', 'fashion8']
     """
     have = {ds for (sp, ds, src) in bench.tables() if sp == space and source in (None, src)}
     first = [d for d in STUDY_DATASETS if d in have]

@@ -213,7 +213,7 @@ def main(argv=None) -> int:
 
     from search_bounds import copy_groups, learned_bound, learned_losses, table_losses
 
-    from search.objectives import parse_objectives
+    from search.objectives import parse_constraints, parse_objectives
 
     tables = {}  # key -> (store path or None, dataset, objectives, constraints or None)
     keys = args.tables if args.tables is not None else ("" if args.table else "all")
@@ -247,8 +247,6 @@ def main(argv=None) -> int:
             raise SystemExit(f"perf_search: --table {spec!r}: expected "
                              "NAME=STORE:DATASET:OBJECTIVES[:CONSTRAINTS]")  # fmt: skip
         tables[name] = (*parts[:3], parts[3] if len(parts) > 3 else None)
-    from search.objectives import parse_constraints
-
     for key, (_, _, objectives, constraints) in tables.items():
         try:  # before any search runs: a typo stops the script at once, in one line
             parse_objectives(objectives), parse_constraints(constraints)

@@ -138,6 +138,7 @@ def export(
             break
     else:
         size, limit = tmp.stat().st_size / 1e6, MAX_MB[dataset]
+        tmp.unlink()
         raise SystemExit(f"the {dataset} demo table needs {size:.1f} MB > {limit} MB")
     tmp.replace(out)
     frame = rounded

@@ -66,6 +66,19 @@ def test_each_class_is_one_run_of_rows_its_representative_first(exported):
 
 
 @pytest.mark.slow
+def test_a_table_over_its_size_limit_is_refused_and_nothing_written(exported, monkeypatch):
+    script, tmp, _ = exported
+    import demo_plan  # on sys.path once the build script is loaded; demo_export shares its dict
+
+    monkeypatch.setitem(demo_plan.MAX_MB, "digits", 1e-4)
+    out = tmp / "too-big" / "demo.parquet"
+    args = ["--bench", str(tmp / "store"), "--spaces", "tss", "--epochs", "2", "--quiet"]
+    with pytest.raises(SystemExit, match=r"the digits demo table needs [0-9.]+ MB > 0.0001 MB"):
+        script.main([*args, "--export-only", "--out", str(out), "--figure", str(tmp / "f.png")])
+    assert not any(out.parent.iterdir())  # neither the table nor its temporary file
+
+
+@pytest.mark.slow
 def test_bench_info_shows_the_recorded_reliability(exported, monkeypatch, capsys, tmp_path):
     _, _, out = exported
     monkeypatch.setattr("bench.table.benchmark.DEMO_DIR", out.parent)

@@ -40,7 +40,8 @@ isomorphism classes (``run_search(..., merge_functional=True)``). ``--prior DATA
 another dataset's table as a warm start (``run_search(..., prior=DATASET)``,
 :mod:`search.prior`).
 
-It ends with every figure as one Markdown table (``--from-json FILE`` prints it again).
+It ends with every figure as one Markdown table (``--from-json FILE ...`` prints it again, the
+files' figures in the order given: tables measured by separate runs join into one table).
 
 Usage:
     python scripts/perf_search.py --tables all --seeds 20 --jobs 2 --json figures.json
@@ -205,10 +206,11 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="processes running searches")
     ap.add_argument("--no-timing", action="store_true", help="skip the 1,000-trial timing")
     ap.add_argument("--json", help="also write the figures here")
-    ap.add_argument("--from-json", help="print the Markdown table of figures saved by --json")
+    ap.add_argument("--from-json", nargs="+", metavar="FILE",
+                    help="print the Markdown table of figures saved by --json (one or more runs)")
     args = ap.parse_args(argv)
     if args.from_json:
-        print(markdown(json.loads(Path(args.from_json).read_text())))
+        print(markdown([f for path in args.from_json for f in json.loads(Path(path).read_text())]))
         return 0
 
     from search_bounds import copy_groups, learned_bound, learned_losses, table_losses

@@ -45,6 +45,23 @@ def test_markdown_has_a_row_per_strategy_and_the_position():
     assert rows[3].endswith("| 0.75 |") and rows[2].endswith("| 20.0 |  |")
 
 
+def test_from_json_joins_separate_runs_into_one_table(tmp_path, capsys):
+    runs = []
+    for table in ("a", "b"):  # two runs of one table each, as one step per table writes them
+        path = tmp_path / f"{table}.json"
+        path.write_text(json.dumps([
+            {"table": table, "objectives": "x,y", "strategy": "random", "mean": 9.0, "std": 1.0,
+             "reached": "2/2"},
+            {"table": table, "bound": 3.0, "random": 9.0, "default": "mpls", "default_mean": 5.0,
+             "position": 0.5}]))  # fmt: skip
+        runs.append(str(path))
+    assert perf.main(["--from-json", *runs]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| a |")
+            or r.startswith("| b |")]  # fmt: skip
+    assert [r.split(" | ")[0] for r in rows] == ["| a", "| b"]
+    assert all(r.split(" | ")[8] == "3.0" for r in rows)  # each table keeps its own bound
+
+
 @pytest.mark.slow  # a real search of each strategy on the demo table (~10 s)
 def test_a_small_run_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "f.json"

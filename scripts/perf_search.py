@@ -206,8 +206,12 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="processes running searches")
     ap.add_argument("--no-timing", action="store_true", help="skip the 1,000-trial timing")
     ap.add_argument("--json", help="also write the figures here")
-    ap.add_argument("--from-json", nargs="+", metavar="FILE",
-                    help="print the Markdown table of figures saved by --json (one or more runs)")
+    ap.add_argument(
+        "--from-json",
+        nargs="+",
+        metavar="FILE",
+        help="print the Markdown table of figures saved by --json (one or more runs)",
+    )
     args = ap.parse_args(argv)
     if args.from_json:
         print(markdown([f for path in args.from_json for f in json.loads(Path(path).read_text())]))

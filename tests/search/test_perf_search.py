@@ -35,14 +35,18 @@ def test_markdown_has_a_row_per_strategy_and_the_position():
         {"table": "t", "objectives": "a,b", "strategy": "random", "mean": 100.0, "std": 9.0,
          "reached": "20/20"},
         {"table": "t", "objectives": "a,b", "strategy": "mpls", "mean": 40.0, "std": 5.0,
-         "reached": "20/20", "ratio": 0.4, "worst_gap": -0.01, "worst_gap_at": 50},
+         "reached": "20/20", "ratio": 0.4, "worst_gap": -0.01, "worst_gap_at": 50,
+         "hv_at": {"100": 0.9612, "1000": 0.99}},
         {"table": "t", "bound": 20.0, "random": 100.0, "default": "mpls", "default_mean": 40.0,
          "position": 0.75},
     ]  # fmt: skip
     rows = perf.markdown(figures).splitlines()
     assert len(rows) == 4
-    assert rows[3].startswith("| t | a,b | mpls | 40.0 | 5.0 | 20/20 | 0.4 | -0.0100 (50) | 20.0 |")
-    assert rows[3].endswith("| 0.75 |") and rows[2].endswith("| 20.0 |  |")
+    assert rows[3].startswith(
+        "| t | a,b | mpls | 40.0 | 5.0 | 20/20 | 0.4 | -0.0100 (50) | 0.961 / 0.990 | 20.0 |"
+    )
+    # a row without HV figures (a run saved before they were kept) leaves the cell empty
+    assert rows[3].endswith("| 0.75 |") and rows[2].endswith("|  |  | 20.0 |  |")
 
 
 def test_from_json_joins_separate_runs_into_one_table(tmp_path, capsys):
@@ -59,17 +63,19 @@ def test_from_json_joins_separate_runs_into_one_table(tmp_path, capsys):
     rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| a |")
             or r.startswith("| b |")]  # fmt: skip
     assert [r.split(" | ")[0] for r in rows] == ["| a", "| b"]
-    assert all(r.split(" | ")[8] == "3.0" for r in rows)  # each table keeps its own bound
+    assert all(r.split(" | ")[9] == "3.0" for r in rows)  # each table keeps its own bound
 
 
 @pytest.mark.slow  # a real search of each strategy on the demo table (~10 s)
 def test_a_small_run_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "f.json"
-    assert perf.main(["--tables", "demo-ece", "--seeds", "2", "--cap", "60", "--bound-seeds",
+    assert perf.main(["--tables", "demo-ece", "--seeds", "2", "--cap", "100", "--bound-seeds",
                       "0", "--no-timing", "--json", str(out)]) == 0  # fmt: skip
     figures = json.loads(out.read_text())
     assert [f["strategy"] for f in figures] == ["random", "mpls"]
     assert all(len(f["per_seed"]) == 2 for f in figures)
+    # cap 100: HV after 1,000 queries is beyond every run, so it is not reported
+    assert all(list(f["hv_at"]) == ["100"] and 0 < f["hv_at"]["100"] <= 1 for f in figures)
     assert "| demo-ece | acc,pre_ECE_15 | mpls |" in capsys.readouterr().out
     assert perf.main(["--from-json", str(out)]) == 0
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from bench.analysis import figures as F
 from bench.analysis.data import SHORT
+from bench.analysis.kendall import tau_b
 from bench.analysis.questions import Context, present
 from bench.analysis.result import Records, Result
 from bench.checks import check_int
@@ -276,6 +277,13 @@ def _cells(res: Result, f: pd.DataFrame, ds: str) -> None:
         res.findings.append(
             f"tss/{ds}: ECE {_span(rows[0])} at {rows[0][0]} kernel params and "
             f"{_span(rows[-1])} at {rows[-1][0]}"
+        )
+        # the ends hold few networks (one cell is conv3x3 on every edge): the trend is the tau
+        ok = ~np.isnan(ece)
+        res.findings.append(
+            f"tss/{ds}: tau of ECE with the kernel params {tau_b(kp[ok], ece[ok]):+.2f} over "
+            f"{int(ok.sum())} networks (median ECE {rows[0][3]:.2%} at {rows[0][0]}, "
+            f"{rows[-1][3]:.2%} at {rows[-1][0]})"
         )
     ok = np.flatnonzero(~np.isnan(score))
     order = ok[np.lexsort((f["config"].to_numpy()[ok], -score[ok]))][:20]

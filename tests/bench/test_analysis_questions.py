@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.stats
 from analysis_tables import (
     fill_median,
     official,
@@ -450,6 +451,13 @@ def test_rq7_size_widths_and_the_top20_cells(rq7_bench):
     (span,) = [f for f in res.findings if "kernel params and" in f]
     assert f"over {kernel[0][1]} networks at 0 kernel params" in span
     assert span.endswith(f"{kernel[-1][2]:.2%} (1 network) at 54")
+    (trend,) = [f for f in res.findings if "tau of ECE with the kernel params" in f]
+    cells = res.data["cells"]
+    ok = ~np.isnan(cells["ece"])
+    want = scipy.stats.kendalltau(cells["kp"][ok], cells["ece"][ok]).statistic
+    assert (
+        f"params {want:+.2f} over {int(ok.sum())} networks (median ECE {kernel[0][3]:.2%}" in trend
+    )
 
 
 # -- what every question says about the table it got ------------------------------------------

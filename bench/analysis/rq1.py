@@ -151,8 +151,8 @@ def _summary(res: Result, frames: dict, merged: pd.DataFrame, have: list[str]) -
                 if k is None
                 else merged[merged["config"].isin(union_top(with_acc, "acc", k))]
             )
-            rows.append([name, "pre_ECE_15", len(sub), *_cross(sub, pairs, "pre_ECE_15")])
-        rows.append(["all", "post_ECE_15", len(merged), *_cross(merged, pairs, "post_ECE_15")])
+            rows.append([name, "pre_ECE_15", *_common_cross(sub, pairs, have, "pre_ECE_15")])
+        rows.append(["all", "post_ECE_15", *_common_cross(merged, pairs, have, "post_ECE_15")])
         res.add(
             Records(
                 "transfer", ["population", "metric", "n", *names], rows, "ECE tau between datasets"
@@ -173,6 +173,17 @@ def _summary(res: Result, frames: dict, merged: pd.DataFrame, have: list[str]) -
                 "same dataset, before against after temperature scaling",
             )
         )
+
+
+def _common_cross(
+    frame: pd.DataFrame, pairs: list[tuple[str, str]], have: list[str], metric: str
+) -> list:
+    """``[n, tau per pair]`` over the configs where every dataset holds ``metric``: one population
+    for every pair, and n counts it (a computed table can hold fewer networks than another:
+    fashion8's copies of a function are left out, digits measured every class)."""
+    cols = [_col(d, metric) for d in have if _col(d, metric) in frame]
+    common = frame.dropna(subset=cols)
+    return [len(common), *_cross(common, pairs, metric)]
 
 
 def _cross(frame: pd.DataFrame, pairs: list[tuple[str, str]], metric: str) -> list[float]:

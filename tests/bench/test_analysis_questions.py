@@ -184,6 +184,25 @@ def test_rq1_fig1_population_reproduces_the_paper(rq1_bench):
     assert res.tables["all"].n == N_TSS and transfer["all"][2] == N_TSS
 
 
+def test_rq1_transfer_counts_the_networks_both_datasets_hold(tmp_path):
+    # fashion8 leaves a function's copies out, digits holds every class: the transfer rows are
+    # taken over the configs both hold, and n counts those, not the union
+    rng = np.random.default_rng(SEED + 5)
+    n = N_TSS
+    full = {"acc": rng.uniform(0.1, 0.9, n), "pre_ECE_15": rng.uniform(0.01, 0.1, n)}
+    part = {"acc": rng.uniform(0.1, 0.9, n), "pre_ECE_15": rng.uniform(0.01, 0.1, n)}
+    missing = rng.choice(n, 1000, replace=False)
+    part["pre_ECE_15"][missing] = np.nan
+    root = store(tmp_path, [official("tss", "cifar10", full), official("tss", "cifar100", part)])
+    res = run_question("rq1", _ctx(root))
+    transfer = {r[0]: r for r in res.tables["transfer"].data if r[1] == "pre_ECE_15"}
+    held = np.setdiff1d(np.arange(n), missing)
+    assert transfer["all"][2] == n - 1000
+    want = scipy.stats.kendalltau(full["pre_ECE_15"][held], part["pre_ECE_15"][held]).statistic
+    assert transfer["all"][3] == pytest.approx(want)
+    assert any(f"over all (n={n - 1000})" in f for f in res.findings)
+
+
 def test_rq1_all_matches_pandas(rq1_bench):
     import pandas as pd
 

@@ -263,6 +263,11 @@ def figures(res: Result) -> list[tuple[str, Figure]]:
             ylabel="Kendall tau-b",
             as_published=res.as_published,
         )
-        fig.axes[0].set_xscale("log")
+        from matplotlib.ticker import NullFormatter
+
+        ax = fig.axes[0]
+        ax.set_xscale("log")
+        # within about one decade matplotlib labels the minor ticks too, and they overlap
+        ax.xaxis.set_minor_formatter(NullFormatter())
         out.append(("transfer", fig))
     return out

@@ -182,6 +182,18 @@ def markdown(figures: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _saved_figures(path: str) -> list[dict]:
+    """The figures a ``--json`` run saved at ``path``; a file that is not one stops the script."""
+    try:
+        figures = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"perf_search: --from-json {path}: {err}") from None
+    if not (isinstance(figures, list) and all(isinstance(f, dict) and "table" in f
+                                              for f in figures)):  # fmt: skip
+        raise SystemExit(f"perf_search: --from-json {path}: not the figures of a --json run")
+    return figures
+
+
 def _position(value: float) -> str:
     """A position, or why there is none (the bound needs as many queries as random search)."""
     return "n/a (bound >= random)" if value != value else str(value)
@@ -220,7 +232,7 @@ def main(argv=None) -> int:
     )
     args = ap.parse_args(argv)
     if args.from_json:
-        print(markdown([f for path in args.from_json for f in json.loads(Path(path).read_text())]))
+        print(markdown([f for path in args.from_json for f in _saved_figures(path)]))
         return 0
 
     from search_bounds import copy_groups, learned_bound, learned_losses, table_losses

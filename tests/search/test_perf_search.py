@@ -66,6 +66,18 @@ def test_from_json_joins_separate_runs_into_one_table(tmp_path, capsys):
     assert all(r.split(" | ")[9] == "3.0" for r in rows)  # each table keeps its own bound
 
 
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [(None, "No such file"), ("{not json", "Expecting"), ('{"a": 1}', "not the figures")],
+)
+def test_from_json_refuses_a_file_that_holds_no_figures(tmp_path, text, why):
+    path = tmp_path / "f.json"
+    if text is not None:
+        path.write_text(text)
+    with pytest.raises(SystemExit, match=f"--from-json {path}: .*{why}"):
+        perf.main(["--from-json", str(path)])
+
+
 @pytest.mark.slow  # a real search of each strategy on the demo table (~10 s)
 def test_a_small_run_writes_every_figure(tmp_path, capsys):
     out = tmp_path / "f.json"

@@ -279,10 +279,11 @@ def _cells(res: Result, f: pd.DataFrame, ds: str) -> None:
             f"{_span(rows[-1])} at {rows[-1][0]}"
         )
         # the ends hold few networks (one cell is conv3x3 on every edge): the trend is the tau
-        ok = ~np.isnan(ece)
+        measured = ~np.isnan(ece)
         res.findings.append(
-            f"tss/{ds}: tau of ECE with the kernel params {tau_b(kp[ok], ece[ok]):+.2f} over "
-            f"{int(ok.sum())} networks (median ECE {rows[0][3]:.2%} at {rows[0][0]}, "
+            f"tss/{ds}: tau of ECE with the kernel params "
+            f"{tau_b(kp[measured], ece[measured]):+.2f} over {int(measured.sum())} networks "
+            f"(median ECE {rows[0][3]:.2%} at {rows[0][0]}, "
             f"{rows[-1][3]:.2%} at {rows[-1][0]})"
         )
     ok = np.flatnonzero(~np.isnan(score))

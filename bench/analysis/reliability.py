@@ -433,6 +433,8 @@ def format_recorded_reliability(reports: Sequence[dict[str, Any]]) -> str:
     and the Spearman-Brown prediction for the mean of as many seeds as the table holds (what a
     query answers by default). A second report, where the build trained more seeds on a sample
     of the networks, adds the tau between the means of two disjoint halves of them, measured.
+    A table of one seed per network cannot measure itself; where the build trained other seeds
+    on a sample (fashion8's SSS table: seed 778 on 128 networks), their one-seed tau is shown.
 
     Args:
         reports: as ``scripts/build_demo_bench.py --export`` records them
@@ -442,15 +444,32 @@ def format_recorded_reliability(reports: Sequence[dict[str, Any]]) -> str:
     Example:
         >>> print(format_recorded_reliability([{"measurable": False, "seeds": [777]}]))
           one seed (777) per network: the table cannot say how well its rankings repeat
+        >>> sample = {"measurable": True, "seeds": [777, 778], "architectures_all_seeds": 128,
+        ...           "epoch": 4, "metrics": {"acc": {"tau_one_seed": 0.377}}}
+        >>> print(format_recorded_reliability([{"measurable": False, "seeds": [777]}, sample]))
+          metric       seed vs seed
+          acc                 0.377
+          one seed (777) per network; seed vs seed: seeds 777 and 778 over the 128 networks
+          holding them all, at epoch 4
     """
     table = reports[0]
     if not table.get("measurable"):
-        if len(table.get("seeds", ())) == 1:
-            return (
-                f"  one seed ({table['seeds'][0]}) per network: the table cannot say how well its "
-                "rankings repeat"
-            )
-        return f"  not measurable: {table.get('why', 'no report')}"
+        if len(table.get("seeds", ())) != 1:
+            return f"  not measurable: {table.get('why', 'no report')}"
+        one = f"  one seed ({table['seeds'][0]}) per network"
+        sample = next((r for r in reports[1:] if r.get("measurable")), None)
+        if sample is None:
+            return f"{one}: the table cannot say how well its rankings repeat"
+        # the build trained more seeds on a sample: what one seed against another gives there
+        lines = [f"  {'metric':<12} {'seed vs seed':>12}"]
+        for name, v in sample["metrics"].items():
+            lines.append(f"  {name:<12} {_fmt(v['tau_one_seed']):>12}")
+        lines.append(
+            f"{one}; seed vs seed: seeds {_seeds(sample['seeds'])} over the "
+            f"{sample['architectures_all_seeds']:,} networks holding them all, at epoch "
+            f"{sample.get('epoch', '?')}"
+        )
+        return "\n".join(lines)
     m = len(table["seeds"])
     sample = next((r for r in reports[1:] if r.get("measurable") and r["k"] > 1), None)
     predicted = f"{m}-seed means, predicted"

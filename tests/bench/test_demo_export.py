@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -92,6 +93,39 @@ def test_bench_info_shows_the_recorded_reliability(exported, monkeypatch, capsys
     calnas(["bench", "info", "--bench", str(tmp_path / "empty"), "--format", "json"])
     (entry,) = json.loads(capsys.readouterr().out)
     assert entry["reliability"][0]["seeds"] == [1, 2] and len(entry["reliability"]) == 2
+
+
+@pytest.mark.slow
+def test_a_one_seed_table_shows_the_reliability_of_the_seeds_built_beside_it(
+    exported, monkeypatch, capsys, tmp_path
+):
+    # the fashion8 SSS table ships seed 777 only; 778 on a sample measures how well it repeats
+    script, tmp, _ = exported
+    out = tmp_path / "demo" / "demo.parquet"
+    args = ["--bench", str(tmp / "store"), "--spaces", "tss", "--epochs", "2", "--quiet"]
+    script.main(
+        [
+            *args,
+            "--export-only",
+            "--seeds",
+            "1",
+            "--out",
+            str(out),
+            "--figure",
+            str(tmp_path / "f.png"),
+        ]
+    )
+    table, sample = read_reliability(out, "tss", "digits")
+    assert table["seeds"] == [1] and not table["measurable"] and sample["seeds"] == [1, 2, 3, 4]
+    monkeypatch.setattr("bench.table.benchmark.DEMO_DIR", out.parent)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert calnas(["bench", "info", "--bench", str(tmp_path / "empty")]) in (0, None)
+    text = capsys.readouterr().out
+    assert "one seed (1) per network; seed vs seed: seeds 1, 2, 3 and 4 over the 4 networks" in (
+        text
+    )
+    tau = sample["metrics"]["acc"]["tau_one_seed"]
+    assert re.search(rf"\n  acc +{tau:.3f}\n", text) and "cannot say" not in text
 
 
 @pytest.mark.slow

@@ -271,6 +271,9 @@ def seed_reliability(
             if found
             else "no per-seed rows (the values are not one seed's)"
         )
+        recorded = _recorded_sample(bench, space, dataset, source, columns) if found else None
+        if recorded:
+            why += f"; {recorded}"
         return {"measurable": False, "why": why, "seeds": first.seeds}
     per: dict[int, Any] = {}
     for s in found:
@@ -309,6 +312,29 @@ def seed_reliability(
         "test_retest_tau": {c: r["tau"] for c, r in out.items()},
         "missing_columns": missing,
     }
+
+
+def _recorded_sample(
+    bench: Benchmark, space: str, dataset: str, source: str | None, columns: Sequence[str]
+) -> str | None:
+    """What a one-seed table's file records of the other seeds its build trained on a sample
+    (fashion8's SSS table: 778 beside the shipped 777), as text; None where it records none."""
+    for src in [source] if source else bench.sources(space, dataset):
+        table = bench.tables().get((space, dataset, src))
+        for report in (table.reliability() or [])[1:] if table is not None else []:
+            if not report.get("measurable"):
+                continue
+            metrics = report.get("metrics", {})
+            taus = {c: metrics[c]["tau_one_seed"] for c in columns if c in metrics}
+            if not taus:
+                continue
+            parts = ", ".join(f"{c} {'-' if t is None else f'{t:.2f}'}" for c, t in taus.items())
+            seeds = ", ".join(str(x) for x in report["seeds"])
+            return (
+                f"the build's seeds {seeds} on {report['architectures_all_seeds']:,} of them "
+                f"(recorded in the table's file), seed vs seed at epoch {report['epoch']}: {parts}"
+            )
+    return None
 
 
 def _finite(value: float | None) -> float | None:

@@ -126,6 +126,17 @@ def test_a_one_seed_table_shows_the_reliability_of_the_seeds_built_beside_it(
     )
     tau = sample["metrics"]["acc"]["tau_one_seed"]
     assert re.search(rf"\n  acc +{tau:.3f}\n", text) and "cannot say" not in text
+    # the analyses' reliability line says it too
+    from bench import Benchmark
+    from bench.analysis.reliability import seed_reliability
+    from bench.table.store import Store
+
+    bench = Benchmark(Store(tmp_path / "empty"), demo_dir=out.parent)
+    rel = seed_reliability(bench, "tss", "digits", ["acc", "no_such_column"])
+    assert not rel["measurable"] and rel["why"] == (
+        "one seed (1) per architecture; the build's seeds 1, 2, 3, 4 on 4 of them (recorded in "
+        f"the table's file), seed vs seed at epoch 2: acc {tau:.2f}"
+    )
 
 
 @pytest.mark.slow

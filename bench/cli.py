@@ -185,7 +185,7 @@ def _bench_info(args: argparse.Namespace) -> None:
 
 def _reliability_text(table: dict) -> str:
     """A table's recorded seed reliability: Kendall tau-b between independent trainings."""
-    from bench.analysis.reliability import format_recorded_reliability
+    from bench.analysis.reliability_text import format_recorded_reliability
 
     return (
         f"\nSeed reliability of {table['space']}/{table['dataset']} ({table['source']}), "

@@ -103,7 +103,7 @@ from demo_plan import (
     targets,
 )
 
-from bench.analysis.reliability import format_seed_report
+from bench.analysis.reliability_text import format_seed_report
 from bench.compute import ComputeConfig, compute
 from bench.compute.fashion8 import check_per_class
 from bench.compute.ood import FASHION_MNIST_DEFAULT_ROOT

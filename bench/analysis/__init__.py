@@ -8,9 +8,9 @@ study did not ask: how reliable each ranking is across training seeds.
 
 Modules: ``kendall`` (fast tau-b matrices, populations), ``data`` (the rows an analysis reads),
 ``questions`` (the registry and context), ``rq1`` ... ``rq7`` and ``rq_seeds`` (one question
-each), ``reliability`` (seed reliability), ``figures``, ``report`` (``report.html``), ``cli``
-(``calnas analyze``). Importing the package is cheap: numpy, pandas and matplotlib load with
-the modules that need them.
+each), ``reliability`` (seed reliability), ``reliability_text`` (its reports as text),
+``figures``, ``report`` (``report.html``), ``cli`` (``calnas analyze``). Importing the package
+is cheap: numpy, pandas and matplotlib load with the modules that need them.
 
 Example:
     >>> from bench.analysis import tau_b

@@ -156,8 +156,9 @@ def plot_front(result: Any, path: str | os.PathLike) -> Path:
     """Found front over the true front, zoomed on the fronts; every query at full range beside.
 
     True-front points are large hollow green rings joined by a step line, drawn on top; found
-    front points are small filled red dots, so a found true-front point is a dot in a ring. The
-    HCS pick is a labelled star. With one objective: each query's value in order, and the best.
+    front points are small filled red dots, drawn over everything, so a found true-front point is
+    a dot in a ring and the HCS pick (a labelled star) keeps its dot. With one objective: each
+    query's value in order, and the best.
     """
     plt = _pyplot()
     rep = result.report
@@ -191,7 +192,8 @@ def plot_front(result: Any, path: str | os.PathLike) -> Path:
         return f"{name} ({len(pts)}" + (f"; {hidden} outside this view)" if hidden else ")")
 
     ax.scatter(q[:, 0], q[:, 1], s=10, c="0.72", lw=0, zorder=1, label=counted("queried", q))
-    ax.scatter(f[:, 0], f[:, 1], s=22, c="tab:red", lw=0, zorder=3,
+    # above the true front's rings and the HCS star: the pick's own dot shows inside the star
+    ax.scatter(f[:, 0], f[:, 1], s=22, c="tab:red", lw=0, zorder=6.5,
                label=counted("found front", f))  # fmt: skip
     ax.step(t[:, 0], t[:, 1], where="post", color="tab:green", lw=1.0, alpha=0.8, zorder=4)
     ax.scatter(t[:, 0], t[:, 1], s=70, facecolors="none", edgecolors="tab:green", lw=1.4,

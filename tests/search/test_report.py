@@ -133,3 +133,6 @@ def test_the_front_plot_frames_the_front_and_counts_a_stray_point(tmp_path, monk
     assert zoomed.get_xlim()[0] > 0.1 and full.get_xlim()[0] < 0.1  # framed apart, shown beside
     labels = [t.get_text() for t in zoomed.get_legend().get_texts()]
     assert f"true front ({len(res.true_front)}; 1 outside this view)" in labels
+    # every found-front dot is drawn over the rings and the HCS star (it used to hide one)
+    layers = {c.get_label().split(" (")[0]: c.get_zorder() for c in zoomed.collections}
+    assert layers["found front"] > max(layers["HCS pick"], layers["true front"])

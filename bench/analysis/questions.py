@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bench.analysis import data as _data
 from bench.analysis.kendall import kendall_matrix
 from bench.analysis.reliability import DEFAULT_TARGET_TAU, seed_reliability
@@ -261,10 +263,24 @@ def record(res: Result, got: _data.Loaded) -> None:
 def tau_matrix(
     name: str, frame: pd.DataFrame, columns: Sequence[str], caption: str, labels: Sequence[str]
 ) -> Matrix:
-    """A :class:`Matrix` of the tau-b of ``columns`` of ``frame`` (pairwise complete rows)."""
+    """A :class:`Matrix` of the tau-b of ``columns`` of ``frame`` (pairwise complete rows).
+
+    The caption ends with n, the rows a pair shares: one number where every pair shares the
+    same rows, else the fewest and the most (two datasets' top-100 unions hold configs that one
+    of the tables lacks).
+
+    Example:
+        >>> import pandas as pd
+        >>> f = pd.DataFrame({"a": [1, 2, 3, 4], "b": [1, 3, 2, None]})
+        >>> tau_matrix("m", f, ["a", "b"], "two columns", ["a", "b"]).caption
+        'two columns (n=3-4 by pair)'
+    """
     km = kendall_matrix(frame[list(columns)])
     n = int(km.n.max()) if km.n.size else 0
-    return Matrix(name, list(labels), km.tau.tolist(), f"{caption} (n={n})", n)
+    pairs = km.n[~np.eye(len(km.n), dtype=bool)]
+    fewest = int(pairs.min()) if pairs.size else n
+    count = f"n={n}" if fewest == n else f"n={fewest}-{n} by pair"
+    return Matrix(name, list(labels), km.tau.tolist(), f"{caption} ({count})", n)
 
 
 def present(columns: Sequence[str], frame: pd.DataFrame) -> list[str]:

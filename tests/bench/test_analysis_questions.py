@@ -201,6 +201,8 @@ def test_rq1_transfer_counts_the_networks_both_datasets_hold(tmp_path):
     want = scipy.stats.kendalltau(full["pre_ECE_15"][held], part["pre_ECE_15"][held]).statistic
     assert transfer["all"][3] == pytest.approx(want)
     assert any("over all (n=5257)" in f for f in res.findings)
+    # the matrices' captions say the same: pairs within cifar10 share all rows, across 5,257
+    assert res.tables["all"].caption.endswith(f"(n=5257-{n} by pair)")
     from bench.analysis import rq1
 
     ax = dict(rq1.figures(res))["transfer"].axes[0]

@@ -87,13 +87,25 @@ run_search("tss", "digits", "acc,pre_ECE_15", "random", trials=100000, bench=sys
 """
 
 
+def _wait_for_records(journal: Path, beyond: int, child: subprocess.Popen) -> None:
+    """Wait until the child has appended records past ``beyond`` bytes (a loaded machine can
+    take seconds to start it: a fixed sleep killed it before it had written anything)."""
+    deadline = time.monotonic() + 120
+    while not (journal.exists() and journal.stat().st_size > beyond + 2000):
+        assert child.poll() is None, "the search ended before it wrote its journal"
+        assert time.monotonic() < deadline, "the search wrote nothing to its journal in 120 s"
+        time.sleep(0.02)
+
+
 @pytest.mark.slow  # three searches killed at different moments and resumed (~15 s)
 def test_killed_torn_and_resumed_three_times(demo_path, tmp_path):
     journal = tmp_path / "k.journal"
-    for round_, wait_s in enumerate((1.5, 2.5, 3.5)):
+    for round_ in range(3):
+        before = journal.stat().st_size if journal.exists() else 0
         child = subprocess.Popen([sys.executable, "-c", _CHILD, str(demo_path), str(journal)])
         try:
-            time.sleep(wait_s + round_ * 0.37)  # a different moment each time
+            _wait_for_records(journal, before, child)
+            time.sleep(0.2 + round_ * 0.37)  # then a different moment each time
             assert child.poll() is None, "the search should still be running"
             os.kill(child.pid, signal.SIGKILL)
             child.wait(timeout=30)

@@ -51,12 +51,14 @@ def trend_report(
     metrics: Sequence[str] = METRICS,
     epochs: int | None = None,
     per_class: int | None = None,
+    epoch: int | None = None,
     rng_seed: int = 0,
 ) -> pd.DataFrame:
     """Per metric: the tau between seeds A and B on the networks holding both, and the tau of
-    the width trend (fitted on seed A of every other network) against B and against A.
+    the width trend (fitted on seed A of every other network) against B and against A, at
+    ``epoch`` (default: the schedule's end; the build measured some epochs before it too).
 
-    Returns one row per metric: ``n_fit``, ``n_sample``, ``tau_seeds``, ``tau_trend_b``,
+    Returns one row per metric: ``epoch``, ``n_fit``, ``n_sample``, ``tau_seeds``, ``tau_trend_b``,
     ``tau_trend_a`` (each tau with ``_lo``/``_hi``, a 95% bootstrap interval over the sample's
     networks) and ``coef_1`` .. ``coef_5`` (the metric's change from width 0 to 64 of a layer).
     """
@@ -67,14 +69,15 @@ def trend_report(
         raise SystemExit(f"{bench} holds no sss/{dataset} table: build it first")
     cols = ["config", "arch", "hp", "epoch", "seed", "protocol", *metrics]
     df = store.read("sss", dataset, "computed", columns=cols)
-    df = df[(df["hp"] == cfg.hp) & (df["epoch"] == cfg.epochs) & (df["protocol"] == cfg.protocol())]
+    at = cfg.epochs if epoch is None else epoch
+    df = df[(df["hp"] == cfg.hp) & (df["epoch"] == at) & (df["protocol"] == cfg.protocol())]
     one, two = df[df["seed"] == a].set_index("config"), df[df["seed"] == b].set_index("config")
     sample = one.index.intersection(two.index).sort_values()
     fit = one.drop(index=sample)
     if len(sample) < 3 or len(fit) < 7:
         raise SystemExit(
             f"need seeds {a} and {b} on 3 networks or more and seed {a} alone on 7 or more; "
-            f"the store holds {len(sample)} and {len(fit)}"
+            f"the store holds {len(sample)} and {len(fit)} at epoch {at}"
         )
     x_fit = np.column_stack([np.ones(len(fit)), widths(fit["arch"])])
     x_sample = np.column_stack([np.ones(len(sample)), widths(one.loc[sample, "arch"])])
@@ -85,7 +88,7 @@ def trend_report(
         coef = np.linalg.lstsq(x_fit, fit[m].to_numpy(np.float64), rcond=None)[0]
         trend = x_sample @ coef
         va, vb = one.loc[sample, m].to_numpy(np.float64), two.loc[sample, m].to_numpy(np.float64)
-        row = {"metric": m, "n_fit": len(fit), "n_sample": len(sample)}
+        row = {"metric": m, "epoch": at, "n_fit": len(fit), "n_sample": len(sample)}
         for name, (u, v) in {
             "tau_seeds": (va, vb),
             "tau_trend_b": (trend, vb),
@@ -107,17 +110,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--seeds", default="777,778", help="seed A (fit and shipped), seed B")
     p.add_argument("--epochs", type=int, default=None, help="the build's --epochs, if given")
     p.add_argument("--per-class", type=int, default=None, help="the build's --per-class")
+    p.add_argument("--epoch", type=int, default=None, help="default: the schedule's end")
     args = p.parse_args(argv)
     try:
         a, b = (int(s) for s in args.seeds.split(","))
     except ValueError:
         p.error(f"--seeds takes two comma-separated integers, got {args.seeds!r}")
     rep = trend_report(
-        args.bench, args.dataset, (a, b), epochs=args.epochs, per_class=args.per_class
+        args.bench,
+        args.dataset,
+        (a, b),
+        epochs=args.epochs,
+        per_class=args.per_class,
+        epoch=args.epoch,
     )
     first = rep.iloc[0]
     print(
-        f"sss/{args.dataset}: width trend fitted on seed {a} of {first.n_fit} networks; "
+        f"sss/{args.dataset} at epoch {first.epoch}: width trend fitted on seed {a} of "
+        f"{first.n_fit} networks; "
         f"Kendall tau-b on the {first.n_sample} networks holding seeds {a} and {b} "
         "(95% bootstrap interval)"
     )

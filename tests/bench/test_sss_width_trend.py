@@ -35,7 +35,7 @@ def test_the_trend_is_fitted_outside_the_sample_and_scored_on_it(store, capsys):
     script = trend_script()
     rep = script.trend_report(store, "digits", (1, 2), ["acc", "pre_ECE_15"], epochs=1)
     assert rep["metric"].tolist() == ["acc", "pre_ECE_15"]
-    assert (rep["n_fit"] == 8).all() and (rep["n_sample"] == 4).all()
+    assert (rep["n_fit"] == 8).all() and (rep["n_sample"] == 4).all() and (rep["epoch"] == 1).all()
     for name in ("tau_seeds", "tau_trend_b", "tau_trend_a"):
         assert rep[name].between(-1, 1).all()
         assert (rep[f"{name}_lo"] <= rep[f"{name}_hi"]).all()
@@ -54,7 +54,7 @@ def test_the_trend_is_fitted_outside_the_sample_and_scored_on_it(store, capsys):
     np.testing.assert_allclose(got.astype(np.float64), coef[1:], rtol=1e-9)
     script.main(["--bench", str(store), "--dataset", "digits", "--seeds", "1,2", "--epochs", "1"])
     out = capsys.readouterr().out
-    assert "width trend fitted on seed 1 of 8 networks" in out
+    assert "sss/digits at epoch 1: width trend fitted on seed 1 of 8 networks" in out
     assert re.search(r"\n  acc +-?[0-9.]+ \[", out)
 
 
@@ -65,5 +65,7 @@ def test_too_few_networks_or_no_table_is_one_clear_line(store, tmp_path):
         script.trend_report(tmp_path / "empty", "digits")
     with pytest.raises(SystemExit, match=r"need seeds 1 and 3 on 3 networks or more .* holds 0"):
         script.trend_report(store, "digits", (1, 3), epochs=1)
+    with pytest.raises(SystemExit, match=r"holds 0 and 0 at epoch 5"):  # an epoch not measured
+        script.trend_report(store, "digits", (1, 2), epochs=1, epoch=5)
     with pytest.raises(SystemExit):
         script.main(["--bench", str(store), "--seeds", "1"])  # argparse: two seeds

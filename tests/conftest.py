@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# Property tests draw the same examples on every run, so a suite never fails on a new draw that
+# no change of the code caused; CALNAS_HYPOTHESIS=explore draws new ones (a search for bugs).
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("CALNAS_HYPOTHESIS", "repeatable"))
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,7 @@ __all__ = [
     "reliability_of",
     "tau_of_halves",
     "frame_seed_report",
+    "sample_report",
     "spearman_brown_seeds",
     "tau_of_mean",
     "icc",
@@ -312,6 +313,17 @@ def seed_reliability(
     }
 
 
+def sample_report(reports: Sequence[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The first measurable report after a table's own (``reports[0]``): the seeds its build
+    trained on a sample of the networks, or None.
+
+    Example:
+        >>> sample_report([{"measurable": False}, {"measurable": True, "seeds": [1, 2]}])["seeds"]
+        [1, 2]
+    """
+    return next((r for r in (reports or [])[1:] if r.get("measurable")), None)
+
+
 def _recorded_sample(
     bench: Benchmark, space: str, dataset: str, source: str | None, columns: Sequence[str]
 ) -> str | None:
@@ -319,19 +331,17 @@ def _recorded_sample(
     (fashion8's SSS table: 778 beside the shipped 777), as text; None where it records none."""
     for src in [source] if source else bench.sources(space, dataset):
         table = bench.tables().get((space, dataset, src))
-        for report in (table.reliability() or [])[1:] if table is not None else []:
-            if not report.get("measurable"):
-                continue
-            metrics = report.get("metrics", {})
-            taus = {c: metrics[c]["tau_one_seed"] for c in columns if c in metrics}
-            if not taus:
-                continue
-            parts = ", ".join(f"{c} {'-' if t is None else f'{t:.2f}'}" for c, t in taus.items())
-            seeds = ", ".join(str(x) for x in report["seeds"])
-            return (
-                f"the build's seeds {seeds} on {report['architectures_all_seeds']:,} of them "
-                f"(recorded in the table's file), seed vs seed at epoch {report['epoch']}: {parts}"
-            )
+        report = sample_report(table.reliability() if table is not None else None)
+        metrics = report.get("metrics", {}) if report else {}
+        taus = {c: metrics[c]["tau_one_seed"] for c in columns if c in metrics}
+        if not taus:
+            continue
+        parts = ", ".join(f"{c} {'-' if t is None else f'{t:.2f}'}" for c, t in taus.items())
+        seeds = ", ".join(str(x) for x in report["seeds"])
+        return (
+            f"the build's seeds {seeds} on {report['architectures_all_seeds']:,} of them "
+            f"(recorded in the table's file), seed vs seed at epoch {report['epoch']}: {parts}"
+        )
     return None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bench.analysis.reliability import tau_of_mean
+from bench.analysis.reliability import sample_report, tau_of_mean
 
 __all__ = ["format_seed_report", "format_recorded_reliability"]
 
@@ -90,7 +90,7 @@ def format_recorded_reliability(reports: Sequence[dict[str, Any]]) -> str:
         if len(table.get("seeds", ())) != 1:
             return f"  not measurable: {table.get('why', 'no report')}"
         one = f"  one seed ({table['seeds'][0]}) per network"
-        sample = next((r for r in reports[1:] if r.get("measurable")), None)
+        sample = sample_report(reports)
         if sample is None:
             return f"{one}: the table cannot say how well its rankings repeat"
         # the build trained more seeds on a sample: what one seed against another gives there

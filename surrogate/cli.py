@@ -140,7 +140,9 @@ def _param(text: str) -> tuple[str, Any]:
 def _add_table_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bench", help="benchmark directory (default: $CALNAS_HOME or ~/.calnas)")
     p.add_argument("--space", choices=("tss", "sss"), default="tss")
-    p.add_argument("--dataset", required=True, help="cifar10, cifar100, ImageNet16-120, digits")
+    p.add_argument(
+        "--dataset", required=True, help="fashion8, digits, cifar10, cifar100, ImageNet16-120, ..."
+    )
     p.add_argument(
         "--targets", type=_targets, required=True, help="comma-separated columns to predict"
     )

@@ -15,7 +15,7 @@ Example:
     >>> from bench.analysis.questions import Context
     >>> res = run(Context(Benchmark.open("/tmp/calnas-doc-empty")))
     >>> sorted(res.tables)
-    ['agreement', 'sss_digits', 'tss_digits', 'tss_fashion8']
+    ['agreement', 'sss_digits', 'sss_fashion8', 'tss_digits', 'tss_fashion8']
 """
 
 from __future__ import annotations

@@ -84,7 +84,8 @@ class Benchmark(Catalog):
     Example:
         >>> bench = Benchmark.open("/tmp/calnas-doc-bench")  # an empty store, and the demo
         >>> [(t["space"], t["dataset"], t["source"]) for t in bench.info()]
-        [('sss', 'digits', 'demo'), ('tss', 'digits', 'demo'), ('tss', 'fashion8', 'demo')]
+        [('sss', 'digits', 'demo'), ('tss', 'digits', 'demo'), ('sss', 'fashion8', 'demo'),
+         ('tss', 'fashion8', 'demo')]
     """
 
     def __init__(self, store: Store, *, demo_dir: Path | None = DEMO_DIR, space: str = "tss"):

@@ -7,7 +7,8 @@ opening a benchmark does not import pyarrow to learn that the demo holds nothing
 
 Example:
     >>> sorted((t.space, t.dataset, t.source) for t in embedded_tables(DEMO_DIR))
-    [('sss', 'digits', 'demo'), ('tss', 'digits', 'demo'), ('tss', 'fashion8', 'demo')]
+    [('sss', 'digits', 'demo'), ('sss', 'fashion8', 'demo'), ('tss', 'digits', 'demo'),
+     ('tss', 'fashion8', 'demo')]
 """
 
 from __future__ import annotations

@@ -118,7 +118,12 @@ def work(
     n_before = len(study.get_trials(deepcopy=False))
     seed = config.seed + 1000 * worker + n_before
     study.sampler = make_sampler(
-        config.strategy, sp, seed=seed, n_objectives=len(problem.objectives), classes=problem.reps
+        config.strategy,
+        sp,
+        seed=seed,
+        n_objectives=len(problem.objectives),
+        classes=problem.reps,
+        held=problem.answerable(),
     )
     if config.multi_fidelity:
         epochs = [e for e, _, _ in problem.curves]

@@ -59,11 +59,20 @@ class ExhaustiveSampler(BaseSampler):
 
     @classmethod
     def for_space(
-        cls, space: Space, *, shuffle: bool = False, seed: int | None = None
+        cls,
+        space: Space,
+        *,
+        shuffle: bool = False,
+        seed: int | None = None,
+        held: np.ndarray | None = None,
     ) -> ExhaustiveSampler:
-        """All distinct architectures of a search space (TSS: one per isomorphism class)."""
+        """All distinct architectures of a search space (TSS: one per isomorphism class), or
+        only those ``held`` marks (a bool per index: the ones a sampled table holds)."""
+        indices = space.unique_indices()
+        if held is not None:
+            indices = indices[np.asarray(held, dtype=bool)[indices]]
         return cls(
-            [space.to_params(int(i)) for i in space.unique_indices()],
+            [space.to_params(int(i)) for i in indices],
             shuffle=shuffle,
             seed=seed,
             param_space=space.param_space(),

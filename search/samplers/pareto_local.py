@@ -58,6 +58,10 @@ class ParetoLocalSampler(BaseSampler):
     and ``skip`` edges), which hold the cheap end of accuracy-against-cost fronts: on NB201
     cifar10-valid (accuracy against latency) random search by index needs 140 queries to
     normalized HV 0.95 and uniform draws over classes 1,568.
+    On a table that holds a sample of the space (``held``, for example the SSS demo tables'
+    2,048 of 32,768 networks) every draw is among the held classes, and a class's neighbours are
+    the held ones that change the fewest edges/layers (:func:`~search.samplers._common.nearest`):
+    one-layer neighbours are rarely held there. On a full table this is the plain rule.
     Every trial that holds parameters counts as queried, whatever its state, so
     workers sharing a study do not propose each other's architectures; all state is read from the
     study, so a resumed study continues where it stopped.
@@ -91,6 +95,7 @@ class ParetoLocalSampler(BaseSampler):
         p_explore: float = 0.0,
         refit_growth: float = 0.05,
         classes: np.ndarray | None = None,
+        held: np.ndarray | None = None,
         denoise: bool = False,
         seed: int | None = None,
     ) -> None:
@@ -135,7 +140,10 @@ class ParetoLocalSampler(BaseSampler):
         self._reps = space.representatives() if classes is None else np.asarray(classes)
         if self._reps.shape != (space.size,):
             raise InputError(f"classes must map each of the {space.size} indices of {space.name}")
-        self._unique = np.unique(self._reps)
+        # the indices the table can answer (a sampled table holds few); draws stay among them
+        self._held = np.arange(space.size) if held is None else _common.held_indices(held, space)
+        self._held_codes: np.ndarray | None = None
+        self._unique = np.unique(self._reps[self._held])
         self._neigh: dict[int, np.ndarray] = {}
         self._trial_rep: dict[int, int] = {}  # trial number -> class representative
         self._scored: dict[int, tuple[np.ndarray, float]] = {}  # trial number -> loss, violation
@@ -162,10 +170,13 @@ class ParetoLocalSampler(BaseSampler):
         return rep
 
     def _neighbours(self, rep: int) -> np.ndarray:
+        """The classes of the held indices nearest ``rep`` (on a full table: one move away)."""
         got = self._neigh.get(rep)
         if got is None:
-            idx = [self.space.index(a) for a in self.space.neighbours(rep)]
-            got = self._neigh[rep] = np.unique(self._reps[np.asarray(idx, dtype=np.int64)])
+            if self._held_codes is None:
+                self._held_codes = self.space.codes()[self._held]
+            near = _common.nearest(self._held_codes, self.space.codes()[rep])
+            got = self._neigh[rep] = np.unique(self._reps[self._held[near]])
         return got
 
     def sample_relative(
@@ -271,7 +282,7 @@ class ParetoLocalSampler(BaseSampler):
     def _by_index(self, queried: set[int]) -> int:
         """An unqueried class drawn as random search draws: a uniform NATS index's class."""
         for _ in range(64):
-            rep = int(self._reps[int(self._rng.integers(len(self._reps)))])
+            rep = int(self._reps[self._held[int(self._rng.integers(len(self._held)))]])
             if rep not in queried:
                 return rep
         return self._fresh(queried)

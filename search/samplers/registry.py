@@ -38,20 +38,18 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
 import optuna
 from optuna.samplers import BaseSampler
 
 from bench.arch.spaces import Space
 from bench.errors import InputError
-from search.samplers._common import quiet_experimental
+from search.samplers._common import held_indices, quiet_experimental
 from search.samplers.exhaustive import ExhaustiveSampler
 from search.samplers.pareto_local import ParetoLocalSampler
 from search.samplers.rea import REASampler
-
-if TYPE_CHECKING:
-    import numpy as np
 
 __all__ = ["STRATEGIES", "DEFAULT_STRATEGY", "parse_strategy", "split_strategies", "make_sampler"]
 
@@ -90,9 +88,13 @@ def _gp(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
     return optuna.samplers.GPSampler(seed=seed, **kw)
 
 
-def _rea(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler:
+def _rea(
+    space: Space, seed: int | None, n_obj: int, held: np.ndarray | None = None, **kw: Any
+) -> BaseSampler:
     # NATS-Bench mutates a TSS edge to a *different* op and resamples an SSS width.
     kw.setdefault("mutation", "different" if space.name == "tss" else "resample")
+    if held is not None:
+        kw["candidates"] = [space.to_params(int(i)) for i in np.flatnonzero(held)]
     return REASampler(space.param_space(), seed=seed, **kw)
 
 
@@ -114,6 +116,9 @@ def _brute(space: Space, seed: int | None, n_obj: int, **kw: Any) -> BaseSampler
 
 #: the strategies that take the search's class map (see :func:`make_sampler`)
 CLASS_AWARE = ("pls", "mpls")
+
+#: the strategies that keep to the architectures a sampled table holds (see :func:`make_sampler`)
+HELD_AWARE = ("rea", "pls", "mpls", "brute")
 
 #: name -> factory(space, seed, n_objectives, **params) -> sampler
 STRATEGIES: dict[str, Callable[..., BaseSampler]] = {
@@ -185,6 +190,7 @@ def make_sampler(
     n_objectives: int = 2,
     params: Mapping[str, Any] | None = None,
     classes: np.ndarray | None = None,
+    held: np.ndarray | None = None,
 ) -> BaseSampler:
     """Build the sampler for ``strategy`` (``name`` or ``name:key=value,...``) on ``space``.
 
@@ -198,6 +204,10 @@ def make_sampler(
             ``Problem.reps``; None: the space's isomorphism classes). The strategies that track
             classes (pls, mpls) never propose two indices of one class; the others draw indices,
             and the worker answers a repeat from its cache.
+        held: one bool per index, whether the table can answer it (``Problem.answerable``);
+            None, or all True: every index. rea, pls, mpls and brute then keep to the held
+            architectures; Optuna's own samplers draw from the whole space, and a draw the
+            table cannot answer costs nothing but a failed trial.
 
     Returns:
         The Optuna sampler.
@@ -212,7 +222,11 @@ def make_sampler(
     """
     name, kw = parse_strategy(strategy)
     kw.update(params or {})
-    extra = {"classes": classes} if classes is not None and name in CLASS_AWARE else {}
+    extra: dict[str, Any] = {}
+    if classes is not None and name in CLASS_AWARE:
+        extra["classes"] = classes
+    if held is not None and name in HELD_AWARE and len(held_indices(held, space)) < space.size:
+        extra["held"] = held
     try:
         sampler = STRATEGIES[name](space, seed, n_objectives, **kw, **extra)
     except (TypeError, ValueError) as err:

@@ -73,7 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument(
             "--dataset",
             help="dataset of the one-dataset questions (default: the "
-            "study's when held, else the first held)",
+            "study's when held, else fashion8 when held, else the first held)",
         )
         q.add_argument("--out", help="also write the JSON and PNG figures into this folder")
         _common(q)
@@ -170,6 +170,10 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+#: findings per question that ``calnas analyze all`` prints (the JSON files hold every one)
+SHOWN = 3
+
+
 def _all(args: argparse.Namespace) -> None:
     from bench.analysis.report import write_all
 
@@ -179,7 +183,7 @@ def _all(args: argparse.Namespace) -> None:
         "files": len(got["files"]),
         "as_published": args.as_published,
         "seconds": {k: round(v, 2) for k, v in got["seconds"].items()},
-        "findings": {k: r.findings[:3] for k, r in got["results"].items()},
+        "findings": {k: r.findings for k, r in got["results"].items()},
     }
     if args.format == "json":
         json.dump(summary, sys.stdout, indent=2)
@@ -191,8 +195,11 @@ def _all(args: argparse.Namespace) -> None:
         print(AS_PUBLISHED_NOTE)
     for name, res in got["results"].items():
         print(f"{name}: {res.title} ({got['seconds'][name]:.1f} s)")
-        for f in res.findings[:3]:
+        for f in res.findings[:SHOWN]:
             print(f"  * {f}")
+        if len(res.findings) > SHOWN:  # the printout is a summary; say what it leaves out
+            more = len(res.findings) - SHOWN
+            print(f"  ({more} more finding{'s' if more > 1 else ''}: {name}.json, report.html)")
     print(f"report: {got['report']} ({len(got['files'])} files in {args.out})")
 
 

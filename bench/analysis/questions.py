@@ -28,6 +28,7 @@ from bench.analysis.kendall import kendall_matrix
 from bench.analysis.reliability import DEFAULT_TARGET_TAU, seed_reliability
 from bench.analysis.result import Matrix, Result
 from bench.errors import InputError
+from bench.table.embedded import DEMO_DATASETS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,7 +133,8 @@ class Context:
     """What every question reads (see the module docstring).
 
     ``dataset`` overrides the dataset of the questions that study one dataset (by default the
-    study's, when the table holds it, else the first the table holds).
+    study's, when the table holds it, else the embedded demo's main one, ``fashion8``, when held,
+    else the first the table holds).
     """
 
     bench: Benchmark
@@ -181,11 +183,12 @@ class Context:
         if not have:
             res.notes.append(f"the benchmark holds no {space} table: nothing to answer")
             return None
+        # the demo's main table before the others, as a search given no dataset does
+        ds = next((d for d in DEMO_DATASETS if d in have), have[0])
         res.notes.append(
-            f"the study used {space}/{study}, which this benchmark lacks; answered on "
-            f"{space}/{have[0]}"
+            f"the study used {space}/{study}, which this benchmark lacks; answered on {space}/{ds}"
         )
-        return have[0]
+        return ds
 
     def load(
         self,

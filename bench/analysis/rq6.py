@@ -15,7 +15,7 @@ Example:
     >>> from bench.analysis.questions import Context
     >>> res = run(Context(Benchmark.open("/tmp/calnas-doc-empty")))
     >>> [r[0] for r in res.tables["medians"].data]
-    ['pre, hp 4 epoch 4', 'post, hp 4 epoch 4', 'pre, hp 4 epoch 1']
+    ['pre, hp 12 epoch 12', 'post, hp 12 epoch 12', 'pre, hp 12 epoch 4']
 """
 
 from __future__ import annotations

@@ -46,6 +46,10 @@ def test_all_on_the_demo_table_from_a_fresh_install(capsys, tmp_path, fresh_home
     assert base64.b64decode(first)[:4] == b"\x89PNG"
     assert "src='http" not in page and "<link" not in page
     assert "report:" in text and "rq7:" in text
+    # rq7 finds more than the printout shows: it says so, and the JSON file holds them all
+    rq7 = json.loads((out / "rq7.json").read_text())["findings"]
+    assert len(rq7) > 3 and rq7[3] not in text
+    assert f"  ({len(rq7) - 3} more findings: rq7.json, report.html)" in text
     rel = json.loads((out / "reliability.json").read_text())
     assert rel["reliability"]["tss/digits"] == {
         "measurable": False,

@@ -202,7 +202,7 @@ def plot_front(result: Any, path: str | os.PathLike) -> Path:
         px, py = pick["values"][x], pick["values"][y]
         ax.scatter([px], [py], marker="*", s=240, c="gold", edgecolors="k", lw=0.8, zorder=6,
                    label="HCS pick")  # fmt: skip
-        away = _away_from_ideal(rep["objectives"][:2])
+        away = _label_side((np.array([px, py]) - lo) / (hi - lo), rep["objectives"][:2])
         ax.annotate(
             f"HCS pick #{pick['index']}\n{_short(x)} {px:.3f}, {_short(y)} {py:.3f}",
             (px, py), xytext=(away[0] * 40, away[1] * 40), textcoords="offset points",
@@ -363,6 +363,23 @@ def _padded(points: np.ndarray, margin: float = 0.08) -> tuple[np.ndarray, np.nd
 def _away_from_ideal(objectives: list[str]) -> np.ndarray:
     """Unit steps (x, y) pointing away from the ideal corner (where the dominated points lie)."""
     return np.array([-1.0 if o.endswith(":max") else 1.0 for o in objectives])
+
+
+def _label_side(where: np.ndarray, objectives: list[str]) -> np.ndarray:
+    """Unit steps (x, y) from a point to its label: away from the ideal corner, unless the point
+    sits in the outer third of the view that way (the label would leave the axes).
+
+    Args:
+        where: the point's position in the view, as fractions of each axis (0 to 1).
+        objectives: the two objectives of the axes.
+
+    Example:
+        >>> _label_side(np.array([0.6, 0.97]), ["acc:max", "pre_ECE_15"]).tolist()
+        [-1.0, -1.0]
+    """
+    side = _away_from_ideal(objectives)
+    outer = np.where(side > 0, where > 2 / 3, where < 1 / 3)
+    return np.where(outer, -side, side)
 
 
 def _legend_corner(objectives: list[str]) -> str:

@@ -136,3 +136,27 @@ def test_the_front_plot_frames_the_front_and_counts_a_stray_point(tmp_path, monk
     # every found-front dot is drawn over the rings and the HCS star (it used to hide one)
     layers = {c.get_label().split(" (")[0]: c.get_zorder() for c in zoomed.collections}
     assert layers["found front"] > max(layers["HCS pick"], layers["true front"])
+    # the HCS pick's label stays inside the axes (it used to cover the title from the top edge)
+    figures[0].canvas.draw()
+    label = next(t for t in zoomed.texts if t.get_text().startswith("HCS pick #"))
+    box, frame = label.get_window_extent(), zoomed.get_window_extent()
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+
+
+def test_the_pick_label_stays_inside_when_the_pick_is_at_the_edge(tmp_path, monkeypatch):
+    from search import report
+    from search.runner import run_search
+
+    home = tmp_path / "home"
+    res = run_search("sss", "fashion8", "acc,pre_ECE_15", "rea", trials=200, seed=0, bench=home)
+    figures = []
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.append(fig) or path)
+    report.plot_front(res, tmp_path / "front.png")
+    zoomed = figures[0].axes[0]
+    pick = res.report["hcs_pick"]["values"]
+    y0, y1 = zoomed.get_ylim()
+    assert (pick["pre_ECE_15"] - y0) / (y1 - y0) > 2 / 3  # the case: the pick near the top edge
+    figures[0].canvas.draw()
+    label = next(t for t in zoomed.texts if t.get_text().startswith("HCS pick #"))
+    box, frame = label.get_window_extent(), zoomed.get_window_extent()
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1

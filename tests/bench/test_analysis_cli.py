@@ -50,6 +50,10 @@ def test_all_on_the_demo_table_from_a_fresh_install(capsys, tmp_path, fresh_home
     rq7 = json.loads((out / "rq7.json").read_text())["findings"]
     assert len(rq7) > 3 and rq7[3] not in text
     assert f"  ({len(rq7) - 3} more findings: rq7.json, report.html)" in text
+    # the one-dataset questions read the embedded main table, as a search given no dataset does
+    notes = json.loads((out / "rq5.json").read_text())["notes"]
+    lacks = "the study used tss/cifar10, which this benchmark lacks; answered on tss/fashion8"
+    assert lacks in notes
     rel = json.loads((out / "reliability.json").read_text())
     assert rel["reliability"]["tss/digits"] == {
         "measurable": False,

@@ -120,6 +120,9 @@ CLASS_AWARE = ("pls", "mpls")
 #: the strategies that keep to the architectures a sampled table holds (see :func:`make_sampler`)
 HELD_AWARE = ("rea", "pls", "mpls", "brute")
 
+#: sampler arguments the search derives from the table (its classes, the networks it holds)
+_FROM_THE_TABLE = {"classes", "held", "candidates"}
+
 #: name -> factory(space, seed, n_objectives, **params) -> sampler
 STRATEGIES: dict[str, Callable[..., BaseSampler]] = {
     "random": _random,
@@ -222,6 +225,12 @@ def make_sampler(
     """
     name, kw = parse_strategy(strategy)
     kw.update(params or {})
+    fixed = sorted(set(kw) & _FROM_THE_TABLE)
+    if fixed:
+        raise InputError(
+            f"strategy {name!r}: {', '.join(fixed)} come{'s' if len(fixed) == 1 else ''} from "
+            "the table searched, not from the strategy's parameters"
+        )
     extra: dict[str, Any] = {}
     if classes is not None and name in CLASS_AWARE:
         extra["classes"] = classes

@@ -113,3 +113,6 @@ def test_bad_held_and_candidates_are_refused():
         REASampler({"x": (1, 2)}, candidates=[{"x": 3}])
     with pytest.raises(InputError, match="one of the choices for each parameter"):
         REASampler({"x": (1, 2), "y": (0,)}, candidates=[{"x": 1}])
+    for strategy in ("rea:candidates=3", "pls:held=1", "mpls:classes=0"):
+        with pytest.raises(InputError, match="from the table searched, not from the strategy"):
+            make_sampler(strategy, sss)
